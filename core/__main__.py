@@ -1,0 +1,5 @@
+"""``python -m ftplug``."""
+
+from ftplug.cli import main
+
+main()

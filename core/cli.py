@@ -1,0 +1,204 @@
+"""The ``ftplug`` command line. Plugins add commands through ``ftplug_register_commands``.
+
+Only click and pluggy are imported at start-up; the SDK, DuckDB and tiktoken load when a command
+needs them, so ``ftplug --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ftplug import __version__
+from ftplug.errors import FtplugError
+
+DEFAULT_DB = "ftplug.duckdb"
+
+
+class PluginGroup(click.Group):
+    """A click group that adds plugin-contributed commands the first time commands are listed or looked up."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from ftplug.plugin_manager import get_plugins
+
+            get_plugins().hook.ftplug_register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(cls=PluginGroup)
+@click.version_option(__version__, prog_name="ftplug")
+def cli() -> None:
+    """Fine-tune or few-shot prompt? Compare both on your own task: accuracy, cost, latency."""
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file for the results.")
+@click.option("--simulate", "mode", flag_value="simulate", help="Use the offline simulator.")
+@click.option("--live", "mode", flag_value="live", help="Use the real API (needs OPENAI_API_KEY).")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N test examples.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once.")
+def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None) -> int:
+    """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
+
+    Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
+    result is labelled simulated.
+    """
+    from ftplug.endpoint import open_endpoint
+    from ftplug.experiment import load_experiment
+    from ftplug.plugin_manager import get_plugins
+    from ftplug.report import report_table
+    from ftplug.runner import ExperimentRunner, RunOptions
+    from ftplug.store import open_store
+
+    plugins = get_plugins()
+    spec = load_experiment(experiment, plugins.registry)
+    options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]))
+    store = open_store(db)
+    try:
+        with open_endpoint(mode or "auto", seed=spec.seed) as endpoint:
+            if endpoint.simulated:
+                _err("ftplug: using the offline simulator: results are SIMULATED, not a real model's.")
+            runner = ExperimentRunner(spec, store=store, endpoint=endpoint, hooks=plugins.hook,
+                                      options=options, log=_err)
+            try:
+                summaries = runner.run()
+            except KeyboardInterrupt:
+                _err(f"ftplug: interrupted; predictions committed so far are kept in {db}")
+                return 130
+        click.echo(report_table(store.variant_rows(spec.name)))
+    finally:
+        store.close()
+    failed = [s.variant for s in summaries if s.status != "succeeded"]
+    if failed:
+        _err(f"ftplug: error: variant(s) failed: {', '.join(failed)} (see the messages above)")
+        return 1
+    return 0
+
+
+def _open_existing_store(db: str) -> Any:
+    from ftplug.errors import InputError
+    from ftplug.store import open_store
+
+    if db != ":memory:" and not Path(db).exists():
+        raise InputError("no such result store (run `ftplug run` first, or pass --db)", path=db)
+    return open_store(db)
+
+
+@cli.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@click.option("--experiment", help="Experiment name (default: the most recently run).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def report(db: str, experiment: str | None, fmt: str) -> None:
+    """Show the latest run of each variant side by side."""
+    from ftplug.report import report_json, report_table
+
+    store = _open_existing_store(db)
+    try:
+        rows = store.variant_rows(experiment)
+    finally:
+        store.close()
+    if experiment and not rows:
+        raise FtplugError(f"{db}: no runs of experiment {experiment!r}")
+    click.echo(report_json(rows) if fmt == "json" else report_table(rows))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+def sql(query: str, db: str) -> None:
+    """Run a SQL QUERY against the results (read-only) and print the rows as tab-separated text."""
+    import duckdb
+
+    from ftplug.errors import InputError
+
+    if not Path(db).exists():
+        raise InputError("no such result store", path=db)
+    with duckdb.connect(db, read_only=True) as connection:
+        try:
+            cursor = connection.execute(query)
+        except duckdb.Error as error:
+            raise InputError(f"SQL error: {str(error).splitlines()[0]}") from None
+        if cursor.description:
+            click.echo("\t".join(d[0] for d in cursor.description))
+            for row in cursor.fetchall():
+                click.echo("\t".join("" if v is None else str(v) for v in row))
+
+
+@cli.group()
+def plugins() -> None:
+    """Inspect installed plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_list(as_json: bool) -> None:
+    """Every plugin with its version, source, status and the components it contributes."""
+    from ftplug.plugin_manager import get_plugins
+
+    loaded = get_plugins()
+    entries = []
+    for info in loaded.infos.values():
+        components = {kind.value: names for kind, names in loaded.registry.by_plugin(info.name).items() if names}
+        entries.append({"name": info.name, "version": info.version, "source": info.source,
+                        "status": info.status, "error": info.error, "hooks": info.hooks,
+                        "components": components})
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for entry in entries:
+        status = entry["status"] if entry["status"] == "active" else f"FAILED: {entry['error']}"
+        click.echo(f"{entry['name']} {entry['version']} ({entry['source']}) {status}")
+        for kind, names in entry["components"].items():
+            click.echo(f"    {kind}: {', '.join(names)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one clear line on stderr and an exit code for every failure."""
+    try:
+        result = cli.main(args=argv, prog_name="ftplug", standalone_mode=False)
+    except click.exceptions.Abort:
+        _err("ftplug: aborted")
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except FtplugError as error:
+        _err(f"ftplug: error: {error}")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        _err("ftplug: interrupted")
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get("FTPLUG_DEBUG"):
+            raise
+        _err(f"ftplug: internal error: {type(error).__name__}: {error} (set FTPLUG_DEBUG=1 for a traceback)")
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Component kinds, their declared options, and the interfaces their instances implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from ftplug.dataset import Example
+
+MISSING: Any = object()
+
+
+class Kind(StrEnum):
+    """The four kinds of component a plugin can contribute."""
+
+    LOADER = "loader"
+    PROMPT_BUILDER = "prompt-builder"
+    TRAINER = "trainer"
+    SCORER = "scorer"
+
+
+@dataclass(frozen=True)
+class Option:
+    """An option a component accepts in the experiment file.
+
+    :param name: the key in the experiment file.
+    :param type: accepted Python type(s) of the TOML value (``int`` also accepts nothing but ints;
+        ``float`` accepts ints too).
+    :param default: the value when the key is absent; :data:`MISSING` makes the option required.
+    :param help: one line for ``ftplug plugins info``.
+    :param choices: if given, the only values allowed.
+    """
+
+    name: str
+    type: type | tuple[type, ...]
+    default: Any = MISSING
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def required(self) -> bool:
+        """Whether the experiment file must give this option."""
+        return self.default is MISSING
+
+    @property
+    def type_name(self) -> str:
+        """The accepted types as the user reads them, e.g. ``int | str``."""
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        return " | ".join(t.__name__ for t in types)
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` (as parsed from TOML) is of an accepted type and among the choices."""
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        if float in types and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        elif isinstance(value, bool):
+            ok = bool in types
+        else:
+            ok = isinstance(value, types)
+        return ok and (self.choices is None or value in self.choices)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named component contributed by a plugin.
+
+    :param factory: called with the validated options as keyword arguments; returns the instance.
+    """
+
+    name: str
+    kind: Kind
+    factory: Callable[..., Any]
+    options: tuple[Option, ...] = ()
+    description: str = ""
+    plugin: str = ""
+
+    def option(self, name: str) -> Option | None:
+        """The declared option called ``name``, if any."""
+        return next((o for o in self.options if o.name == name), None)
+
+
+class Register(Protocol):
+    """The callable a registration hook receives."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], *, options: Sequence[Option] = (),
+                 description: str = "") -> None: ...
+
+
+# ---- What component instances implement -------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a loader knows about where it runs.
+
+    :param base_dir: the experiment file's folder; relative data paths are resolved against it.
+    :param config_path: the experiment file, for error messages.
+    """
+
+    base_dir: Path
+    config_path: str
+
+
+class Loader(Protocol):
+    """Reads a dataset."""
+
+    def load(self, context: LoadContext) -> Iterable[Example]:
+        """Yield the dataset's examples; raise :class:`ftplug.errors.DataError` naming file and line."""
+        ...
+
+
+class PromptBuilder(Protocol):
+    """Turns an example into chat messages."""
+
+    def prepare(self, pool: Sequence[Example], model: str, seed: int) -> None:
+        """Receive the few-shot pool (the training split) and the target model once, before ``build``."""
+        ...
+
+    def build(self, example: Example) -> list[dict[str, Any]]:
+        """The chat messages that ask the model for ``example``'s output."""
+        ...
+
+    def training_messages(self, example: Example) -> list[dict[str, Any]]:
+        """The chat messages of ``example`` as a fine-tuning example (ending with the expected answer)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What a trainer produced: where to send requests, or a local predictor.
+
+    :param model: the model id to request (the base model when nothing was trained).
+    :param predict: for local baselines, a function ``example -> output``; ``None`` means use the API.
+    :param details: anything worth storing about the training (job id, trained tokens, …).
+    """
+
+    model: str
+    predict: Callable[[Example], str] | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingContext:
+    """What a trainer receives.
+
+    :param base_model: the experiment's base model.
+    :param train: the training split. ``validation``: the validation split.
+    :param prompt: the variant's prompt builder (formats training examples the way it prompts).
+    :param client: a synchronous ``openai.OpenAI`` client for the variant's endpoint.
+    :param simulated: whether the endpoint is the simulator.
+    :param log: prints one progress line for the user.
+    """
+
+    experiment: str
+    variant: str
+    base_model: str
+    train: Sequence[Example]
+    validation: Sequence[Example]
+    prompt: PromptBuilder
+    client: Any
+    simulated: bool
+    seed: int
+    log: Callable[[str], None] = print
+
+
+class Trainer(Protocol):
+    """Produces the model a variant is evaluated with."""
+
+    def train(self, context: TrainingContext) -> TrainedModel:
+        """Train (or not) and say which model answers; raise :class:`ftplug.errors.FtplugError` on failure."""
+        ...
+
+
+class Scorer(Protocol):
+    """Scores one output against its example."""
+
+    def score(self, output: str, example: Example) -> float | None:
+        """A value (1.0 = correct for match scorers), or ``None`` when the scorer does not apply."""
+        ...

@@ -1,0 +1,28 @@
+"""What a request costs, from its token usage and the catalogue's prices."""
+
+from __future__ import annotations
+
+from ftplug.catalogue import default_catalogue
+
+PER_TOKEN = 1e-6  # catalogue prices are USD per 1M tokens
+
+
+def request_cost(model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float | None:
+    """USD for one chat request, ``None`` when the catalogue has no price for ``model``.
+
+    Fine-tuned models (``ft:…``) are priced at their base model's fine-tuned rates; cached input
+    tokens at the cached rate when there is one.
+    """
+    info = default_catalogue().find(model)
+    if info is None:
+        return None
+    tuned = model.startswith("ft:")
+    input_price = info.ft_input_price if tuned else info.input_price
+    cached_price = info.ft_cached_input_price if tuned else info.cached_input_price
+    output_price = info.ft_output_price if tuned else info.output_price
+    if input_price is None or output_price is None:
+        return None
+    cached = min(cached_tokens, prompt_tokens)
+    cached_rate = cached_price if cached_price is not None else input_price
+    total = (prompt_tokens - cached) * input_price + cached * cached_rate + completion_tokens * output_price
+    return total * PER_TOKEN

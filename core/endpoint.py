@@ -1,0 +1,65 @@
+"""Where requests go: the embedded offline simulator or a live OpenAI-compatible API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ftplug.errors import InputError
+
+Mode = Literal["auto", "simulate", "live"]
+SIMULATOR_KEY = "sk-ftplug-simulator"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible API the official SDK talks to.
+
+    :param simulated: ``True`` for the offline simulator; every result from it is labelled simulated.
+    """
+
+    base_url: str | None
+    api_key: str
+    simulated: bool
+
+    @property
+    def label(self) -> str:
+        """How the endpoint is shown to the user."""
+        if self.simulated:
+            return f"simulator {self.base_url}"
+        return self.base_url or "https://api.openai.com/v1"
+
+    def client(self, **options: Any) -> Any:
+        """A synchronous ``openai.OpenAI`` client for this endpoint."""
+        from openai import OpenAI
+
+        return OpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+
+    def async_client(self, **options: Any) -> Any:
+        """An ``openai.AsyncOpenAI`` client for this endpoint."""
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+
+
+def wants_simulator(mode: Mode) -> bool:
+    """Whether ``mode`` means the simulator: asked for, or ``auto`` with no ``OPENAI_API_KEY`` set."""
+    return mode == "simulate" or (mode == "auto" and not os.environ.get("OPENAI_API_KEY"))
+
+
+@contextmanager
+def open_endpoint(mode: Mode = "auto", seed: int = 0) -> Iterator[Endpoint]:
+    """The endpoint for ``mode``; starts (and afterwards stops) the embedded simulator when needed."""
+    if wants_simulator(mode):
+        from ftplug.simulator import Simulator
+
+        with Simulator(seed=seed) as simulator:
+            yield Endpoint(base_url=simulator.base_url, api_key=SIMULATOR_KEY, simulated=True)
+        return
+    api_key = os.environ.get("OPENAI_API_KEY")
+    if not api_key:
+        raise InputError("--live needs OPENAI_API_KEY in the environment")
+    yield Endpoint(base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key=api_key, simulated=False)

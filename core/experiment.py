@@ -1,0 +1,238 @@
+"""Loading an experiment file (TOML) and validating it against the registered components."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftplug.components import Component, Kind
+from ftplug.errors import ConfigError
+from ftplug.registry import Registry
+
+TOP_LEVEL_TABLES = {"experiment", "data", "split", "model", "variants", "scoring", "run"}
+DEFAULT_TRAINER = "none"
+DEFAULT_PROMPT = {"builder": "few-shot", "shots": 0}
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A component chosen in the experiment file, with its validated options (defaults filled in)."""
+
+    component: Component
+    options: dict[str, Any]
+    where: str
+
+    @property
+    def name(self) -> str:
+        """The component's registered name."""
+        return self.component.name
+
+    def create(self) -> Any:
+        """A new instance of the component with these options."""
+        return self.component.factory(**self.options)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One way of answering the task: a trainer and a prompt builder."""
+
+    name: str
+    trainer: ComponentSpec
+    prompt: ComponentSpec
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    name: str
+    path: Path
+    seed: int
+    description: str
+    data: ComponentSpec
+    base_model: str
+    variants: tuple[VariantSpec, ...]
+    scorers: tuple[ComponentSpec, ...]
+    test_split: float | int = 0.2
+    validation_split: float | int = 0.1
+    run_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative data paths are resolved against."""
+        return self.path.parent
+
+
+class _Reader:
+    """Typed access to the parsed TOML with errors that name file, table and key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(message, path=self.path, where=where)
+
+    def table(self, doc: dict[str, Any], key: str, *, required: bool = True) -> dict[str, Any]:
+        value = doc.get(key)
+        if value is None:
+            if required:
+                raise self.fail(f"[{key}]", "missing table")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"[{key}]", f"must be a table, got {type(value).__name__}")
+        return value
+
+    def value(self, table: dict[str, Any], where: str, key: str, types: type | tuple[type, ...],
+              default: Any = ..., ) -> Any:
+        if key not in table:
+            if default is ...:
+                raise self.fail(f"{where} {key}", "missing key")
+            return default
+        value = table[key]
+        allowed = types if isinstance(types, tuple) else (types,)
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            names = " or ".join(t.__name__ for t in allowed)
+            raise self.fail(f"{where} {key}", f"must be {names}, got {value!r}")
+        return value
+
+    def only_keys(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{where} {key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file", path=path) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not UTF-8 text ({error.reason} at byte {error.start})", path=path) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read: {error.strerror}", path=path) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        line = int(match.group(1)) if match else None
+        raise ConfigError(f"invalid TOML: {message}", path=path, where=line) from None
+
+
+def _component(reader: _Reader, registry: Registry, kind: Kind, name: str, options: dict[str, Any],
+               where: str) -> ComponentSpec:
+    component = registry.get(kind, name, path=reader.path, where=where)
+    values: dict[str, Any] = {}
+    for key, value in options.items():
+        option = component.option(key)
+        if option is None:
+            known = ", ".join(o.name for o in component.options) or "none"
+            raise reader.fail(f"{where} {key}", f"unknown option for {kind.value} {name!r} (known: {known})")
+        if not option.accepts(value):
+            expected = f"one of {list(option.choices)}" if option.choices else option.type_name
+            raise reader.fail(f"{where} {key}", f"must be {expected}, got {value!r}")
+        values[key] = value
+    for option in component.options:
+        if option.name not in values:
+            if option.required:
+                raise reader.fail(f"{where} {option.name}", f"missing option of {kind.value} {name!r}")
+            values[option.name] = option.default
+    return ComponentSpec(component=component, options=values, where=where)
+
+
+def _named(reader: _Reader, value: Any, where: str, name_key: str) -> tuple[str, dict[str, Any]]:
+    """Accept ``"name"`` or ``{name_key = "name", option = …}``."""
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, dict):
+        options = dict(value)
+        name = options.pop(name_key, None)
+        if not isinstance(name, str):
+            raise reader.fail(f"{where} {name_key}", "missing or not a string")
+        return name, options
+    raise reader.fail(where, f"must be a name or a table, got {value!r}")
+
+
+def load_experiment(path: str | Path, registry: Registry) -> Experiment:
+    """Read and validate an experiment file.
+
+    :raises ConfigError: naming the file, table and key of the first problem found.
+    """
+    path = Path(path)
+    doc = _parse_toml(path)
+    reader = _Reader(path)
+    for key in doc:
+        if key not in TOP_LEVEL_TABLES:
+            raise reader.fail(f"[{key}]", f"unknown table (allowed: {', '.join(sorted(TOP_LEVEL_TABLES))})")
+
+    meta = reader.table(doc, "experiment")
+    reader.only_keys(meta, "[experiment]", {"name", "seed", "description"})
+    name = reader.value(meta, "[experiment]", "name", str)
+    if not name.strip():
+        raise reader.fail("[experiment] name", "must not be empty")
+    seed = reader.value(meta, "[experiment]", "seed", int, 0)
+    description = reader.value(meta, "[experiment]", "description", str, "")
+
+    data = dict(reader.table(doc, "data"))
+    loader_name = reader.value(data, "[data]", "loader", str)
+    data.pop("loader")
+    data_spec = _component(reader, registry, Kind.LOADER, loader_name, data, "[data]")
+
+    split = reader.table(doc, "split", required=False)
+    reader.only_keys(split, "[split]", {"test", "validation"})
+    test_split = reader.value(split, "[split]", "test", (int, float), 0.2)
+    validation_split = reader.value(split, "[split]", "validation", (int, float), 0.1)
+
+    model = reader.table(doc, "model")
+    reader.only_keys(model, "[model]", {"base"})
+    base_model = reader.value(model, "[model]", "base", str)
+
+    raw_variants = doc.get("variants")
+    if not isinstance(raw_variants, list) or not raw_variants:
+        raise reader.fail("[[variants]]", "at least one variant is required")
+    variants: list[VariantSpec] = []
+    for index, raw in enumerate(raw_variants, start=1):
+        if not isinstance(raw, dict):
+            raise reader.fail(f"[[variants]] #{index}", "must be a table")
+        where = f"[[variants]] #{index}"
+        reader.only_keys(raw, where, {"name", "trainer", "prompt"})
+        variant_name = reader.value(raw, where, "name", str)
+        where = f"[[variants]] {variant_name!r}"
+        if any(v.name == variant_name for v in variants):
+            raise reader.fail(f"{where} name", "duplicate variant name")
+        trainer_name, trainer_options = _named(reader, raw.get("trainer", DEFAULT_TRAINER), f"{where} trainer",
+                                               "name")
+        builder_name, builder_options = _named(reader, raw.get("prompt", DEFAULT_PROMPT), f"{where} prompt",
+                                               "builder")
+        variants.append(VariantSpec(
+            name=variant_name,
+            trainer=_component(reader, registry, Kind.TRAINER, trainer_name, trainer_options,
+                               f"{where} trainer"),
+            prompt=_component(reader, registry, Kind.PROMPT_BUILDER, builder_name, builder_options,
+                              f"{where} prompt"),
+        ))
+
+    scoring = reader.table(doc, "scoring", required=False)
+    reader.only_keys(scoring, "[scoring]", {"scorers"})
+    raw_scorers = scoring.get("scorers", ["exact"])
+    if not isinstance(raw_scorers, list) or not raw_scorers:
+        raise reader.fail("[scoring] scorers", "must be a non-empty list of scorer names or tables")
+    scorers = []
+    for raw in raw_scorers:
+        scorer_name, scorer_options = _named(reader, raw, "[scoring] scorers", "name")
+        scorers.append(_component(reader, registry, Kind.SCORER, scorer_name, scorer_options,
+                                  f"[scoring] scorers {scorer_name!r}"))
+
+    run = reader.table(doc, "run", required=False)
+    reader.only_keys(run, "[run]", {"concurrency"})
+    concurrency = reader.value(run, "[run]", "concurrency", int, 8)
+    if concurrency < 1:
+        raise reader.fail("[run] concurrency", "must be at least 1")
+
+    return Experiment(name=name, path=path, seed=seed, description=description, data=data_spec,
+                      base_model=base_model, variants=tuple(variants), scorers=tuple(scorers),
+                      test_split=test_split, validation_split=validation_split,
+                      run_options={"concurrency": concurrency})

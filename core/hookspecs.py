@@ -1,0 +1,119 @@
+"""The hooks a plugin may implement.
+
+A plugin is a module (or object) with functions marked ``@ftplug.hookimpl`` whose names match the
+specs below. Built-in plugins and third-party ones (entry-point group ``ftplug``) are registered the
+same way. Registration hooks receive a ``register`` callable; a plugin calls it once per component::
+
+    @hookimpl
+    def ftplug_register_scorers(register):
+        register("exact", ExactScorer, options=[Option("normalize", bool, True, "fold case")])
+
+Plugins must import heavy dependencies inside the components they contribute, not at module level,
+so that ``ftplug --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from ftplug.components import Register
+    from ftplug.runs import PredictionRecord, RunInfo, RunSummary
+    from ftplug.store import Store
+
+PROJECT = "ftplug"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def ftplug_register_loaders(register: Register) -> None:
+    """Contribute data loaders.
+
+    :param register: call ``register(name, factory, options=..., description=...)`` for each loader.
+        ``factory(**options)`` returns an object with ``load(context) -> Iterable[Example]``
+        (see :class:`ftplug.components.Loader`).
+    """
+
+
+@hookspec
+def ftplug_register_prompt_builders(register: Register) -> None:
+    """Contribute prompt builders.
+
+    :param register: call it for each builder. ``factory(**options)`` returns an object with
+        ``prepare(pool, model)`` and ``build(example) -> list[message dict]``
+        (see :class:`ftplug.components.PromptBuilder`).
+    """
+
+
+@hookspec
+def ftplug_register_trainers(register: Register) -> None:
+    """Contribute trainers: fine-tuning back-ends and local baselines.
+
+    :param register: call it for each trainer. ``factory(**options)`` returns an object with
+        ``train(context) -> TrainedModel`` (see :class:`ftplug.components.Trainer`).
+    """
+
+
+@hookspec
+def ftplug_register_scorers(register: Register) -> None:
+    """Contribute scorers.
+
+    :param register: call it for each scorer. ``factory(**options)`` returns an object with
+        ``score(output, example) -> float | None`` (see :class:`ftplug.components.Scorer`).
+    """
+
+
+@hookspec
+def ftplug_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``ftplug`` command-line interface.
+
+    :param cli: the top-level click group; call ``cli.add_command(...)`` or decorate with ``@cli.command()``.
+    """
+
+
+@hookspec(firstresult=True)
+def ftplug_open_store(path: str) -> Store | None:
+    """Open the result store at ``path``; the first plugin that returns a store wins.
+
+    :param path: the store location given by ``--db`` (a DuckDB file by default).
+    :return: an object implementing :class:`ftplug.store.Store`, or ``None`` to let another plugin answer.
+    """
+
+
+@hookspec
+def ftplug_run_started(run: RunInfo) -> None:
+    """Called when a variant's run starts, after its row is stored.
+
+    :param run: the run's identity: run id, experiment, variant, model, whether it is simulated.
+    """
+
+
+@hookspec
+def ftplug_prediction_stored(run: RunInfo, prediction: PredictionRecord) -> None:
+    """Called after each prediction has been committed to the store.
+
+    :param run: the run the prediction belongs to.
+    :param prediction: the stored prediction with its scores.
+    """
+
+
+@hookspec
+def ftplug_run_finished(run: RunInfo, summary: RunSummary) -> None:
+    """Called when a variant's run has finished (or failed), after its status is stored.
+
+    :param run: the run that finished.
+    :param summary: counts and metrics of the run.
+    """
+
+
+def hook_names() -> list[str]:
+    """Names of every hook spec defined here, in definition order."""
+    return [name for name in globals() if name.startswith("ftplug_")]
+
+
+__all__: list[Any] = ["hook_names", "hookimpl", "hookspec"]

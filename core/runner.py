@@ -1,0 +1,234 @@
+"""Runs an experiment: each variant through trainer → prompt builder → client → scorers → store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ftplug.components import LoadContext, TrainedModel, TrainingContext
+from ftplug.costs import request_cost
+from ftplug.dataset import Example, Splits, check_unique_ids, split_dataset
+from ftplug.endpoint import Endpoint
+from ftplug.errors import DataError, FtplugError
+from ftplug.experiment import Experiment, VariantSpec
+from ftplug.runs import PredictionRecord, RunInfo, RunSummary
+from ftplug.store import Store
+
+TEMPERATURE = 0.0
+
+
+@dataclass
+class RunOptions:
+    """How to run: ``limit`` caps the test examples, ``batch_size`` is predictions per store commit."""
+
+    limit: int | None = None
+    concurrency: int = 8
+    batch_size: int = 64
+    max_retries: int = 3
+
+
+@dataclass
+class PreparedVariant:
+    """A variant with its components instantiated and its prompt builder prepared."""
+
+    spec: VariantSpec
+    prompt: Any
+    trainer: Any
+
+
+@dataclass
+class _Sink:
+    """Collects predictions and commits them to the store in batches."""
+
+    store: Store
+    run: RunInfo
+    batch_size: int
+    on_stored: Callable[[PredictionRecord], None]
+    pending: list[PredictionRecord] = field(default_factory=list)
+    stored: int = 0
+    errors: int = 0
+
+    def add(self, record: PredictionRecord) -> None:
+        self.pending.append(record)
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        self.store.add_predictions(batch, simulated=self.run.simulated)
+        self.stored += len(batch)
+        self.errors += sum(1 for r in batch if r.error)
+        for record in batch:
+            self.on_stored(record)
+
+
+def load_splits(experiment: Experiment) -> Splits:
+    """Load the experiment's dataset and split it."""
+    loader = experiment.data.create()
+    examples = list(loader.load(LoadContext(base_dir=experiment.base_dir, config_path=str(experiment.path))))
+    source = str(experiment.data.options.get("path", experiment.path))
+    if not examples:
+        raise DataError("the dataset has no examples", path=source)
+    check_unique_ids(examples, source)
+    return split_dataset(examples, seed=experiment.seed, test=experiment.test_split,
+                         validation=experiment.validation_split, config_path=str(experiment.path))
+
+
+class ExperimentRunner:
+    """Runs every variant of an experiment on the same test split and stores the results."""
+
+    def __init__(self, experiment: Experiment, *, store: Store, endpoint: Endpoint, hooks: Any,
+                 options: RunOptions | None = None, log: Callable[[str], None] = print) -> None:
+        self.experiment, self.store, self.endpoint, self.hooks = experiment, store, endpoint, hooks
+        self.options = options or RunOptions(concurrency=int(experiment.run_options.get("concurrency", 8)))
+        self.log = log
+        self.scorers = [(spec.name, spec.create()) for spec in experiment.scorers]
+
+    def prepare(self, splits: Splits) -> list[PreparedVariant]:
+        """Instantiate every variant's components before anything runs, so bad options fail first."""
+        prepared = []
+        for spec in self.experiment.variants:
+            prompt = spec.prompt.create()
+            prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
+            prepared.append(PreparedVariant(spec=spec, prompt=prompt, trainer=spec.trainer.create()))
+        return prepared
+
+    def run(self) -> list[RunSummary]:
+        """Load, split, and run every variant; return one summary per variant."""
+        splits = load_splits(self.experiment)
+        variants = self.prepare(splits)
+        self.store.save_examples(self.experiment.name, splits)
+        test = splits.test[: self.options.limit] if self.options.limit else splits.test
+        self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
+                 f"{len(test)} test examples; endpoint: {self.endpoint.label}")
+        return [self.run_variant(variant, splits, test) for variant in variants]
+
+    def run_variant(self, variant: PreparedVariant, splits: Splits, test: Sequence[Example]) -> RunSummary:
+        """Train (if the variant does), predict every test example, score and store each prediction."""
+        spec = variant.spec
+        run = RunInfo(run_id=uuid.uuid4().hex, experiment=self.experiment.name, variant=spec.name,
+                      model=self.experiment.base_model, base_model=self.experiment.base_model,
+                      trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
+                      simulated=self.endpoint.simulated, endpoint=self.endpoint.label,
+                      started_at=datetime.now(UTC).replace(tzinfo=None))
+        self.store.start_run(run)
+        self.hooks.ftplug_run_started(run=run)
+        sink = _Sink(self.store, run, self.options.batch_size,
+                     lambda record: self.hooks.ftplug_prediction_stored(run=run, prediction=record))
+        summary = RunSummary(run_id=run.run_id, variant=spec.name, status="failed")
+        try:
+            trained = self._train(variant, splits, run)
+            if trained.model != run.model:
+                self.store.set_model(run.run_id, trained.model)
+            summary.details = dict(trained.details)
+            if trained.predict is not None:
+                self._predict_locally(trained, variant, test, run, sink)
+            else:
+                asyncio.run(self._predict_remotely(trained.model, variant, test, run, sink))
+            summary.status = "succeeded"
+        except FtplugError as error:
+            summary.error = str(error)
+            self.log(f"{spec.name}: failed: {error}")
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            summary.status, summary.error = "interrupted", "interrupted by the user"
+            raise
+        finally:
+            sink.flush()
+            summary.predictions, summary.errors = sink.stored, sink.errors
+            self.store.finish_run(run.run_id, summary.status, datetime.now(UTC).replace(tzinfo=None),
+                                  summary.error, summary.details)
+            self.hooks.ftplug_run_finished(run=run, summary=summary)
+        label = " [simulated]" if run.simulated else ""
+        self.log(f"{spec.name}: {sink.stored}/{len(test)} predictions, {sink.errors} errors{label}")
+        return summary
+
+    def _train(self, variant: PreparedVariant, splits: Splits, run: RunInfo) -> TrainedModel:
+        context = TrainingContext(
+            experiment=self.experiment.name, variant=variant.spec.name, base_model=self.experiment.base_model,
+            train=splits.train, validation=splits.validation, prompt=variant.prompt,
+            client=self.endpoint.client(max_retries=self.options.max_retries), simulated=self.endpoint.simulated,
+            seed=self.experiment.seed, log=lambda line: self.log(f"{variant.spec.name}: {line}"))
+        try:
+            return variant.trainer.train(context)
+        except FtplugError:
+            raise
+        except Exception as error:
+            if _is_openai_error(error):
+                raise FtplugError(f"training failed: {_describe(error)}") from error
+            raise
+        finally:
+            context.client.close()
+
+    def _score(self, output: str, example: Example) -> dict[str, float | None]:
+        return {name: scorer.score(output, example) for name, scorer in self.scorers}
+
+    def _predict_locally(self, trained: TrainedModel, variant: PreparedVariant, test: Iterable[Example],
+                         run: RunInfo, sink: _Sink) -> None:
+        assert trained.predict is not None
+        for example in test:
+            started = time.perf_counter()
+            output = trained.predict(example)
+            sink.add(PredictionRecord(run_id=run.run_id, example_id=example.id, output=output,
+                                      latency_ms=(time.perf_counter() - started) * 1000, cost_usd=0.0,
+                                      scores=self._score(output, example)))
+
+    async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
+                                run: RunInfo, sink: _Sink) -> None:
+        client = self.endpoint.async_client(max_retries=self.options.max_retries)
+        examples = iter(test)
+
+        async def worker() -> None:
+            for example in examples:  # one shared iterator: each example is taken by one worker
+                sink.add(await self._predict_one(client, model, variant, example, run))
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
+        finally:
+            await client.close()
+
+    async def _predict_one(self, client: Any, model: str, variant: PreparedVariant, example: Example,
+                           run: RunInfo) -> PredictionRecord:
+        messages = variant.prompt.build(example)
+        started = time.perf_counter()
+        try:
+            response = await client.chat.completions.create(model=model, messages=messages,
+                                                            temperature=TEMPERATURE, seed=self.experiment.seed)
+        except Exception as error:
+            if not _is_openai_error(error):
+                raise
+            return PredictionRecord(run_id=run.run_id, example_id=example.id, output=None,
+                                    latency_ms=(time.perf_counter() - started) * 1000, error=_describe(error))
+        latency = (time.perf_counter() - started) * 1000
+        output = response.choices[0].message.content or ""
+        usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else None
+        completion_tokens = usage.completion_tokens if usage else None
+        details = usage.prompt_tokens_details if usage else None
+        cached = (details.cached_tokens or 0) if details else 0
+        cost = request_cost(model, prompt_tokens, completion_tokens, cached) if usage else None
+        return PredictionRecord(run_id=run.run_id, example_id=example.id, output=output,
+                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                                cached_tokens=cached, latency_ms=latency, cost_usd=cost,
+                                scores=self._score(output, example))
+
+
+def _is_openai_error(error: BaseException) -> bool:
+    import openai
+
+    return isinstance(error, openai.OpenAIError)
+
+
+def _describe(error: BaseException) -> str:
+    """One line for an SDK error: status, code and message."""
+    status = getattr(error, "status_code", None)
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None) or str(error)
+    prefix = " ".join(str(p) for p in (status, code) if p)
+    return f"{prefix}: {message}" if prefix else message

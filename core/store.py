@@ -1,0 +1,63 @@
+"""The result store's interface. The built-in implementation is the DuckDB plugin.
+
+The DuckDB file's tables are a contract users query with SQL:
+``runs`` (run_id, experiment, variant, model, started_at, finished_at, status, simulated, …),
+``predictions`` (run_id, example_id, output, prompt_tokens, completion_tokens, latency_ms, error,
+cost_usd, simulated, …), ``scores`` (run_id, example_id, scorer, value) and ``examples``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from ftplug.dataset import Splits
+from ftplug.runs import PredictionRecord, RunInfo
+
+
+class Store(Protocol):
+    """Where runs, predictions and scores are kept."""
+
+    path: str
+
+    def save_examples(self, experiment: str, splits: Splits) -> None:
+        """Store every example with the split it belongs to."""
+        ...
+
+    def start_run(self, run: RunInfo) -> None:
+        """Store a new run with status ``running``."""
+        ...
+
+    def set_model(self, run_id: str, model: str) -> None:
+        """Record the model a run ended up using (a trainer may have produced a new one)."""
+        ...
+
+    def add_predictions(self, records: Sequence[PredictionRecord], simulated: bool) -> None:
+        """Commit a batch of predictions and their scores in one transaction."""
+        ...
+
+    def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,
+                   details: Mapping[str, Any]) -> None:
+        """Set a run's final status."""
+        ...
+
+    def variant_rows(self, experiment: str | None = None) -> list[dict[str, Any]]:
+        """The latest run of each variant (of ``experiment``, or of the most recent experiment) with
+        its aggregate numbers: one dict per variant, for reports."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the store."""
+        ...
+
+
+def open_store(path: str) -> Store:
+    """Open the store at ``path`` through the first plugin that answers ``ftplug_open_store``."""
+    from ftplug.errors import FtplugError
+    from ftplug.plugin_manager import get_plugins
+
+    store = get_plugins().hook.ftplug_open_store(path=path)
+    if store is None:
+        raise FtplugError(f"no plugin can open a store at {path}")
+    return store

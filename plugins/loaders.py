@@ -1,0 +1,142 @@
+"""Built-in data loaders: ``csv`` (named columns) and ``jsonl`` (chat lines or input/expected lines)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ftplug import hookimpl
+from ftplug.components import LoadContext, Option
+from ftplug.dataset import Example, content_id
+from ftplug.errors import DataError
+
+
+def _resolve(path: str, context: LoadContext) -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.is_absolute():
+        resolved = context.base_dir / resolved
+    if not resolved.is_file():
+        raise DataError("no such data file", path=resolved)
+    return resolved
+
+
+class CsvLoader:
+    """Rows of a CSV file with a header; one column is the input, another the expected output."""
+
+    def __init__(self, path: str, input: str = "input", expected: str = "expected", id: str = "",
+                 delimiter: str = ",") -> None:
+        self.path, self.input, self.expected, self.id, self.delimiter = path, input, expected, id, delimiter
+
+    def load(self, context: LoadContext) -> Iterator[Example]:
+        """Yield one example per data row; the header must name the chosen columns."""
+        path = _resolve(self.path, context)
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                reader = csv.reader(handle, delimiter=self.delimiter)
+                header = next(reader, None)
+                if header is None:
+                    raise DataError("empty file: a header row is required", path=path, where=1)
+                columns = {name.strip(): index for index, name in enumerate(header)}
+                wanted = [self.input, self.expected] + ([self.id] if self.id else [])
+                for name in wanted:
+                    if name not in columns:
+                        raise DataError(f"no column {name!r} in the header (columns: {', '.join(columns)})",
+                                        path=path, where=1)
+                line = reader.line_num
+                for row in reader:
+                    if not row:
+                        line = reader.line_num
+                        continue
+                    if len(row) != len(header):
+                        raise DataError(f"row has {len(row)} fields, the header has {len(header)}",
+                                        path=path, where=line + 1)
+                    text, expected = row[columns[self.input]], row[columns[self.expected]].strip()
+                    if not expected:
+                        raise DataError(f"empty {self.expected!r} value", path=path, where=line + 1)
+                    example_id = row[columns[self.id]] if self.id else content_id(text, expected)
+                    yield Example(id=example_id, input=text, expected=expected,
+                                  metadata={"line": line + 1, "source": str(path)})
+                    line = reader.line_num
+        except UnicodeDecodeError as error:
+            raise DataError(f"not UTF-8 text ({error.reason} at byte {error.start})", path=path) from None
+        except csv.Error as error:
+            raise DataError(f"malformed CSV: {error}", path=path) from None
+
+
+class JsonlLoader:
+    """JSON Lines: ``{"messages": [...]}`` chat lines (the last assistant message is expected) or
+    ``{"input": ..., "expected": ...}`` lines."""
+
+    def __init__(self, path: str, input_key: str = "input", expected_key: str = "expected",
+                 id_key: str = "id") -> None:
+        self.path, self.input_key, self.expected_key, self.id_key = path, input_key, expected_key, id_key
+
+    def load(self, context: LoadContext) -> Iterator[Example]:
+        """Yield one example per non-blank line."""
+        path = _resolve(self.path, context)
+        try:
+            with path.open(encoding="utf-8-sig") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield self._example(line, path, number)
+        except UnicodeDecodeError as error:
+            raise DataError(f"not UTF-8 text ({error.reason} at byte {error.start})", path=path) from None
+
+    def _example(self, line: str, path: Path, number: int) -> Example:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"invalid JSON: {error.msg} (column {error.colno})", path=path, where=number) from None
+        if not isinstance(record, dict):
+            raise DataError("each line must be a JSON object", path=path, where=number)
+        meta: dict[str, Any] = {"line": number, "source": str(path)}
+        if "messages" in record:
+            input_value, expected = _split_chat(record["messages"], path, number)
+        else:
+            for key in (self.input_key, self.expected_key):
+                if key not in record:
+                    raise DataError(f"missing key {key!r} (or a 'messages' list)", path=path, where=number)
+            input_value, expected = record[self.input_key], record[self.expected_key]
+            if not isinstance(input_value, str) or not isinstance(expected, str | int | float):
+                raise DataError(f"{self.input_key!r} must be a string and {self.expected_key!r} a string or "
+                                "number", path=path, where=number)
+            expected = str(expected).strip()
+            if not expected:
+                raise DataError(f"empty {self.expected_key!r}", path=path, where=number)
+        example_id = record.get(self.id_key)
+        example_id = str(example_id) if example_id is not None else content_id(input_value, expected)
+        return Example(id=example_id, input=input_value, expected=expected, metadata=meta)
+
+
+def _split_chat(messages: Any, path: Path, number: int) -> tuple[tuple[dict[str, Any], ...], str]:
+    if not isinstance(messages, list) or not messages:
+        raise DataError("'messages' must be a non-empty list", path=path, where=number)
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise DataError("every message must be an object with a 'role'", path=path, where=number)
+    last = messages[-1]
+    if last.get("role") != "assistant" or not isinstance(last.get("content"), str) or not last["content"].strip():
+        raise DataError("the last message must be the assistant's answer (non-empty content)",
+                        path=path, where=number)
+    return tuple(messages[:-1]), last["content"].strip()
+
+
+@hookimpl
+def ftplug_register_loaders(register: Any) -> None:
+    """Contribute ``csv`` and ``jsonl``."""
+    register("csv", CsvLoader, description="CSV file with a header; named input and expected columns", options=[
+        Option("path", str, help="the CSV file, relative to the experiment file"),
+        Option("input", str, "input", "column holding the model's input"),
+        Option("expected", str, "expected", "column holding the expected output"),
+        Option("id", str, "", "column holding a unique example id (default: derived from the content)"),
+        Option("delimiter", str, ",", "field separator"),
+    ])
+    register("jsonl", JsonlLoader, description="JSON Lines: chat-format lines or input/expected lines", options=[
+        Option("path", str, help="the JSONL file, relative to the experiment file"),
+        Option("input_key", str, "input", "key of the input in input/expected lines"),
+        Option("expected_key", str, "expected", "key of the expected output"),
+        Option("id_key", str, "id", "key of a unique example id, if present"),
+    ])

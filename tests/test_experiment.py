@@ -1,0 +1,87 @@
+"""Experiment files: validation errors name the file, the table and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ftplug.errors import ConfigError
+from ftplug.experiment import load_experiment
+from tests.helpers import EXAMPLE, fresh_plugins
+
+VALID = """
+[experiment]
+name = "t"
+[data]
+loader = "csv"
+path = "d.csv"
+[model]
+base = "gpt-4o-mini"
+[[variants]]
+name = "zero"
+"""
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return fresh_plugins().registry
+
+
+def _load(tmp_path: Path, text: str, registry):
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return load_experiment(path, registry)
+
+
+def test_example_experiment_loads(registry) -> None:
+    experiment = load_experiment(EXAMPLE, registry)
+    assert experiment.name == "fortunes-topic"
+    assert [v.name for v in experiment.variants] == ["zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"]
+    assert experiment.variants[3].trainer.name == "openai"
+    assert experiment.variants[3].trainer.options["n_epochs"] == 3
+    assert experiment.variants[1].prompt.options["shots"] == 5
+
+
+def test_defaults_are_filled_in(tmp_path: Path, registry) -> None:
+    experiment = _load(tmp_path, VALID, registry)
+    variant = experiment.variants[0]
+    assert variant.trainer.name == "none"
+    assert variant.prompt.name == "few-shot" and variant.prompt.options["shots"] == 0
+    assert [s.name for s in experiment.scorers] == ["exact"]
+    assert experiment.data.options == {"path": "d.csv", "input": "input", "expected": "expected", "id": "",
+                                       "delimiter": ","}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("[model]", "[modle]"), "exp.toml: [modle]: unknown table"),
+    (('loader = "csv"', 'loader = "xls"'), "exp.toml: [data]: unknown loader 'xls' (known: csv, jsonl)"),
+    (('path = "d.csv"', 'path = "d.csv"\ncolumns = 3'), "exp.toml: [data] columns: unknown option for loader 'csv'"),
+    (('path = "d.csv"', "path = 3"), "exp.toml: [data] path: must be str, got 3"),
+    (('name = "zero"', 'name = "zero"\nprompt = { builder = "few-shot", shots = "many" }'),
+     "exp.toml: [[variants]] 'zero' prompt shots: must be int, got 'many'"),
+    (('name = "zero"', 'name = "zero"\ntrainer = "magic"'), "[[variants]] 'zero' trainer: unknown trainer 'magic'"),
+    (('name = "t"', "name = 5"), "exp.toml: [experiment] name: must be str, got 5"),
+    (('base = "gpt-4o-mini"', ""), "exp.toml: [model] base: missing key"),
+])
+def test_errors_name_file_table_and_key(tmp_path: Path, registry, change: tuple[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _load(tmp_path, VALID.replace(*change), registry)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path, registry) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _load(tmp_path, VALID.replace('name = "zero"', 'name = "zero'), registry)
+    assert str(raised.value).startswith(f"{tmp_path / 'exp.toml'}:10: invalid TOML")
+
+
+def test_missing_file(tmp_path: Path, registry) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_experiment(tmp_path / "nope.toml", registry)
+
+
+def test_duplicate_variant_names_are_refused(tmp_path: Path, registry) -> None:
+    with pytest.raises(ConfigError, match="duplicate variant name"):
+        _load(tmp_path, VALID + '[[variants]]\nname = "zero"\n', registry)
