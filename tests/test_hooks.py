@@ -1,0 +1,51 @@
+"""Lifecycle hooks fire for each run and each stored prediction, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ftplug import hookimpl
+from ftplug.endpoint import open_endpoint
+from ftplug.experiment import load_experiment
+from ftplug.plugin_manager import Plugins
+from ftplug.plugins.duckdb_store import DuckDBStore
+from ftplug.runner import ExperimentRunner, RunOptions
+from tests.helpers import EXAMPLE
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    @hookimpl
+    def ftplug_run_started(self, run) -> None:
+        self.events.append(("started", run.variant))
+
+    @hookimpl
+    def ftplug_prediction_stored(self, run, prediction) -> None:
+        assert prediction.run_id == run.run_id
+        self.events.append(("stored", run.variant))
+
+    @hookimpl
+    def ftplug_run_finished(self, run, summary) -> None:
+        self.events.append((f"finished:{summary.status}:{summary.predictions}", run.variant))
+
+
+def test_lifecycle_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    recorder = Recorder()
+    plugins = Plugins()
+    plugins.load_builtins()
+    plugins.register_object("recorder", recorder)
+    plugins.collect_components()
+    experiment = load_experiment(EXAMPLE, plugins.registry)
+    store = DuckDBStore(str(tmp_path / "hooks.duckdb"))
+    with open_endpoint("simulate") as endpoint:
+        ExperimentRunner(experiment, store=store, endpoint=endpoint, hooks=plugins.hook,
+                         options=RunOptions(limit=3, batch_size=2), log=lambda _: None).run()
+    store.close()
+    for variant in ("zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"):
+        mine = [event for event, name in recorder.events if name == variant]
+        assert mine == ["started", "stored", "stored", "stored", "finished:succeeded:3"]
