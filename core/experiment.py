@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ class ComponentSpec:
     component: Component
     options: dict[str, Any]
     where: str
+    path: str = "<experiment>"
 
     @property
     def name(self) -> str:
@@ -32,7 +35,18 @@ class ComponentSpec:
 
     def create(self) -> Any:
         """A new instance of the component with these options."""
-        return self.component.factory(**self.options)
+        with self.locate_errors():
+            return self.component.factory(**self.options)
+
+    @contextmanager
+    def locate_errors(self) -> Iterator[None]:
+        """Give a :class:`ConfigError` raised without a location this component's file and table."""
+        try:
+            yield
+        except ConfigError as error:
+            if error.path is not None:
+                raise
+            raise ConfigError(error.message, path=self.path, where=self.where) from None
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,7 @@ def _component(reader: _Reader, registry: Registry, kind: Kind, name: str, optio
             if option.required:
                 raise reader.fail(f"{where} {option.name}", f"missing option of {kind.value} {name!r}")
             values[option.name] = option.default
-    return ComponentSpec(component=component, options=values, where=where)
+    return ComponentSpec(component=component, options=values, where=where, path=reader.path)
 
 
 def _named(reader: _Reader, value: Any, where: str, name_key: str) -> tuple[str, dict[str, Any]]:

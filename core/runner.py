@@ -96,7 +96,8 @@ class ExperimentRunner:
         prepared = []
         for spec in self.experiment.variants:
             prompt = spec.prompt.create()
-            prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
+            with spec.prompt.locate_errors():
+                prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
             prepared.append(PreparedVariant(spec=spec, prompt=prompt, trainer=spec.trainer.create()))
         return prepared
 

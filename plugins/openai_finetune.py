@@ -10,7 +10,7 @@ from typing import Any
 from ftplug import hookimpl
 from ftplug.components import Option, PromptBuilder, TrainedModel, TrainingContext
 from ftplug.dataset import Example
-from ftplug.errors import FtplugError
+from ftplug.errors import ConfigError, FtplugError
 
 MIN_TRAINING_EXAMPLES = 10
 TERMINAL_STATUSES = {"succeeded", "failed", "cancelled"}
@@ -29,7 +29,7 @@ class OpenAIFineTuning:
     def __init__(self, n_epochs: int | str = "auto", suffix: str = "ftplug", poll_interval: float = 15.0,
                  timeout: float = 86400.0) -> None:
         if isinstance(n_epochs, str) and n_epochs != "auto":
-            raise FtplugError(f"n_epochs must be a number or 'auto', got {n_epochs!r}")
+            raise ConfigError(f"n_epochs must be a number or 'auto', got {n_epochs!r}")
         self.n_epochs, self.suffix, self.poll_interval, self.timeout = n_epochs, suffix, poll_interval, timeout
 
     def train(self, context: TrainingContext) -> TrainedModel:

@@ -92,7 +92,9 @@ def _copy_example(tmp_path: Path, replace: tuple[str, str] | None = None) -> Pat
     (("n_epochs = 3", "n_epochs = 3, learning_rate = 2"), "[[variants]] 'fine-tuned' trainer learning_rate: unknown"),
     (("test = 60 ", "test = -1 "), "[split] test: must be a fraction below 1 or a count"),
     (('input = "text"', 'input = "body"'), "fortunes.csv:1: no column 'body' in the header"),
-    (("shots = 40", "shots = 4000"), "shots = 4000 but the training split has only 210 examples"),
+    (("shots = 40", "shots = 4000"),
+     "[[variants]] 'few-shot-40' prompt: shots = 4000 but the training split has only 210 examples"),
+    (("n_epochs = 3", 'n_epochs = "many"'), "[[variants]] 'fine-tuned' trainer: n_epochs must be a number or 'auto'"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, replace: tuple[str, str], expected: str) -> None:
     path = _copy_example(tmp_path, replace)
