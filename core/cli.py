@@ -174,6 +174,8 @@ def plugins_list(as_json: bool) -> None:
         click.echo(f"{entry['name']} {entry['version']} ({entry['source']}) {status}")
         for kind, names in entry["components"].items():
             click.echo(f"    {kind}: {', '.join(names)}")
+        if not entry["components"] and entry["hooks"]:
+            click.echo(f"    hooks: {', '.join(entry['hooks'])}")
 
 
 def main(argv: list[str] | None = None) -> None:
