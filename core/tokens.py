@@ -1,0 +1,104 @@
+"""Token counting with tiktoken, using the BPE files shipped in ``ftplug.data`` (no download, ever).
+
+The encodings are built by tiktoken's own constructors (``tiktoken_ext.openai_public``), so the split
+pattern and special tokens are tiktoken's; only the BPE ranks come from our copy of the official file,
+read by ``tiktoken.load.load_tiktoken_bpe``, which checks it against tiktoken's sha256.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from importlib.resources import as_file, files
+from typing import Any
+
+import tiktoken
+
+SUPPORTED_ENCODINGS = ("cl100k_base", "o200k_base")
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING_TOKENS = 3
+
+_lock = threading.Lock()
+_encodings: dict[str, tiktoken.Encoding] = {}
+
+
+def _shipped_bpe(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+    """Stand-in for tiktoken's loader: the same file name, read from ``ftplug.data`` instead of the URL."""
+    from tiktoken.load import load_tiktoken_bpe
+
+    name = url.rsplit("/", 1)[-1]
+    with as_file(files("ftplug.data").joinpath(name)) as path:
+        if not path.is_file():
+            raise FileNotFoundError(f"ftplug's copy of {name} is missing from the package data")
+        return load_tiktoken_bpe(str(path), expected_hash=expected_hash)
+
+
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """The tiktoken encoding ``name`` (``cl100k_base`` or ``o200k_base``), loaded once per process."""
+    if name not in SUPPORTED_ENCODINGS:
+        raise ValueError(f"unsupported encoding {name!r} (supported: {', '.join(SUPPORTED_ENCODINGS)})")
+    encoding = _encodings.get(name)
+    if encoding is not None:
+        return encoding
+    with _lock:
+        if name not in _encodings:
+            from tiktoken_ext import openai_public
+
+            # tiktoken's constructor looks its loader up as a module global; pointing it at our copy for the
+            # duration of the call (under the lock) keeps tiktoken in charge of everything else.
+            original = openai_public.load_tiktoken_bpe
+            openai_public.load_tiktoken_bpe = _shipped_bpe
+            try:
+                arguments = getattr(openai_public, name)()
+            finally:
+                openai_public.load_tiktoken_bpe = original
+            _encodings[name] = tiktoken.Encoding(**arguments)
+        return _encodings[name]
+
+
+_PREFIX_ENCODINGS = (
+    (("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o"), "o200k_base"),
+    (("gpt-4", "gpt-3.5", "gpt-35"), "cl100k_base"),
+)
+
+
+def encoding_name_for_model(model: str) -> str:
+    """The encoding of ``model``'s *base* model: ``ft:`` ids are reduced to their base snapshot first."""
+    from ftplug.catalogue import base_model, default_catalogue
+
+    base = base_model(model)
+    info = default_catalogue().find(base)
+    if info is not None:
+        return info.encoding
+    for prefixes, encoding in _PREFIX_ENCODINGS:
+        if base.startswith(prefixes):
+            return encoding
+    return "o200k_base"
+
+
+def count_text_tokens(text: str, model: str) -> int:
+    """Tokens in ``text`` for ``model`` (special-token text such as ``<|endoftext|>`` counts as plain text)."""
+    return len(get_encoding(encoding_name_for_model(model)).encode(text, disallowed_special=()))
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence):  # content parts: count the text ones
+        return "".join(part.get("text", "") for part in value if isinstance(part, Mapping))
+    return str(value) if value is not None else ""
+
+
+def count_message_tokens(messages: Sequence[Mapping[str, Any]], model: str) -> int:
+    """Prompt tokens of a chat request as the API counts them (OpenAI's token-counting cookbook):
+    3 per message, the tokens of each value, 1 more per ``name``, and 3 priming the reply."""
+    encoding = get_encoding(encoding_name_for_model(model))
+    total = REPLY_PRIMING_TOKENS
+    for message in messages:
+        total += TOKENS_PER_MESSAGE
+        for key, value in message.items():
+            total += len(encoding.encode(_value_text(value), disallowed_special=()))
+            if key == "name":
+                total += TOKENS_PER_NAME
+    return total

@@ -1,0 +1,64 @@
+"""The model catalogue and user overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ftplug.catalogue import UnknownModelError, base_model, default_catalogue
+from ftplug.errors import InputError
+
+
+def test_aliases_snapshots_and_fine_tuned_ids_resolve() -> None:
+    catalogue = default_catalogue()
+    assert catalogue.resolve("gpt-4o-mini") == "gpt-4o-mini-2024-07-18"
+    assert catalogue.get("gpt-4").context_window == 8192
+    tuned = catalogue.get("ft:gpt-4o-mini-2024-07-18:org:sfx:abc12345")
+    assert tuned.id == "gpt-4o-mini-2024-07-18" and tuned.ft_output_price == 1.20
+    assert catalogue.get("ft:gpt-4o-mini-2024-07-18:org:sfx:abc12345:ckpt-step-20").id == "gpt-4o-mini-2024-07-18"
+    assert catalogue.get("gpt-4.1").context_window == 1_047_576
+    assert catalogue.get("gpt-4o").fine_tuning_shutdown == dt.date(2027, 1, 14)
+    assert catalogue.as_of == dt.date(2026, 11, 24)
+    required = {"gpt-4-0613", "gpt-3.5-turbo-0125", "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18",
+                "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14"}
+    assert required <= {info.id for info in catalogue.models()}
+
+
+def test_base_model() -> None:
+    assert base_model("ft:gpt-4o-mini-2024-07-18:org:sfx:abc123") == "gpt-4o-mini-2024-07-18"
+    assert base_model("ft:gpt-3.5-turbo-0125:org::abc123") == "gpt-3.5-turbo-0125"
+    assert base_model("gpt-4o") == "gpt-4o"
+
+
+def test_unknown_model() -> None:
+    with pytest.raises(UnknownModelError, match="'gpt-9' is not in the catalogue"):
+        default_catalogue().get("gpt-9")
+    assert default_catalogue().find("gpt-9") is None
+
+
+def test_user_file_adds_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[models."llama-3.1-8b"]\ncontext_window = 131072\nmax_output_tokens = 4096\n'
+                    'encoding = "o200k_base"\ninput_price = 0.05\noutput_price = 0.08\n'
+                    '[models."gpt-4o-mini-2024-07-18"]\ninput_price = 0.2\n')
+    catalogue = default_catalogue().with_overrides(path)
+    assert catalogue.get("llama-3.1-8b").input_price == 0.05
+    assert catalogue.get("gpt-4o-mini").input_price == 0.2
+    assert catalogue.get("gpt-4o-mini").output_price == 0.60  # untouched fields stay
+    assert default_catalogue().get("gpt-4o-mini").input_price == 0.15  # the shipped one is unchanged
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[models."x"]\ncontext_window = "big"\n', '[models."x"] context_window: must be int'),
+    ('[models."x"]\ncontext_window = 1\nmax_output_tokens = 1\n', '[models."x"] encoding: missing key'),
+    ('[models."gpt-4o"]\ncolour = 1\n', '[models."gpt-4o"] colour: unknown key'),
+    ("[models\n", "invalid TOML"),
+])
+def test_bad_user_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as raised:
+        default_catalogue().with_overrides(path)
+    assert str(raised.value).startswith(str(path)) and message in str(raised.value)
