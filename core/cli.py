@@ -79,13 +79,13 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]))
     store = open_store(db)
     try:
+        runner = ExperimentRunner(spec, store=store, hooks=plugins.hook, options=options, log=_err)
+        plan = runner.plan()
         with open_endpoint(mode or "auto", seed=spec.seed) as endpoint:
             if endpoint.simulated:
                 _err("ftplug: using the offline simulator: results are SIMULATED, not a real model's.")
-            runner = ExperimentRunner(spec, store=store, endpoint=endpoint, hooks=plugins.hook,
-                                      options=options, log=_err)
             try:
-                summaries = runner.run()
+                summaries = runner.run(endpoint, plan)
             except KeyboardInterrupt:
                 _err(f"ftplug: interrupted; predictions committed so far are kept in {db}")
                 return 130

@@ -81,39 +81,52 @@ def load_splits(experiment: Experiment) -> Splits:
                          validation=experiment.validation_split, config_path=str(experiment.path))
 
 
+@dataclass
+class Plan:
+    """Everything decided before a request is sent: the splits, the prepared variants, the test examples."""
+
+    splits: Splits
+    variants: list[PreparedVariant]
+    test: Sequence[Example]
+
+
 class ExperimentRunner:
     """Runs every variant of an experiment on the same test split and stores the results."""
 
-    def __init__(self, experiment: Experiment, *, store: Store, endpoint: Endpoint, hooks: Any,
-                 options: RunOptions | None = None, log: Callable[[str], None] = print) -> None:
-        self.experiment, self.store, self.endpoint, self.hooks = experiment, store, endpoint, hooks
+    def __init__(self, experiment: Experiment, *, store: Store, hooks: Any, options: RunOptions | None = None,
+                 log: Callable[[str], None] = print) -> None:
+        self.experiment, self.store, self.hooks = experiment, store, hooks
         self.options = options or RunOptions(concurrency=int(experiment.run_options.get("concurrency", 8)))
         self.log = log
         self.scorers = [(spec.name, spec.create()) for spec in experiment.scorers]
+        self.endpoint: Endpoint | None = None
 
-    def prepare(self, splits: Splits) -> list[PreparedVariant]:
-        """Instantiate every variant's components before anything runs, so bad options fail first."""
-        prepared = []
+    def plan(self) -> Plan:
+        """Load and split the data and prepare every variant, so bad input fails before anything runs."""
+        splits = load_splits(self.experiment)
+        variants = []
         for spec in self.experiment.variants:
             prompt = spec.prompt.create()
             with spec.prompt.locate_errors():
                 prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
-            prepared.append(PreparedVariant(spec=spec, prompt=prompt, trainer=spec.trainer.create()))
-        return prepared
-
-    def run(self) -> list[RunSummary]:
-        """Load, split, and run every variant; return one summary per variant."""
-        splits = load_splits(self.experiment)
-        variants = self.prepare(splits)
-        self.store.save_examples(self.experiment.name, splits)
+            variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=spec.trainer.create()))
         test = splits.test[: self.options.limit] if self.options.limit else splits.test
+        return Plan(splits=splits, variants=variants, test=test)
+
+    def run(self, endpoint: Endpoint, plan: Plan | None = None) -> list[RunSummary]:
+        """Run every variant of ``plan`` (made now if not given) against ``endpoint``; one summary per variant."""
+        plan = plan or self.plan()
+        self.endpoint = endpoint
+        self.store.save_examples(self.experiment.name, plan.splits)
+        splits = plan.splits
         self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
-                 f"{len(test)} test examples; endpoint: {self.endpoint.label}")
-        return [self.run_variant(variant, splits, test) for variant in variants]
+                 f"{len(plan.test)} test examples; endpoint: {endpoint.label}")
+        return [self.run_variant(variant, splits, plan.test) for variant in plan.variants]
 
     def run_variant(self, variant: PreparedVariant, splits: Splits, test: Sequence[Example]) -> RunSummary:
         """Train (if the variant does), predict every test example, score and store each prediction."""
         spec = variant.spec
+        assert self.endpoint is not None, "run_variant is called by run()"
         run = RunInfo(run_id=uuid.uuid4().hex, experiment=self.experiment.name, variant=spec.name,
                       model=self.experiment.base_model, base_model=self.experiment.base_model,
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,

@@ -1,0 +1,11 @@
+"""The offline OpenAI API simulator: a real HTTP server on loopback that the official SDK talks to unchanged.
+
+Its models are simulations following documented rules (:mod:`ftplug.simulator.behaviour`); nothing
+they answer is a measurement of a real model.
+"""
+
+from ftplug.simulator.clock import Clock, ManualClock, SystemClock
+from ftplug.simulator.server import Simulator, serve
+from ftplug.simulator.state import JobTiming
+
+__all__ = ["Clock", "JobTiming", "ManualClock", "Simulator", "SystemClock", "serve"]

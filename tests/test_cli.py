@@ -77,12 +77,12 @@ def test_sql_command_queries_the_store(example_run) -> None:
     assert bad.returncode == 2 and bad.stderr.startswith("ftplug: error: SQL error:")
 
 
-def _copy_example(tmp_path: Path, replace: tuple[str, str] | None = None) -> Path:
+def _copy_example(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
     shutil.copy(EXAMPLE.parent / "fortunes.csv", tmp_path / "fortunes.csv")
     text = EXAMPLE.read_text()
-    if replace:
-        assert replace[0] in text
-        text = text.replace(*replace)
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
     (tmp_path / "exp.toml").write_text(text)
     return tmp_path / "exp.toml"
 
@@ -106,7 +106,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, replace: tuple[str, str
 
 
 def test_a_failed_fine_tuning_job_fails_its_variant_only(tmp_path: Path) -> None:
-    path = _copy_example(tmp_path, ("validation = 30 ", "validation = 232 "))  # leaves 8 training examples
+    # 8 training examples: enough for the few-shot variants, too few for a fine-tuning job
+    path = _copy_example(tmp_path, ("validation = 30 ", "validation = 232 "), ("shots = 40", "shots = 8"))
     db = tmp_path / "r.duckdb"
     result = run_cli("run", str(path), "--db", str(db), "--limit", "3")
     assert result.returncode == 1

@@ -43,8 +43,8 @@ def test_lifecycle_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     experiment = load_experiment(EXAMPLE, plugins.registry)
     store = DuckDBStore(str(tmp_path / "hooks.duckdb"))
     with open_endpoint("simulate") as endpoint:
-        ExperimentRunner(experiment, store=store, endpoint=endpoint, hooks=plugins.hook,
-                         options=RunOptions(limit=3, batch_size=2), log=lambda _: None).run()
+        ExperimentRunner(experiment, store=store, hooks=plugins.hook,
+                         options=RunOptions(limit=3, batch_size=2), log=lambda _: None).run(endpoint)
     store.close()
     for variant in ("zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"):
         mine = [event for event, name in recorder.events if name == variant]

@@ -39,8 +39,8 @@ def test_experiment_runs_offline(no_network: responses.RequestsMock, tmp_path: P
     store = DuckDBStore(str(tmp_path / "offline.duckdb"))
     with open_endpoint("auto", seed=experiment.seed) as endpoint:
         assert endpoint.simulated
-        summaries = ExperimentRunner(experiment, store=store, endpoint=endpoint, hooks=plugins.hook,
-                                     options=RunOptions(limit=5), log=lambda _: None).run()
+        summaries = ExperimentRunner(experiment, store=store, hooks=plugins.hook,
+                                     options=RunOptions(limit=5), log=lambda _: None).run(endpoint)
     rows = store.variant_rows()
     store.close()
     assert [s.status for s in summaries] == ["succeeded"] * 4

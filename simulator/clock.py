@@ -1,0 +1,43 @@
+"""Clocks: the system's, or a manual one that tests move by hand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Seconds since the epoch, as a float."""
+
+    def now(self) -> float:
+        """The current time."""
+        ...
+
+
+class SystemClock:
+    """Real time."""
+
+    def now(self) -> float:
+        """``time.time()``."""
+        return time.time()
+
+
+class ManualClock:
+    """A clock that moves only when told; fine-tuning jobs advance with it."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """The current (manual) time."""
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        if seconds < 0:
+            raise ValueError("a clock only moves forward")
+        with self._lock:
+            self._now += seconds

@@ -1,0 +1,140 @@
+"""``/v1/fine_tuning/jobs``: create, list, retrieve, events, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftplug.catalogue import default_catalogue
+from ftplug.simulator.jobs import TERMINAL, Job
+from ftplug.simulator.routing import Request, Router, bad_request, not_found
+from ftplug.simulator.state import State, paginate
+from ftplug.simulator.training_data import (
+    InvalidTrainingFile,
+    auto_epochs,
+    check_hyperparameter,
+    parse_training_file,
+)
+from ftplug.tokens import count_message_tokens
+
+
+def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
+    method = body.get("method")
+    if method is not None:
+        if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
+            raise bad_request("Only the 'supervised' method is simulated.", param="method")
+        supervised = method.get("supervised") or {}
+        raw = supervised.get("hyperparameters") or {} if isinstance(supervised, dict) else {}
+    else:
+        raw = body.get("hyperparameters") or {}
+    if not isinstance(raw, dict):
+        raise bad_request("Invalid type for 'hyperparameters': expected an object.", param="hyperparameters")
+    return {
+        "n_epochs": check_hyperparameter(raw.get("n_epochs"), "n_epochs", int, 1, 50),
+        "batch_size": check_hyperparameter(raw.get("batch_size"), "batch_size", int, 1, 256),
+        "learning_rate_multiplier": check_hyperparameter(raw.get("learning_rate_multiplier"),
+                                                         "learning_rate_multiplier", float, 1e-6, 100),
+    }
+
+
+def _model(body: dict[str, Any]) -> tuple[str, int]:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise bad_request("Missing required parameter: 'model'.", param="model")
+    info = default_catalogue().find(model)
+    if info is None or info.training_limit is None or model.startswith("ft:"):
+        raise bad_request(f"Model {model} is not available for fine-tuning or does not exist.", param="model",
+                          code="model_not_available")
+    return info.id, info.training_limit
+
+
+def add_routes(router: Router, state: State) -> None:
+    """Register the fine-tuning endpoints."""
+
+    def file_for(body: dict[str, Any], key: str) -> str | None:
+        file_id = body.get(key)
+        if file_id is None and key == "validation_file":
+            return None
+        if not isinstance(file_id, str):
+            raise bad_request(f"Missing required parameter: '{key}'.", param=key)
+        stored = state.files.get(file_id)
+        if stored is None:
+            raise bad_request(f"Invalid file ID: {file_id}. The file does not exist.", param=key)
+        if stored.purpose != "fine-tune":
+            raise bad_request(f"File {file_id} has purpose {stored.purpose!r}; fine-tuning needs 'fine-tune'.",
+                              param=key)
+        return file_id
+
+    def create(request: Request) -> dict[str, Any]:
+        body = request.json()
+        model, training_limit = _model(body)
+        training_file, validation_file = file_for(body, "training_file"), file_for(body, "validation_file")
+        suffix = body.get("suffix")
+        if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
+            raise bad_request("Invalid 'suffix': must be a string of at most 64 characters.", param="suffix")
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise bad_request("Invalid type for 'seed': expected an integer.", param="seed")
+        requested = _hyperparameters(body)
+        with state.lock:
+            job = Job(id=state.ids.make("ftjob-", 24), model=model, training_file=training_file,
+                      validation_file=validation_file, suffix=suffix or None,
+                      seed=seed if seed is not None else state.ids.counter * 7919 % 2**31,
+                      metadata=body.get("metadata"), requested=requested, created=state.clock.now(),
+                      timing=state.timing, organization=state.organization)
+            try:
+                job.examples = parse_training_file(state.files[training_file].content)
+                if validation_file:
+                    job.n_validation = len(parse_training_file(state.files[validation_file].content, minimum=1))
+            except InvalidTrainingFile as error:
+                param = "validation_file" if job.examples else "training_file"
+                job.error = {"code": "invalid_training_file", "message": str(error), "param": param}
+            if job.examples:
+                _resolve(job, requested, training_limit)
+            state.jobs[job.id] = job
+            return job.to_api(state.clock.now(), state)
+
+    def get(job_id: str) -> Job:
+        job = state.jobs.get(job_id)
+        if job is None:
+            raise not_found(f"Could not find fine-tune: {job_id}", param="fine_tune_id", code="fine_tune_not_found")
+        return job
+
+    def retrieve(request: Request, job_id: str) -> dict[str, Any]:
+        return get(job_id).to_api(state.clock.now(), state)
+
+    def listing(request: Request) -> dict[str, Any]:
+        limit = request.query_int("limit", 20, 1, 100)
+        now = state.clock.now()
+        with state.lock:
+            jobs = sorted(state.jobs.values(), key=lambda j: (j.created, j.id), reverse=True)
+        return paginate([job.to_api(now, state) for job in jobs], request.query.get("after"), limit)
+
+    def events(request: Request, job_id: str) -> dict[str, Any]:
+        limit = request.query_int("limit", 20, 1, 10_000)
+        return paginate(get(job_id).events(state.clock.now()), request.query.get("after"), limit)
+
+    def cancel(request: Request, job_id: str) -> dict[str, Any]:
+        job = get(job_id)
+        now = state.clock.now()
+        with state.lock:
+            if job.status(now) in TERMINAL:
+                raise bad_request(f"Job {job_id} has already {job.status(now)} and cannot be cancelled.",
+                                  param="fine_tune_id")
+            job.cancelled_at = now
+        return job.to_api(now, state)
+
+    router.add("POST", "/v1/fine_tuning/jobs", create)
+    router.add("GET", "/v1/fine_tuning/jobs", listing)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}", retrieve)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/events", events)
+    router.add("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", cancel)
+
+
+def _resolve(job: Job, requested: dict[str, Any], training_limit: int) -> None:
+    """Fill in what ``auto`` means for this file, and the billed token count."""
+    job.n_epochs = requested["n_epochs"] if requested["n_epochs"] != "auto" else auto_epochs(len(job.examples))
+    job.batch_size = requested["batch_size"] if requested["batch_size"] != "auto" else 1
+    multiplier = requested["learning_rate_multiplier"]
+    job.learning_rate_multiplier = multiplier if multiplier != "auto" else 2.0
+    per_epoch = sum(min(training_limit, count_message_tokens(e.messages, job.model)) for e in job.examples)
+    job.trained_tokens = per_epoch * job.n_epochs

@@ -1,0 +1,64 @@
+"""Nearest-neighbour answers: an inverted index over (prompt, answer) pairs with tf-idf cosine scores."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
+from itertools import pairwise
+
+_WORD = re.compile(r"[a-z0-9']+")
+_STOPWORD_TEXT = """a an and are as at be but by for from has have he her his i if in into is it its me my no not of on
+or our she so that the their them then there they this to was we were what when which who will with you your"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def terms(text: str) -> list[str]:
+    """Lower-case words minus stop words, plus adjacent word pairs."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
+class AnswerIndex:
+    """Scores each known answer by its nearest prompts' similarity to a query."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]], neighbours: int = 5) -> None:
+        self.answers = [answer for _, answer in pairs]
+        self.neighbours = neighbours
+        documents = [Counter(terms(prompt)) for prompt, _ in pairs]
+        frequency = Counter(term for document in documents for term in document)
+        total = len(documents)
+        self.idf = {term: math.log((1 + total) / (1 + count)) + 1 for term, count in frequency.items()}
+        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for index, document in enumerate(documents):
+            weights = {term: count * self.idf[term] for term, count in document.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for term, weight in weights.items():
+                self.postings[term].append((index, weight / norm))
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def scores(self, query: str) -> dict[str, float]:
+        """Each answer's summed similarity over the query's ``neighbours`` nearest prompts (ties: file order)."""
+        weights = {term: count * self.idf.get(term, 0.0) for term, count in Counter(terms(query)).items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        similarity: dict[int, float] = defaultdict(float)
+        for term, weight in weights.items():
+            for index, document_weight in self.postings.get(term, ()):
+                similarity[index] += weight / norm * document_weight
+        nearest = sorted(similarity.items(), key=lambda item: (-item[1], item[0]))[: self.neighbours]
+        votes: dict[str, float] = {}
+        for index, score in nearest:
+            votes[self.answers[index]] = votes.get(self.answers[index], 0.0) + score
+        if not votes and self.answers:  # nothing in common: the first example's answer, weakly
+            votes[self.answers[0]] = 0.0
+        return votes
+
+
+@lru_cache(maxsize=256)
+def index_for(pairs: tuple[tuple[str, str], ...]) -> AnswerIndex:
+    """An index per distinct set of examples: a few-shot prompt repeats the same shots for every query."""
+    return AnswerIndex(pairs)

@@ -1,0 +1,170 @@
+"""The HTTP server: a threaded stdlib server on loopback speaking the OpenAI API under ``/v1``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from ftplug.simulator import chat_api, files_api, fine_tuning_api, models_api
+from ftplug.simulator.clock import Clock, SystemClock
+from ftplug.simulator.routing import ApiError, Request, Response, Router, parse_query
+from ftplug.simulator.state import JobTiming, State
+
+MAX_BODY_BYTES = 512 * 1024 * 1024
+
+
+def build_router(state: State) -> Router:
+    """Every simulated endpoint, bound to ``state``."""
+    router = Router()
+    for module in (files_api, fine_tuning_api, models_api, chat_api):
+        module.add_routes(router, state)
+    return router
+
+
+def _missing_key() -> ApiError:
+    return ApiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
+                         "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Turns each HTTP request into a :class:`Request` for the router and writes its answer."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: no line per request on stderr
+        pass
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        try:
+            response = self._dispatch()
+        except ApiError as error:
+            response = Response(status=error.status, json_body=error.body(), headers=error.headers)
+        except Exception as error:  # a bug must still answer in the API's shape, never hang the client
+            response = Response(status=500, json_body=ApiError(
+                500, f"The server had an error while processing your request. Sorry about that! ({error})",
+                type="server_error").body())
+        payload = response.payload()
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
+        self.send_header("openai-processing-ms", str(round((time.perf_counter() - started) * 1000)))
+        self.send_header("openai-version", "2020-10-01")
+        self.send_header("x-ftplug-simulated", "true")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _dispatch(self) -> Response:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise ApiError(413, "The request body is too large.")
+        body = self.rfile.read(length) if length else b""
+        if not self.headers.get("Authorization", "").startswith("Bearer ") or \
+                not self.headers.get("Authorization", "")[7:].strip():
+            raise _missing_key()
+        url = urlsplit(self.path)
+        request = Request(method=self.command, path=url.path.rstrip("/") or "/", query=parse_query(url.query),
+                          headers={k.lower(): v for k, v in self.headers.items()}, body=body)
+        return self.server.router.dispatch(request)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], router: Router) -> None:
+        self.router = router
+        super().__init__(address, _Handler)
+
+
+class Simulator:
+    """The offline OpenAI API on loopback. ``start()`` serves it from a background thread.
+
+    :param seed: makes every answer, id and loss curve reproducible.
+    :param clock: what fine-tuning jobs measure time with; a :class:`ManualClock` lets tests move it.
+    :param timing: seconds a job spends validating, queued, and per training step.
+    """
+
+    def __init__(self, seed: int = 0, clock: Clock | None = None, host: str = "127.0.0.1", port: int = 0,
+                 timing: JobTiming | None = None) -> None:
+        self.state = State(seed=seed, clock=clock or SystemClock(), timing=timing or JobTiming())
+        self.host, self.port = host, port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def clock(self) -> Clock:
+        """The clock jobs run on."""
+        return self.state.clock
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT/v1``, for an SDK's ``base_url``."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def bind(self) -> Simulator:
+        """Open the listening socket (without serving yet)."""
+        if self._server is None:
+            self._server = _Server((self.host, self.port), build_router(self.state))
+        return self
+
+    def start(self) -> Simulator:
+        """Serve in a daemon thread; returns ``self``."""
+        self.bind()
+        assert self._server is not None
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="ftplug-simulator", daemon=True)
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted."""
+        self.bind()
+        assert self._server is not None
+        self._server.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            if self._thread is not None:
+                self._server.shutdown()
+                self._thread.join(timeout=5)
+            self._server.server_close()
+        self._server, self._thread = None, None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def serve(host: str, port: int, seed: int = 0) -> None:
+    """Serve the simulator in the foreground until Ctrl-C, printing its base URL."""
+    simulator = Simulator(seed=seed, host=host, port=port).bind()
+    print(json.dumps({"base_url": simulator.base_url, "simulated": True}), flush=True)
+    print(f"ftplug simulator at {simulator.base_url} (offline, simulated models); Ctrl-C stops it", flush=True)
+    try:
+        simulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()

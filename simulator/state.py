@@ -1,0 +1,78 @@
+"""The simulator's in-memory state: uploaded files, fine-tuning jobs, and the clock they share."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ftplug.simulator.clock import Clock
+from ftplug.simulator.ids import IdMaker
+
+if TYPE_CHECKING:
+    from ftplug.simulator.jobs import Job
+
+
+@dataclass
+class StoredFile:
+    """An uploaded (or generated) file."""
+
+    id: str
+    filename: str
+    purpose: str
+    content: bytes
+    created_at: int
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``file`` object."""
+        return {"id": self.id, "object": "file", "bytes": len(self.content), "created_at": self.created_at,
+                "filename": self.filename, "purpose": self.purpose, "status": "processed",
+                "status_details": None, "expires_at": None}
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """How long a simulated fine-tuning job spends in each state (seconds of the simulator's clock)."""
+
+    validating: float = 0.2
+    queued: float = 0.2
+    per_step: float = 0.002
+
+
+@dataclass
+class State:
+    """Everything the simulator remembers, behind one lock."""
+
+    seed: int
+    clock: Clock
+    timing: JobTiming
+    organization: str = "ftplug-sim"
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    deleted_models: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.ids = IdMaker(self.seed)
+
+    def now(self) -> int:
+        """The clock's current time in whole seconds, as API timestamps are."""
+        return int(self.clock.now())
+
+    def add_file(self, filename: str, purpose: str, content: bytes) -> StoredFile:
+        """Store a file and return it."""
+        with self.lock:
+            stored = StoredFile(self.ids.make("file-", 22), filename, purpose, content, self.now())
+            self.files[stored.id] = stored
+            return stored
+
+
+def paginate(items: list[dict[str, Any]], after: str | None, limit: int) -> dict[str, Any]:
+    """A cursor page: the ``limit`` items following the one whose id is ``after``."""
+    start = 0
+    if after is not None:
+        ids = [item["id"] for item in items]
+        start = ids.index(after) + 1 if after in ids else len(items)
+    page = items[start:start + limit]
+    return {"object": "list", "data": page, "has_more": start + limit < len(items),
+            "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None}

@@ -1,0 +1,77 @@
+"""Reading a fine-tuning file the way the service validates it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ftplug.simulator.routing import ApiError
+
+MIN_EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One chat example: its messages, and the (user, assistant) pair it teaches."""
+
+    messages: tuple[dict[str, Any], ...]
+    prompt: str
+    answer: str
+
+
+class InvalidTrainingFile(Exception):
+    """The file would be rejected; ``message`` names the line."""
+
+
+def parse_training_file(content: bytes, minimum: int = MIN_EXAMPLES) -> list[TrainingExample]:
+    """Every example of a chat JSONL file; :class:`InvalidTrainingFile` naming the first bad line, or when
+    there are fewer than ``minimum`` examples."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidTrainingFile("The file is not valid UTF-8 text.") from None
+    examples = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise InvalidTrainingFile(f"Line {number} is not valid JSON.") from None
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise InvalidTrainingFile(f"Line {number} has no 'messages' list.")
+        if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+            raise InvalidTrainingFile(f"Line {number} has a message without a 'role'.")
+        answers = [m for m in messages if m["role"] == "assistant" and isinstance(m.get("content"), str)]
+        if not answers:
+            raise InvalidTrainingFile(f"Line {number} has no assistant message.")
+        users = [m for m in messages if m["role"] == "user"]
+        prompt = str(users[-1].get("content", "")) if users else ""
+        examples.append(TrainingExample(tuple(messages), prompt, answers[-1]["content"]))
+    if len(examples) < minimum:
+        raise InvalidTrainingFile(f"Training file has {len(examples)} example(s), but must have at least "
+                                  f"{minimum} examples.")
+    return examples
+
+
+def auto_epochs(n_examples: int) -> int:
+    """The epochs ``auto`` chooses (OpenAI's data-prep cookbook): 3, more for tiny sets, fewer for huge."""
+    target, low, high = 3, 100, 25_000
+    if n_examples * target < low:
+        return min(25, low // n_examples)
+    if n_examples * target > high:
+        return max(1, high // n_examples)
+    return target
+
+
+def check_hyperparameter(value: Any, name: str, kind: type, low: float, high: float) -> Any:
+    """``"auto"`` or a number of ``kind`` within bounds; a 400 naming the parameter otherwise."""
+    if value is None or value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not float(value).is_integer()):
+        raise ApiError(400, f"Invalid value for '{name}': expected 'auto' or a number.", param=name)
+    if not low <= value <= high:
+        raise ApiError(400, f"Invalid value for '{name}': must be between {low} and {high}.", param=name)
+    return kind(value)
