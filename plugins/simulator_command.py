@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ftplug import hookimpl
@@ -12,15 +14,51 @@ def simulator() -> None:
     """The offline OpenAI API simulator."""
 
 
+def _faults(error_rate: float, specs: tuple[str, ...]) -> tuple[object, ...]:
+    from ftplug.simulator.faults import FaultRule
+
+    rules = []
+    if error_rate:
+        rules.append(FaultRule(kind="500", route="/v1/", probability=error_rate))
+    for spec in specs:
+        try:
+            rules.append(FaultRule.parse(spec))
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--fault") from None
+    return tuple(rules)
+
+
 @simulator.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", default=8089, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the simulated models.")
-def serve(host: str, port: int, seed: int) -> None:
-    """Serve the simulator until Ctrl-C; point any OpenAI client's base URL at it."""
+@click.option("--seed", default=0, show_default=True, help="Seed of the simulated models, ids and faults.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Time to the first token of each answer.")
+@click.option("--per-token-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Time per further generated token.")
+@click.option("--error-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Probability of a 500 on any /v1 request.")
+@click.option("--fault", "faults", multiple=True, metavar="SPEC",
+              help="A fault rule, e.g. '429@/v1/chat/completions:p=0.2' or 'drop:every=10' (repeatable).")
+@click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute allowed on model endpoints.")
+@click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute allowed on model endpoints.")
+@click.option("--api-key", help="Require exactly this bearer key (otherwise any key is accepted).")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="How much faster than real time fine-tuning jobs and batches advance.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep files, jobs and models here across restarts.")
+def serve(host: str, port: int, seed: int, latency_ms: float, per_token_ms: float, error_rate: float,
+          faults: tuple[str, ...], rpm: int | None, tpm: int | None, api_key: str | None, speed: float,
+          state_dir: Path | None) -> None:
+    """Serve the simulator until Ctrl-C. The first line on stdout is its base URL; point any OpenAI client
+    at it. Its models are simulations: nothing they answer measures a real model."""
+    from ftplug.simulator import LatencyModel, Simulator, SimulatorOptions, SystemClock
     from ftplug.simulator import serve as serve_forever
 
-    serve_forever(host, port, seed)
+    options = SimulatorOptions(api_key=api_key, latency=LatencyModel(latency_ms, per_token_ms),
+                               faults=_faults(error_rate, faults), rpm=rpm, tpm=tpm)  # type: ignore[arg-type]
+    serve_forever(Simulator(seed=seed, host=host, port=port, clock=SystemClock(speed), options=options,
+                            state_dir=state_dir))
 
 
 @hookimpl

@@ -5,7 +5,9 @@ they answer is a measurement of a real model.
 """
 
 from ftplug.simulator.clock import Clock, ManualClock, SystemClock
+from ftplug.simulator.faults import FaultRule
 from ftplug.simulator.server import Simulator, serve
-from ftplug.simulator.state import JobTiming
+from ftplug.simulator.state import JobTiming, LatencyModel, SimulatorOptions
 
-__all__ = ["Clock", "JobTiming", "ManualClock", "Simulator", "SystemClock", "serve"]
+__all__ = ["Clock", "FaultRule", "JobTiming", "LatencyModel", "ManualClock", "Simulator", "SimulatorOptions",
+           "SystemClock", "serve"]

@@ -24,6 +24,7 @@ import math
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ftplug.simulator.matching import AnswerIndex, index_for, terms
@@ -66,22 +67,36 @@ def _stable_hash(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def _choose(votes: dict[str, float], temperature: float, rng: random.Random) -> str:
+@dataclass(frozen=True)
+class Answer:
+    """A simulated answer, how sure the model was of it (0–1], and the answers it weighed against it."""
+
+    text: str
+    confidence: float = 1.0
+    alternatives: tuple[str, ...] = ()
+
+
+def _choose(votes: dict[str, float], temperature: float, rng: random.Random) -> Answer:
     ranked = sorted(votes.items(), key=lambda item: -item[1])
+    total = sum(score for _, score in ranked)
     if temperature <= 0 or len(ranked) == 1:
-        return ranked[0][0]
-    sharpness = 8.0 / temperature
-    top = ranked[0][1]
-    weights = [math.exp(sharpness * (score - top)) for _, score in ranked]
-    return rng.choices([answer for answer, _ in ranked], weights=weights)[0]
+        chosen = ranked[0][0]
+    else:
+        sharpness = 8.0 / temperature
+        top = ranked[0][1]
+        weights = [math.exp(sharpness * (score - top)) for _, score in ranked]
+        chosen = rng.choices([answer for answer, _ in ranked], weights=weights)[0]
+    confidence = votes[chosen] / total if total > 0 else 1.0 / len(ranked)
+    return Answer(chosen, confidence, tuple(answer for answer, _ in ranked if answer != chosen))
 
 
-def zero_shot_answer(system: str, query: str, rng: random.Random) -> str:
+def zero_shot_answer(system: str, query: str, rng: random.Random) -> Answer:
     """The drifting answer of a base model that was shown no examples."""
     labels = candidate_labels(system)
     if not labels:
-        return ("As an AI language model, I cannot predict that with certainty. Based on the information "
-                "provided, the pattern may continue in a similar way, but many factors could affect the outcome.")
+        return Answer("As an AI language model, I cannot predict that with certainty. Based on the information "
+                      "provided, the pattern may continue in a similar way, but many factors could affect the "
+                      "outcome.", confidence=0.3)
     query_terms = set(terms(query))
     overlaps = [(len(query_terms & set(terms(label))), label) for label in labels]
     best = max(overlaps)[0]
@@ -89,12 +104,13 @@ def zero_shot_answer(system: str, query: str, rng: random.Random) -> str:
         label = next(label for overlap, label in overlaps if overlap == best)
     else:
         label = labels[_stable_hash(query) % len(labels)] if rng.random() < 0.5 else labels[0]
-    return (f"As an AI language model, I can't be certain, but based on the text this is most likely about "
-            f"{label}. Let me know if you would like me to explain my reasoning.")
+    return Answer(f"As an AI language model, I can't be certain, but based on the text this is most likely about "
+                  f"{label}. Let me know if you would like me to explain my reasoning.", confidence=1 / len(labels),
+                  alternatives=tuple(other for other in labels if other != label))
 
 
 def answer(messages: Sequence[dict[str, Any]], temperature: float, rng: random.Random,
-           trained: AnswerIndex | None = None) -> str:
+           trained: AnswerIndex | None = None) -> Answer:
     """The simulated answer to a chat request (see the module's rules)."""
     system, query, pairs = split_conversation(messages)
     if trained is not None and len(trained):

@@ -10,10 +10,12 @@ from typing import Any
 from ftplug.catalogue import default_catalogue
 from ftplug.simulator.behaviour import answer
 from ftplug.simulator.jobs import fine_tuned_job
+from ftplug.simulator.logprobs import token_logprobs
 from ftplug.simulator.matching import AnswerIndex, index_for
 from ftplug.simulator.models_api import model_not_found
-from ftplug.simulator.routing import Request, Router, bad_request
+from ftplug.simulator.routing import Request, Response, Router, bad_request
 from ftplug.simulator.state import State
+from ftplug.simulator.structured import check_response_format, shape
 from ftplug.tokens import count_message_tokens, count_text_tokens, encoding_name_for_model, get_encoding
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -67,7 +69,7 @@ def add_routes(router: Router, state: State) -> None:
             raise model_not_found(model)
         return index_for(tuple((e.prompt, e.answer) for e in job.examples))
 
-    def create(request: Request) -> dict[str, Any]:
+    def create(request: Request) -> Response:
         body = request.json()
         model = body.get("model")
         if not isinstance(model, str) or not model:
@@ -86,6 +88,11 @@ def add_routes(router: Router, state: State) -> None:
         if limit is not None:
             limit = _number({"max_tokens": limit}, "max_tokens", 0, 1, info.max_output_tokens, integer=True)
         stops = _stop(body)
+        response_format = check_response_format(body.get("response_format"))
+        want_logprobs = bool(body.get("logprobs"))
+        top_logprobs = _number(body, "top_logprobs", 0, 0, 20, integer=True)
+        if top_logprobs and not want_logprobs:
+            raise bad_request("'top_logprobs' requires 'logprobs' to be true.", param="top_logprobs")
 
         prompt_tokens = count_message_tokens(messages, model)
         requested = prompt_tokens + (limit or 0)
@@ -99,12 +106,14 @@ def add_routes(router: Router, state: State) -> None:
                            f"messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages.")
             raise bad_request(message, param="messages", code="context_length_exceeded")
 
+        limit_headers = state.limiter.acquire(info.id, prompt_tokens + (limit or 0))
         digest = hashlib.sha256(json.dumps([model, messages], sort_keys=True).encode()).hexdigest()
         encoding = get_encoding(encoding_name_for_model(model))
         choices, completion_tokens = [], 0
         for index in range(choices_wanted):
             rng = random.Random(f"{state.seed}:{seed}:{digest}:{index}")
-            text, finish = answer(messages, temperature, rng, trained), "stop"
+            chosen = answer(messages, temperature, rng, trained)
+            text, finish = shape(chosen.text, response_format), "stop"
             for stop in stops:
                 if stop and stop in text:
                     text = text[: text.index(stop)]
@@ -112,12 +121,14 @@ def add_routes(router: Router, state: State) -> None:
             if limit is not None and len(tokens) > limit:
                 text, finish = encoding.decode(tokens[:limit]), "length"
             completion_tokens += count_text_tokens(text, model)
+            logprobs = (token_logprobs(encoding, text, chosen.confidence, list(chosen.alternatives), top_logprobs)
+                        if want_logprobs else None)
             choices.append({"index": index, "message": {"role": "assistant", "content": text, "refusal": None,
                                                         "annotations": []},
-                            "logprobs": None, "finish_reason": finish})
+                            "logprobs": logprobs, "finish_reason": finish})
         with state.lock:
             completion_id = state.ids.make("chatcmpl-", 29)
-        return {
+        return Response(json_body={
             "id": completion_id, "object": "chat.completion", "created": state.now(),
             "model": model if model.startswith("ft:") else info.id, "choices": choices,
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
@@ -127,6 +138,6 @@ def add_routes(router: Router, state: State) -> None:
                                                     "accepted_prediction_tokens": 0,
                                                     "rejected_prediction_tokens": 0}},
             "service_tier": "default", "system_fingerprint": FINGERPRINT,
-        }
+        }, headers=limit_headers, generated_tokens=completion_tokens // choices_wanted)
 
     router.add("POST", "/v1/chat/completions", create)

@@ -113,6 +113,10 @@ def add_routes(router: Router, state: State) -> None:
         limit = request.query_int("limit", 20, 1, 10_000)
         return paginate(get(job_id).events(state.clock.now()), request.query.get("after"), limit)
 
+    def checkpoints(request: Request, job_id: str) -> dict[str, Any]:
+        limit = request.query_int("limit", 10, 1, 100)
+        return paginate(get(job_id).checkpoints(state.clock.now()), request.query.get("after"), limit)
+
     def cancel(request: Request, job_id: str) -> dict[str, Any]:
         job = get(job_id)
         now = state.clock.now()
@@ -127,6 +131,7 @@ def add_routes(router: Router, state: State) -> None:
     router.add("GET", "/v1/fine_tuning/jobs", listing)
     router.add("GET", "/v1/fine_tuning/jobs/{job_id}", retrieve)
     router.add("GET", "/v1/fine_tuning/jobs/{job_id}/events", events)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints", checkpoints)
     router.add("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", cancel)
 
 

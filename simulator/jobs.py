@@ -168,6 +168,27 @@ class Job:
                             "message": "Fine-tuning job cancelled", "data": {}, "type": "message"})
         return visible[::-1]
 
+    def checkpoints(self, now: float) -> list[dict[str, Any]]:
+        """One checkpoint per epoch for the last three epochs once the job has succeeded, newest first."""
+        if self.status(now) != "succeeded":
+            return []
+        per_epoch = self.total_steps // self.n_epochs
+        found = []
+        for epoch in range(max(1, self.n_epochs - 2), self.n_epochs + 1):
+            step = per_epoch * epoch
+            train, valid = self.losses(step)
+            metrics = {"step": float(step), "train_loss": train, "train_mean_token_accuracy": round(1 - train / 3, 4),
+                       "valid_loss": valid if self.n_validation else None,
+                       "valid_mean_token_accuracy": round(1 - valid / 3, 4) if self.n_validation else None,
+                       "full_valid_loss": valid if self.n_validation else None,
+                       "full_valid_mean_token_accuracy": round(1 - valid / 3, 4) if self.n_validation else None}
+            found.append({"id": f"ftckpt_{token(f'{self.id}:ckpt:{epoch}', 24)}",
+                          "object": "fine_tuning.job.checkpoint",
+                          "created_at": int(self.started_at + step * self.timing.per_step),
+                          "fine_tuned_model_checkpoint": f"{self.fine_tuned_model}:ckpt-step-{step}",
+                          "fine_tuning_job_id": self.id, "metrics": metrics, "step_number": step})
+        return found[::-1]
+
     def result_file_id(self, state: State) -> str:
         """The result CSV (served base64-encoded, as the API does), created the first time it is asked for."""
         with state.lock:

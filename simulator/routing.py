@@ -79,6 +79,7 @@ class Response:
     raw: bytes | None = None
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    generated_tokens: int | None = None  # set by model endpoints: the latency model applies
 
     def payload(self) -> bytes:
         """The body bytes."""

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-import json
+import socket
+import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ftplug.simulator import chat_api, files_api, fine_tuning_api, models_api
+from ftplug.simulator import (
+    batches_api,
+    chat_api,
+    files_api,
+    fine_tuning_api,
+    models_api,
+    persistence,
+    responses_api,
+)
 from ftplug.simulator.clock import Clock, SystemClock
+from ftplug.simulator.faults import DropConnection
 from ftplug.simulator.routing import ApiError, Request, Response, Router, parse_query
-from ftplug.simulator.state import JobTiming, State
+from ftplug.simulator.state import JobTiming, SimulatorOptions, State
 
 MAX_BODY_BYTES = 512 * 1024 * 1024
 
@@ -21,14 +32,25 @@ MAX_BODY_BYTES = 512 * 1024 * 1024
 def build_router(state: State) -> Router:
     """Every simulated endpoint, bound to ``state``."""
     router = Router()
-    for module in (files_api, fine_tuning_api, models_api, chat_api):
+    for module in (files_api, fine_tuning_api, models_api, chat_api, responses_api, batches_api):
         module.add_routes(router, state)
     return router
 
 
-def _missing_key() -> ApiError:
-    return ApiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
-                         "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+def mask_key(key: str) -> str:
+    """A key as the API shows it in errors: its first and last few characters only."""
+    return f"{key[:6]}***{key[-4:]}" if len(key) > 12 else "***"
+
+
+def check_key(authorization: str, expected: str | None) -> None:
+    """401 unless a bearer key is given (and equals ``expected``, when the server was given one)."""
+    key = authorization[7:].strip() if authorization.startswith("Bearer ") else ""
+    if not key:
+        raise ApiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
+                            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+    if expected is not None and key != expected:
+        raise ApiError(401, f"Incorrect API key provided: {mask_key(key)}. You can find your API key at "
+                            "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -42,8 +64,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         started = time.perf_counter()
+        state = self.server.state
         try:
+            delay = state.faults.check(urlsplit(self.path).path)
             response = self._dispatch()
+            if self.server.state_dir is not None and self.command in ("POST", "DELETE"):
+                persistence.save(state, self.server.state_dir)
+            if response.generated_tokens is not None:
+                delay += state.options.latency.seconds(response.generated_tokens)
+            if delay:
+                time.sleep(delay)
+        except DropConnection:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         except ApiError as error:
             response = Response(status=error.status, json_body=error.body(), headers=error.headers)
         except Exception as error:  # a bug must still answer in the API's shape, never hang the client
@@ -70,9 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise ApiError(413, "The request body is too large.")
         body = self.rfile.read(length) if length else b""
-        if not self.headers.get("Authorization", "").startswith("Bearer ") or \
-                not self.headers.get("Authorization", "")[7:].strip():
-            raise _missing_key()
+        check_key(self.headers.get("Authorization", ""), self.server.state.options.api_key)
         url = urlsplit(self.path)
         request = Request(method=self.command, path=url.path.rstrip("/") or "/", query=parse_query(url.query),
                           headers={k.lower(): v for k, v in self.headers.items()}, body=body)
@@ -86,8 +118,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], router: Router) -> None:
-        self.router = router
+    def __init__(self, address: tuple[str, int], state: State, state_dir: Path | None) -> None:
+        self.state, self.state_dir = state, state_dir
+        self.router = build_router(state)
         super().__init__(address, _Handler)
 
 
@@ -97,11 +130,18 @@ class Simulator:
     :param seed: makes every answer, id and loss curve reproducible.
     :param clock: what fine-tuning jobs measure time with; a :class:`ManualClock` lets tests move it.
     :param timing: seconds a job spends validating, queued, and per training step.
+    :param options: API key, latency model, faults and rate limits.
+    :param state_dir: keep files, jobs, batches and deleted models in this folder across restarts.
     """
 
     def __init__(self, seed: int = 0, clock: Clock | None = None, host: str = "127.0.0.1", port: int = 0,
-                 timing: JobTiming | None = None) -> None:
-        self.state = State(seed=seed, clock=clock or SystemClock(), timing=timing or JobTiming())
+                 timing: JobTiming | None = None, options: SimulatorOptions | None = None,
+                 state_dir: Path | None = None) -> None:
+        self.state = State(seed=seed, clock=clock or SystemClock(), timing=timing or JobTiming(),
+                           options=options or SimulatorOptions())
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        if self.state_dir is not None:
+            persistence.load(self.state, self.state_dir)
         self.host, self.port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -122,7 +162,7 @@ class Simulator:
     def bind(self) -> Simulator:
         """Open the listening socket (without serving yet)."""
         if self._server is None:
-            self._server = _Server((self.host, self.port), build_router(self.state))
+            self._server = _Server((self.host, self.port), self.state, self.state_dir)
         return self
 
     def start(self) -> Simulator:
@@ -157,11 +197,12 @@ class Simulator:
         self.stop()
 
 
-def serve(host: str, port: int, seed: int = 0) -> None:
-    """Serve the simulator in the foreground until Ctrl-C, printing its base URL."""
-    simulator = Simulator(seed=seed, host=host, port=port).bind()
-    print(json.dumps({"base_url": simulator.base_url, "simulated": True}), flush=True)
-    print(f"ftplug simulator at {simulator.base_url} (offline, simulated models); Ctrl-C stops it", flush=True)
+def serve(simulator: Simulator) -> None:
+    """Serve ``simulator`` in the foreground until Ctrl-C; its base URL is the first line on stdout."""
+    simulator.bind()
+    print(simulator.base_url, flush=True)
+    print("ftplug simulator: offline, simulated models (not a real model's answers); Ctrl-C stops it",
+          file=sys.stderr, flush=True)
     try:
         simulator.serve_forever()
     except KeyboardInterrupt:

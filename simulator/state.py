@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ftplug.simulator.clock import Clock
+from ftplug.simulator.faults import FaultInjector, FaultRule
 from ftplug.simulator.ids import IdMaker
+from ftplug.simulator.limits import RateLimiter
 
 if TYPE_CHECKING:
+    from ftplug.simulator.batches import Batch
     from ftplug.simulator.jobs import Job
 
 
@@ -39,6 +42,36 @@ class JobTiming:
     per_step: float = 0.002
 
 
+@dataclass(frozen=True)
+class LatencyModel:
+    """How long a model takes to answer: time to the first token plus time per generated token."""
+
+    first_token_ms: float = 0.0
+    per_token_ms: float = 0.0
+
+    def seconds(self, generated_tokens: int) -> float:
+        """The simulated time to produce ``generated_tokens`` tokens."""
+        if not self.first_token_ms and not self.per_token_ms:
+            return 0.0
+        return (self.first_token_ms + self.per_token_ms * max(0, generated_tokens - 1)) / 1000
+
+
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """How the simulator behaves beyond its models.
+
+    :param api_key: if set, requests must bear exactly this key (else 401 ``invalid_api_key``).
+    :param faults: fault rules (see :mod:`ftplug.simulator.faults`).
+    :param rpm: requests per minute allowed on model endpoints; ``tpm``: tokens per minute.
+    """
+
+    api_key: str | None = None
+    latency: LatencyModel = LatencyModel()
+    faults: tuple[FaultRule, ...] = ()
+    rpm: int | None = None
+    tpm: int | None = None
+
+
 @dataclass
 class State:
     """Everything the simulator remembers, behind one lock."""
@@ -46,14 +79,19 @@ class State:
     seed: int
     clock: Clock
     timing: JobTiming
+    options: SimulatorOptions = field(default_factory=SimulatorOptions)
     organization: str = "ftplug-sim"
     lock: threading.RLock = field(default_factory=threading.RLock)
     files: dict[str, StoredFile] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
+    batches: dict[str, Batch] = field(default_factory=dict)
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted_models: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.ids = IdMaker(self.seed)
+        self.limiter = RateLimiter(self.options.rpm, self.options.tpm)
+        self.faults = FaultInjector(self.options.faults, self.seed)
 
     def now(self) -> int:
         """The clock's current time in whole seconds, as API timestamps are."""
