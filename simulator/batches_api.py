@@ -64,7 +64,7 @@ def add_routes(router: Router, state: State) -> None:
     def listing(request: Request) -> dict[str, Any]:
         limit = request.query_int("limit", 20, 1, 100)
         with state.lock:
-            batches = sorted(state.batches.values(), key=lambda b: (b.created, b.id), reverse=True)
+            batches = list(reversed(state.batches.values()))  # newest first
             items = [view(batch) for batch in batches]
         return paginate(items, request.query.get("after"), limit)
 

@@ -38,7 +38,7 @@ def add_routes(router: Router, state: State) -> None:
         purpose = request.query.get("purpose")
         with state.lock:
             files = [f for f in state.files.values() if purpose is None or f.purpose == purpose]
-        ordered = sorted(files, key=lambda f: f.created_at, reverse=request.query.get("order", "desc") == "desc")
+        ordered = files[::-1] if request.query.get("order", "desc") == "desc" else files  # insertion order
         return paginate([f.to_api() for f in ordered], request.query.get("after"), limit)
 
     def retrieve(request: Request, file_id: str) -> dict[str, Any]:

@@ -106,7 +106,7 @@ def add_routes(router: Router, state: State) -> None:
         limit = request.query_int("limit", 20, 1, 100)
         now = state.clock.now()
         with state.lock:
-            jobs = sorted(state.jobs.values(), key=lambda j: (j.created, j.id), reverse=True)
+            jobs = list(reversed(state.jobs.values()))  # newest first
         return paginate([job.to_api(now, state) for job in jobs], request.query.get("after"), limit)
 
     def events(request: Request, job_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
 
+COMMON_ANSWERS = 20
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORD_TEXT = """a an and are as at be but by for from has have he her his i if in into is it its me my no not of on
 or our she so that the their them then there they this to was we were what when which who will with you your"""
@@ -27,6 +28,9 @@ class AnswerIndex:
     def __init__(self, pairs: Sequence[tuple[str, str]], neighbours: int = 5) -> None:
         self.answers = [answer for _, answer in pairs]
         self.neighbours = neighbours
+        # The most frequent answers always take part in the vote (at zero): they are what the model falls back
+        # on when nothing matches, and the alternatives its log-probabilities weigh.
+        self.common = [answer for answer, _ in Counter(self.answers).most_common(COMMON_ANSWERS)]
         documents = [Counter(terms(prompt)) for prompt, _ in pairs]
         frequency = Counter(term for document in documents for term in document)
         total = len(documents)
@@ -42,7 +46,8 @@ class AnswerIndex:
         return len(self.answers)
 
     def scores(self, query: str) -> dict[str, float]:
-        """Each answer's summed similarity over the query's ``neighbours`` nearest prompts (ties: file order)."""
+        """Each answer's summed similarity over the query's ``neighbours`` nearest prompts, plus the most common
+        answers at zero; ties keep the order of frequency."""
         weights = {term: count * self.idf.get(term, 0.0) for term, count in Counter(terms(query)).items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         similarity: dict[int, float] = defaultdict(float)
@@ -50,11 +55,9 @@ class AnswerIndex:
             for index, document_weight in self.postings.get(term, ()):
                 similarity[index] += weight / norm * document_weight
         nearest = sorted(similarity.items(), key=lambda item: (-item[1], item[0]))[: self.neighbours]
-        votes: dict[str, float] = {}
+        votes = dict.fromkeys(self.common, 0.0)
         for index, score in nearest:
             votes[self.answers[index]] = votes.get(self.answers[index], 0.0) + score
-        if not votes and self.answers:  # nothing in common: the first example's answer, weakly
-            votes[self.answers[0]] = 0.0
         return votes
 
 

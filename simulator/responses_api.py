@@ -59,7 +59,8 @@ def add_routes(router: Router, state: State) -> None:
                         "content": [{"type": "output_text", "text": choice["message"]["content"],
                                      "annotations": []}]}],
             "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
-                      "total_tokens": usage["total_tokens"], "input_tokens_details": {"cached_tokens": 0},
+                      "total_tokens": usage["total_tokens"],
+                      "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                       "output_tokens_details": {"reasoning_tokens": 0}},
         }
         with state.lock:

@@ -23,6 +23,7 @@ from ftplug.simulator import (
 )
 from ftplug.simulator.clock import Clock, SystemClock
 from ftplug.simulator.faults import DropConnection
+from ftplug.simulator.recording import Recorder, Replayer
 from ftplug.simulator.routing import ApiError, Request, Response, Router, parse_query
 from ftplug.simulator.state import JobTiming, SimulatorOptions, State
 
@@ -66,8 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         state = self.server.state
         try:
-            delay = state.faults.check(urlsplit(self.path).path)
-            response = self._dispatch()
+            response, delay = self._dispatch()
             if self.server.state_dir is not None and self.command in ("POST", "DELETE"):
                 persistence.save(state, self.server.state_dir)
             if response.generated_tokens is not None:
@@ -98,17 +98,27 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    def _dispatch(self) -> Response:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _dispatch(self) -> tuple[Response, float]:
+        """The response and any extra delay a ``slow`` fault adds. The body is always read first, so that
+        an early error leaves the keep-alive connection ready for the next request."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
         if length < 0 or length > MAX_BODY_BYTES:
             self.close_connection = True
-            raise ApiError(413, "The request body is too large.")
+            raise ApiError(413 if length > 0 else 400, "Invalid or too large Content-Length.")
         body = self.rfile.read(length) if length else b""
+        delay = self.server.state.faults.check(urlsplit(self.path).path)
         check_key(self.headers.get("Authorization", ""), self.server.state.options.api_key)
         url = urlsplit(self.path)
         request = Request(method=self.command, path=url.path.rstrip("/") or "/", query=parse_query(url.query),
                           headers={k.lower(): v for k, v in self.headers.items()}, body=body)
-        return self.server.router.dispatch(request)
+        if self.server.replayer is not None:
+            return self.server.replayer.answer(request), delay
+        if self.server.recorder is not None:
+            return self.server.recorder.forward(request), delay
+        return self.server.router.dispatch(request), delay
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
 
@@ -121,6 +131,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: State, state_dir: Path | None) -> None:
         self.state, self.state_dir = state, state_dir
         self.router = build_router(state)
+        options = state.options
+        self.replayer = Replayer(options.replay_dir) if options.replay_dir is not None else None
+        self.recorder = None
+        if options.record_dir is not None:
+            if not options.upstream_api_key:
+                raise ValueError("recording needs the upstream API key")
+            self.recorder = Recorder(options.record_dir, options.upstream_api_key, options.upstream_base_url)
         super().__init__(address, _Handler)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftplug.simulator.clock import Clock
@@ -63,6 +64,8 @@ class SimulatorOptions:
     :param api_key: if set, requests must bear exactly this key (else 401 ``invalid_api_key``).
     :param faults: fault rules (see :mod:`ftplug.simulator.faults`).
     :param rpm: requests per minute allowed on model endpoints; ``tpm``: tokens per minute.
+    :param record_dir: proxy every JSON request to ``upstream_base_url`` (the real API by default) with
+        ``upstream_api_key`` and keep each exchange here. ``replay_dir``: answer from kept exchanges only.
     """
 
     api_key: str | None = None
@@ -70,6 +73,10 @@ class SimulatorOptions:
     faults: tuple[FaultRule, ...] = ()
     rpm: int | None = None
     tpm: int | None = None
+    record_dir: Path | None = None
+    replay_dir: Path | None = None
+    upstream_base_url: str | None = None
+    upstream_api_key: str | None = field(default=None, repr=False)
 
 
 @dataclass
