@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ftplug.chat_format import MIN_EXAMPLES, check_example
 from ftplug.simulator.routing import ApiError
-
-MIN_EXAMPLES = 10
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,8 @@ class InvalidTrainingFile(Exception):
 
 
 def parse_training_file(content: bytes, minimum: int = MIN_EXAMPLES) -> list[TrainingExample]:
-    """Every example of a chat JSONL file; :class:`InvalidTrainingFile` naming the first bad line, or when
-    there are fewer than ``minimum`` examples."""
+    """Every example of a chat JSONL file, checked with the cookbook's rules; :class:`InvalidTrainingFile`
+    naming the first bad line, or when there are fewer than ``minimum`` examples."""
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
@@ -38,18 +37,15 @@ def parse_training_file(content: bytes, minimum: int = MIN_EXAMPLES) -> list[Tra
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            raise InvalidTrainingFile(f"Line {number} is not valid JSON.") from None
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise InvalidTrainingFile(f"Line {number} has no 'messages' list.")
-        if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-            raise InvalidTrainingFile(f"Line {number} has a message without a 'role'.")
-        answers = [m for m in messages if m["role"] == "assistant" and isinstance(m.get("content"), str)]
-        if not answers:
-            raise InvalidTrainingFile(f"Line {number} has no assistant message.")
+            raise InvalidTrainingFile(f"Line {number}: not valid JSON.") from None
+        problems = check_example(record)
+        if problems:
+            raise InvalidTrainingFile(f"Line {number}: {problems[0].description} ({problems[0].code}).")
+        messages = record["messages"]
+        answer = [m for m in messages if m["role"] == "assistant"][-1]
         users = [m for m in messages if m["role"] == "user"]
         prompt = str(users[-1].get("content", "")) if users else ""
-        examples.append(TrainingExample(tuple(messages), prompt, answers[-1]["content"]))
+        examples.append(TrainingExample(tuple(messages), prompt, str(answer.get("content") or "")))
     if len(examples) < minimum:
         raise InvalidTrainingFile(f"Training file has {len(examples)} example(s), but must have at least "
                                   f"{minimum} examples.")

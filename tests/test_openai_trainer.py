@@ -71,7 +71,7 @@ def test_a_failed_job_raises_with_the_jobs_error_message() -> None:
         client = OpenAI(base_url=simulator.base_url, api_key="sk-test", max_retries=0)
         with pytest.raises(FtplugError) as raised:
             OpenAIFineTuning().train(_context(client, NoAnswerBuilder(), []))
-    assert "failed: Line 1 has no assistant message." in str(raised.value)
+    assert "failed: Line 1: has no assistant message (example_missing_assistant_message)." in str(raised.value)
 
 
 def test_too_few_examples_are_refused_before_any_upload() -> None:

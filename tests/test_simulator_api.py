@@ -115,9 +115,9 @@ def test_a_bad_training_file_fails_the_job_naming_the_line(simulator, sim_client
     failed, _ = _valid(sim_client.fine_tuning.jobs.with_raw_response.retrieve(job.id), FineTuningJob)
     assert failed.status == "failed" and failed.fine_tuned_model is None
     assert failed.error.code == "invalid_training_file" and failed.error.param == "training_file"
-    assert failed.error.message == "Line 5 has no assistant message."
+    assert failed.error.message == "Line 5: has no assistant message (example_missing_assistant_message)."
     events = sim_client.fine_tuning.jobs.list_events(job.id)
-    assert events.data[0].level == "error" and events.data[0].message == "Line 5 has no assistant message."
+    assert events.data[0].level == "error" and events.data[0].message == failed.error.message
 
 
 def test_chat_completion_shape_and_usage(sim_client) -> None:
