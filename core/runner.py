@@ -147,6 +147,9 @@ class ExperimentRunner:
             else:
                 asyncio.run(self._predict_remotely(trained.model, variant, test, run, sink))
             summary.status = "succeeded"
+            if hasattr(variant.prompt, "report"):
+                summary.details["prompt"] = variant.prompt.report()
+                self.log(f"{spec.name}: {variant.prompt.describe()}")
         except FtplugError as error:
             summary.error = str(error)
             self.log(f"{spec.name}: failed: {error}")
@@ -210,10 +213,13 @@ class ExperimentRunner:
     async def _predict_one(self, client: Any, model: str, variant: PreparedVariant, example: Example,
                            run: RunInfo) -> PredictionRecord:
         messages = variant.prompt.build(example)
+        limit = getattr(variant.prompt, "max_output_tokens", None)
+        extra = {"max_completion_tokens": limit} if limit else {}
         started = time.perf_counter()
         try:
             response = await client.chat.completions.create(model=model, messages=messages,
-                                                            temperature=TEMPERATURE, seed=self.experiment.seed)
+                                                            temperature=TEMPERATURE, seed=self.experiment.seed,
+                                                            **extra)
         except Exception as error:
             if not _is_openai_error(error):
                 raise

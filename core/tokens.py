@@ -102,3 +102,38 @@ def count_message_tokens(messages: Sequence[Mapping[str, Any]], model: str) -> i
             if key == "name":
                 total += TOKENS_PER_NAME
     return total
+
+
+class TokenCounter:
+    """Counts chat tokens for one model, caching short strings (roles, repeated system messages).
+
+    ``message(role, content)`` is what one message adds to a prompt: 3 + the tokens of its values
+    (+ 1 and the name's tokens for a ``name``); a whole prompt is the sum of its messages plus 3.
+    """
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.encoding = get_encoding(encoding_name_for_model(model))
+        self._cache: dict[str, int] = {}
+
+    def text(self, text: str) -> int:
+        """Tokens of ``text``."""
+        return len(self.encoding.encode(text, disallowed_special=()))
+
+    def cached(self, text: str) -> int:
+        """Tokens of ``text``, remembered: for strings that recur (roles, system messages, templates)."""
+        count = self._cache.get(text)
+        if count is None:
+            count = self._cache[text] = self.text(text)
+        return count
+
+    def message(self, role: str, content: str, name: str | None = None) -> int:
+        """Tokens one message adds to a prompt."""
+        total = TOKENS_PER_MESSAGE + self.cached(role) + self.text(content)
+        if name is not None:
+            total += TOKENS_PER_NAME + self.cached(name)
+        return total
+
+    def messages(self, messages: Sequence[Mapping[str, Any]]) -> int:
+        """Tokens of a whole prompt (equal to :func:`count_message_tokens`)."""
+        return count_message_tokens(messages, self.model)

@@ -1,50 +1,113 @@
-"""The ``few-shot`` prompt builder: an optional system message, k solved examples, then the query."""
+"""The ``few-shot`` prompt builder: a system message, solved examples packed to a token budget, the query.
+
+For each query the builder offers pool examples in the order of its selection strategy and packs them
+greedily — each one that still fits is taken — until ``shots`` are packed or the budget is spent. The
+budget is the model's context window minus the tokens reserved for the answer minus a safety margin.
+Every pool example is tokenised once. What it did is reported per variant (see :meth:`report`).
+"""
 
 from __future__ import annotations
 
-import random
+import re
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from ftplug import hookimpl
 from ftplug.components import Option
 from ftplug.dataset import Example
-from ftplug.errors import ConfigError
+from ftplug.errors import ConfigError, FtplugError
+from ftplug.reduction import apply_reduction, parse_reduction
+from ftplug.selection import STRATEGIES, make_selector
 
 Message = dict[str, Any]
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+PRIMING = 3
+
+
+class PromptTooLong(FtplugError):
+    """Even with no examples the query does not fit the budget."""
+
+
+def _check_placeholders(text: str, allowed: set[str], option: str) -> None:
+    for name in PLACEHOLDER.findall(text):
+        if name not in allowed:
+            raise ConfigError(f"{option} has an unknown placeholder {{{name}}} (allowed: "
+                              f"{', '.join('{' + a + '}' for a in sorted(allowed))})")
 
 
 class FewShotBuilder:
-    """k examples from the training split as user/assistant turns before the query (k = 0 allowed)."""
+    """Shots from the training split, packed to the model's context window."""
 
-    def __init__(self, shots: int = 0, system: str = "", template: str = "{input}", select: str = "random") -> None:
-        if shots < 0:
-            raise ConfigError(f"shots must be 0 or more, got {shots}")
+    def __init__(self, shots: int | str = 0, system: str = "", template: str = "{input}", format: str = "",
+                 select: str = "random", reserve_output: int = 256, safety_margin: int = 32,
+                 context_window: int = 0, reduce: str = "") -> None:
+        if (isinstance(shots, str) and shots != "max") or (isinstance(shots, int) and shots < 0):
+            raise ConfigError(f"shots must be a whole number ≥ 0 or \"max\", got {shots!r}")
+        if select not in STRATEGIES:
+            raise ConfigError(f"select must be one of {', '.join(STRATEGIES)}, got {select!r}")
         if "{input}" not in template:
             raise ConfigError(f"template must contain {{input}}, got {template!r}")
-        self.shots, self.system, self.template, self.select = shots, system, template, select
-        self.examples: tuple[Example, ...] = ()
+        _check_placeholders(template, {"input", "format"}, "template")
+        _check_placeholders(system, {"format"}, "system")
+        if reserve_output < 1 or safety_margin < 0 or context_window < 0:
+            raise ConfigError("reserve_output must be ≥ 1, safety_margin and context_window ≥ 0")
+        self.shots, self.select, self.format = shots, select, format
+        self.system = system.replace("{format}", format)
+        self.template = template.replace("{format}", format)
+        self.max_output_tokens, self.safety_margin, self.context_window = reserve_output, safety_margin, context_window
+        self.reduce_spec, self.steps = reduce, parse_reduction(reduce)
+        self.pool: Sequence[Example] = ()
+        self._stats: dict[str, list[int]] = {"packed": [], "prompt": [], "left": []}
+        self._input_tokens: dict[str, tuple[int, int]] = {}
+
+    # ---- preparation: once per variant ------------------------------------------------------------------------
 
     def prepare(self, pool: Sequence[Example], model: str, seed: int) -> None:
-        """Choose the shots from ``pool`` (the training split), once, fixed by ``seed``."""
-        if self.shots > len(pool):
+        """Tokenise the pool once, fix the budget for ``model``, and build the selection index."""
+        from ftplug.catalogue import default_catalogue
+        from ftplug.tokens import TokenCounter
+
+        window = self.context_window
+        if not window:
+            info = default_catalogue().find(model)
+            if info is None:
+                raise ConfigError(f"model {model!r} is not in the catalogue: set context_window or add the model "
+                                  "with a catalogue file")
+            window = info.context_window
+        self.window, self.budget = window, window - self.max_output_tokens - self.safety_margin
+        if self.budget <= 0:
+            raise ConfigError(f"no room for a prompt: context window {window} − reserve_output "
+                              f"{self.max_output_tokens} − safety_margin {self.safety_margin} ≤ 0")
+        if isinstance(self.shots, int) and self.shots > len(pool):
             raise ConfigError(f"shots = {self.shots} but the training split has only {len(pool)} examples")
-        if self.select == "first":
-            self.examples = tuple(pool[: self.shots])
-        else:
-            self.examples = tuple(random.Random(seed).sample(list(pool), self.shots))
+        self.counter = TokenCounter(model)
+        self.pool = pool
+        self.costs = [self._turn_tokens(example) + self.counter.message("assistant", example.expected)
+                      for example in pool]
+        self.cheapest = min(self.costs, default=0)
+        self.limit = len(pool) if self.shots == "max" else int(self.shots)
+        self.selector = make_selector(self.select, pool, seed) if self.limit else None
+        self.system_tokens = self.counter.message("system", self.system) if self.system else 0
 
-    def build(self, example: Example) -> list[Message]:
-        """System message, the shots as user/assistant pairs, then the example's query."""
-        messages = self._system(example)
-        for shot in self.examples:
-            messages += self._turns(shot)
-            messages.append({"role": "assistant", "content": shot.expected})
-        return messages + self._turns(example)
+    def _user_text(self, example: Example) -> str:
+        text = example.input_text
+        if self.steps:
+            text = apply_reduction(text, self.steps, self._keep_last_tokens)
+        return self.template.replace("{input}", text)
 
-    def training_messages(self, example: Example) -> list[Message]:
-        """The example as a fine-tuning conversation: system, query, expected answer."""
-        return [*self._system(example), *self._turns(example), {"role": "assistant", "content": example.expected}]
+    def _keep_last_tokens(self, text: str, n: int) -> str:
+        tokens = self.counter.encoding.encode(text, disallowed_special=())
+        return text if len(tokens) <= n else self.counter.encoding.decode(tokens[-n:])
+
+    def _turns(self, example: Example) -> list[Message]:
+        if isinstance(example.input, str):
+            return [{"role": "user", "content": self._user_text(example)}]
+        return [dict(m) for m in example.input if m.get("role") != "system"]
+
+    def _turn_tokens(self, example: Example) -> int:
+        return sum(self.counter.message(m["role"], str(m.get("content") or ""), m.get("name"))
+                   for m in self._turns(example))
 
     def _system(self, example: Example) -> list[Message]:
         if self.system:
@@ -53,19 +116,93 @@ class FewShotBuilder:
             return [dict(m) for m in example.input if m.get("role") == "system"][:1]
         return []
 
-    def _turns(self, example: Example) -> list[Message]:
-        if isinstance(example.input, str):
-            return [{"role": "user", "content": self.template.replace("{input}", example.input)}]
-        return [dict(m) for m in example.input if m.get("role") != "system"]
+    # ---- building: once per test example -----------------------------------------------------------------------
+
+    def build(self, example: Example) -> list[Message]:
+        """System message, the packed shots as user/assistant pairs, then the example's query."""
+        system = self._system(example)
+        query = self._turns(example)
+        base = PRIMING + sum(self.counter.message(m["role"], str(m.get("content") or "")) for m in system + query)
+        if base > self.budget:
+            raise PromptTooLong(
+                f"example {example.id!r} needs {base} prompt tokens with no shots, over the budget of {self.budget} "
+                f"(context window {self.window} − reserve_output {self.max_output_tokens} − safety_margin "
+                f"{self.safety_margin}); shorten it with `reduce`, or use a model with a larger window")
+        chosen, used = self._pack(example, base)
+        messages = list(system)
+        for index in chosen:
+            shot = self.pool[index]
+            messages += self._turns(shot)
+            messages.append({"role": "assistant", "content": shot.expected})
+        self._stats["packed"].append(len(chosen))
+        self._stats["prompt"].append(used)
+        self._stats["left"].append(self.budget - used)
+        return messages + query
+
+    def _pack(self, example: Example, used: int) -> tuple[list[int], int]:
+        if not self.limit or self.selector is None:
+            return [], used
+        chosen: list[int] = []
+        for index in self.selector.order(example.input_text):
+            if self.pool[index].id == example.id:  # never show an example its own answer
+                continue
+            cost = self.costs[index]
+            if used + cost <= self.budget:
+                chosen.append(index)
+                used += cost
+                if len(chosen) == self.limit:
+                    break
+            if self.budget - used < self.cheapest:
+                break
+        return chosen, used
+
+    def training_messages(self, example: Example) -> list[Message]:
+        """The example as a fine-tuning conversation: system, query, expected answer."""
+        return [*self._system(example), *self._turns(example), {"role": "assistant", "content": example.expected}]
+
+    def report(self) -> dict[str, Any]:
+        """What packing did over the prompts built so far: offered, packed, tokens used and left, the largest
+        example, and what the reduction saved."""
+        packed, prompt, left = self._stats["packed"], self._stats["prompt"], self._stats["left"]
+        largest = max(range(len(self.costs)), key=self.costs.__getitem__) if self.pool else None
+        return {
+            "shots": self.shots, "select": self.select, "pool": len(self.pool),
+            "offered": min(self.limit, len(self.pool)) if self.pool else 0,
+            "context_window": self.window, "reserve_output": self.max_output_tokens,
+            "safety_margin": self.safety_margin, "budget": self.budget, "prompts": len(packed),
+            "packed_mean": statistics.fmean(packed) if packed else None,
+            "packed_min": min(packed, default=None), "packed_max": max(packed, default=None),
+            "prompt_tokens_mean": statistics.fmean(prompt) if prompt else None,
+            "prompt_tokens_max": max(prompt, default=None),
+            "tokens_left_min": min(left, default=None),
+            "largest_example": ({"id": self.pool[largest].id, "tokens": self.costs[largest]}
+                                if largest is not None else None),
+            "reduce": self.reduce_spec or None,
+        }
+
+    def describe(self) -> str:
+        """One line for the terminal."""
+        r = self.report()
+        if not r["prompts"]:
+            return "no prompts built"
+        shots = f"shots packed {r['packed_min']}–{r['packed_max']} (mean {r['packed_mean']:.1f}) of {r['offered']}"
+        return (f"{shots} offered; prompt tokens mean {r['prompt_tokens_mean']:.0f}, max {r['prompt_tokens_max']} "
+                f"of budget {r['budget']} (window {r['context_window']}); fewest left {r['tokens_left_min']}")
 
 
 @hookimpl
 def ftplug_register_prompt_builders(register: Any) -> None:
     """Contribute ``few-shot``."""
-    register("few-shot", FewShotBuilder, description="system message + k solved examples + the query", options=[
-        Option("shots", int, 0, "how many training examples to show before the query"),
-        Option("system", str, "", "system message (default: the example's own, if any)"),
-        Option("template", str, "{input}", "how an input becomes a user message; must contain {input}"),
-        Option("select", str, "random", "how shots are chosen from the training split",
-               choices=("random", "first")),
+    register("few-shot", FewShotBuilder, description="system message + solved examples packed to a token budget",
+             options=[
+        Option("shots", (int, str), 0, 'how many training examples to show before the query, or "max"'),
+        Option("system", str, "", "system message (may use {format}); default: the example's own, if any"),
+        Option("template", str, "{input}", "the user message; must contain {input}, may use {format}"),
+        Option("format", str, "", "format instructions, inserted where {format} appears"),
+        Option("select", str, "random", "how shots are chosen from the training split", choices=STRATEGIES),
+        Option("reserve_output", int, 256, "tokens reserved for the answer (also sent as max_completion_tokens)"),
+        Option("safety_margin", int, 32, "tokens kept free beyond the reserve"),
+        Option("context_window", int, 0, "override the catalogue's context window (0 = the model's)"),
+        Option("reduce", str, "", "shrink long inputs, e.g. 'last:60,round:2' (last, every, round, aggregate, "
+                                  "truncate)"),
     ])

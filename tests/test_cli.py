@@ -94,6 +94,7 @@ def _copy_example(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
     (('input = "text"', 'input = "body"'), "fortunes.csv:1: no column 'body' in the header"),
     (("shots = 40", "shots = 4000"),
      "[[variants]] 'few-shot-40' prompt: shots = 4000 but the training split has only 210 examples"),
+    (("shots = 5,", 'shots = "many",'), "[[variants]] 'few-shot-5' prompt: shots must be a whole number ≥ 0"),
     (("n_epochs = 3", 'n_epochs = "many"'), "[[variants]] 'fine-tuned' trainer: n_epochs must be a number or 'auto'"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, replace: tuple[str, str], expected: str) -> None:

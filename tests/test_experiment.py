@@ -58,8 +58,11 @@ def test_defaults_are_filled_in(tmp_path: Path, registry) -> None:
     (('loader = "csv"', 'loader = "xls"'), "exp.toml: [data]: unknown loader 'xls' (known: csv, jsonl)"),
     (('path = "d.csv"', 'path = "d.csv"\ncolumns = 3'), "exp.toml: [data] columns: unknown option for loader 'csv'"),
     (('path = "d.csv"', "path = 3"), "exp.toml: [data] path: must be str, got 3"),
-    (('name = "zero"', 'name = "zero"\nprompt = { builder = "few-shot", shots = "many" }'),
-     "exp.toml: [[variants]] 'zero' prompt shots: must be int, got 'many'"),
+    (('name = "zero"', 'name = "zero"\nprompt = { builder = "few-shot", shots = 2.5 }'),
+     "exp.toml: [[variants]] 'zero' prompt shots: must be int | str, got 2.5"),
+    (('name = "zero"', 'name = "zero"\nprompt = { builder = "few-shot", select = "best" }'),
+     "exp.toml: [[variants]] 'zero' prompt select: must be one of ['first', 'random', 'balanced', 'similar', "
+     "'diverse'], got 'best'"),
     (('name = "zero"', 'name = "zero"\ntrainer = "magic"'), "[[variants]] 'zero' trainer: unknown trainer 'magic'"),
     (('name = "t"', "name = 5"), "exp.toml: [experiment] name: must be str, got 5"),
     (('base = "gpt-4o-mini"', ""), "exp.toml: [model] base: missing key"),
