@@ -6,7 +6,7 @@ written ``method:n`` and chained with commas, e.g. ``"last:60,round:2"``:
 
 - ``last:N`` keeps the last N rows (the most recent data);
 - ``every:K`` keeps every K-th row, counted back from the last (which is always kept);
-- ``round:D`` rounds every number to D decimals;
+- ``round:D`` rounds every decimal number to D decimals (whole numbers and dates are left alone);
 - ``aggregate:K`` replaces each group of K rows (aligned to the end) by one: the group's last row with its
   last number replaced by the group's mean (daily → weekly with K = 5 or 7);
 - ``truncate:N`` keeps the last N tokens.
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from ftplug.errors import ConfigError
 
 METHODS = ("last", "every", "round", "aggregate", "truncate")
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def apply_reduction(text: str, steps: tuple[Step, ...], truncate: Callable[[str,
     """``text`` after every step; ``truncate(text, n)`` keeps the last ``n`` tokens (needed for ``truncate``)."""
     for step in steps:
         if step.method == "round":
-            text = _NUMBER.sub(lambda m, d=step.n: f"{float(m.group()):.{d}f}", text)
+            text = _DECIMAL.sub(lambda m, d=step.n: f"{float(m.group()):.{d}f}", text)
             continue
         if step.method == "truncate":
             if truncate is None:

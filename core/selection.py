@@ -15,7 +15,7 @@ from ftplug.bm25 import BM25, words
 from ftplug.dataset import Example
 
 STRATEGIES = ("first", "random", "balanced", "similar", "diverse")
-MMR_LAMBDA = 0.7
+MMR_LAMBDA = 0.5
 MMR_CANDIDATES = 64
 
 
