@@ -61,7 +61,10 @@ def cli() -> None:
 @click.option("--live", "mode", flag_value="live", help="Use the real API (needs OPENAI_API_KEY).")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N test examples.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once.")
-def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None) -> int:
+@click.option("--explain", metavar="VARIANT", help="Print the exact messages VARIANT sends for the first test "
+                                                    "example, with token counts, and call nothing.")
+def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
+        explain: str | None) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
@@ -77,6 +80,11 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     plugins = get_plugins()
     spec = load_experiment(experiment, plugins.registry)
     options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]))
+    if explain is not None:
+        from ftplug.explain import explain_variant
+
+        click.echo(explain_variant(spec, explain, options, hooks=plugins.hook))
+        return 0
     store = open_store(db)
     try:
         runner = ExperimentRunner(spec, store=store, hooks=plugins.hook, options=options, log=_err)

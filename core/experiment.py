@@ -170,6 +170,42 @@ def _named(reader: _Reader, value: Any, where: str, name_key: str) -> tuple[str,
     raise reader.fail(where, f"must be a name or a table, got {value!r}")
 
 
+def _expand_sweeps(reader: _Reader, raw_variants: list[Any]) -> list[Any]:
+    """Replace each variant with a ``sweep`` table by one variant per combination of its values.
+
+    ``sweep = { "prompt.system" = ["You are a mathematician.", "You are a trader."] }`` gives variants
+    ``NAME-1`` and ``NAME-2``, identical but for ``prompt.system``.
+    """
+    expanded: list[Any] = []
+    for index, raw in enumerate(raw_variants, start=1):
+        if not isinstance(raw, dict) or "sweep" not in raw:
+            expanded.append(raw)
+            continue
+        where = f"[[variants]] {raw.get('name', f'#{index}')!r} sweep"
+        sweep = raw["sweep"]
+        if not isinstance(sweep, dict) or not sweep:
+            raise reader.fail(where, 'must be a table such as { "prompt.system" = ["a", "b"] }')
+        combinations: list[dict[str, Any]] = [{}]
+        for key, values in sweep.items():
+            part, _, option = key.partition(".")
+            if part not in ("prompt", "trainer") or not option:
+                raise reader.fail(f"{where} {key}", "keys are prompt.OPTION or trainer.OPTION")
+            if not isinstance(values, list) or not values:
+                raise reader.fail(f"{where} {key}", "must be a non-empty list of values")
+            combinations = [{**combo, key: value} for combo in combinations for value in values]
+        base = {k: v for k, v in raw.items() if k != "sweep"}
+        for number, combo in enumerate(combinations, start=1):
+            variant = {**base, "name": f"{base.get('name', 'sweep')}-{number}"}
+            for key, value in combo.items():
+                part, _, option = key.partition(".")
+                default = DEFAULT_PROMPT if part == "prompt" else {"name": DEFAULT_TRAINER}
+                table = variant.get(part, default)
+                table = {("builder" if part == "prompt" else "name"): table} if isinstance(table, str) else table
+                variant[part] = {**table, option: value}
+            expanded.append(variant)
+    return expanded
+
+
 def load_experiment(path: str | Path, registry: Registry) -> Experiment:
     """Read and validate an experiment file.
 
@@ -208,7 +244,7 @@ def load_experiment(path: str | Path, registry: Registry) -> Experiment:
     if not isinstance(raw_variants, list) or not raw_variants:
         raise reader.fail("[[variants]]", "at least one variant is required")
     variants: list[VariantSpec] = []
-    for index, raw in enumerate(raw_variants, start=1):
+    for index, raw in enumerate(_expand_sweeps(reader, raw_variants), start=1):
         if not isinstance(raw, dict):
             raise reader.fail(f"[[variants]] #{index}", "must be a table")
         where = f"[[variants]] #{index}"

@@ -33,6 +33,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.scorers",
     "ftplug.plugins.duckdb_store",
     "ftplug.plugins.simulator_command",
+    "ftplug.plugins.token_command",
 )
 
 REGISTRATION_HOOKS: dict[Kind, str] = {

@@ -88,3 +88,14 @@ def test_missing_file(tmp_path: Path, registry) -> None:
 def test_duplicate_variant_names_are_refused(tmp_path: Path, registry) -> None:
     with pytest.raises(ConfigError, match="duplicate variant name"):
         _load(tmp_path, VALID + '[[variants]]\nname = "zero"\n', registry)
+
+
+def test_a_sweep_expands_into_one_variant_per_value(tmp_path: Path, registry) -> None:
+    text = VALID + ('[[variants]]\nname = "persona"\nprompt = { builder = "few-shot", shots = 2 }\n'
+                    'sweep = { "prompt.system" = ["You are a mathematician.", "You are a trader."] }\n')
+    experiment = _load(tmp_path, text, registry)
+    assert [v.name for v in experiment.variants] == ["zero", "persona-1", "persona-2"]
+    assert experiment.variants[2].prompt.options["system"] == "You are a trader."
+    assert experiment.variants[2].prompt.options["shots"] == 2
+    with pytest.raises(ConfigError, match=r"keys are prompt\.OPTION or trainer\.OPTION"):
+        _load(tmp_path, VALID + '[[variants]]\nname = "p"\nsweep = { "system" = ["a"] }\n', registry)

@@ -1,0 +1,41 @@
+"""``ftplug run --explain VARIANT``: the exact messages a variant sends for the first test example."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ftplug.errors import ConfigError
+from ftplug.experiment import Experiment
+from ftplug.runner import ExperimentRunner, RunOptions
+from ftplug.tokens import TokenCounter, count_message_tokens
+
+
+def explain_variant(experiment: Experiment, variant_name: str, options: RunOptions, hooks: Any) -> str:
+    """A readable listing: each message with its role, token count and full content, then the totals."""
+    names = [v.name for v in experiment.variants]
+    if variant_name not in names:
+        raise ConfigError(f"no variant {variant_name!r} (variants: {', '.join(names)})", path=experiment.path,
+                          where="--explain")
+    runner = ExperimentRunner(experiment, store=None, hooks=hooks, options=options)  # type: ignore[arg-type]
+    plan = runner.plan()
+    variant = next(v for v in plan.variants if v.spec.name == variant_name)
+    example = plan.test[0]
+    messages = variant.prompt.build(example)
+    counter = TokenCounter(experiment.base_model)
+    lines = [f"Variant {variant_name!r}: trainer {variant.spec.trainer.name}, prompt builder "
+             f"{variant.spec.prompt.name}; first test example {example.id!r} (expected: {example.expected!r})",
+             f"Model for counting: {experiment.base_model}", ""]
+    for number, message in enumerate(messages, start=1):
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)
+        tokens = counter.message(message["role"], text or "", message.get("name"))
+        lines.append(f"--- message {number}: {message['role']} ({tokens} tokens)")
+        lines.append(text or "")
+    total = count_message_tokens(messages, experiment.base_model)
+    lines += ["", f"Prompt tokens (as the API counts them, with 3 priming the reply): {total}"]
+    if hasattr(variant.prompt, "describe"):
+        lines.append(variant.prompt.describe())
+    if variant.spec.trainer.name != "none":
+        lines.append(f"Trainer {variant.spec.trainer.name!r}: these messages go to the model it produces.")
+    return "\n".join(lines)
