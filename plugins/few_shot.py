@@ -59,7 +59,8 @@ class FewShotBuilder:
         self.reduce_spec, self.steps = reduce, parse_reduction(reduce)
         self.pool: Sequence[Example] = ()
         self._stats: dict[str, list[int]] = {"packed": [], "prompt": [], "left": []}
-        self._input_tokens: dict[str, tuple[int, int]] = {}
+        self.pool_tokens_unreduced: int | None = None
+        self.pool_tokens_reduced: int | None = None
 
     # ---- preparation: once per variant ------------------------------------------------------------------------
 
@@ -83,9 +84,15 @@ class FewShotBuilder:
             raise ConfigError(f"shots = {self.shots} but the training split has only {len(pool)} examples")
         self.counter = TokenCounter(model)
         self.pool = pool
-        self.costs = [self._turn_tokens(example) + self.counter.message("assistant", example.expected)
-                      for example in pool]
+        turn_costs = [self._turn_tokens(example) for example in pool]
+        self.costs = [turn + self.counter.message("assistant", example.expected)
+                      for turn, example in zip(turn_costs, pool, strict=True)]
         self.cheapest = min(self.costs, default=0)
+        if self.steps:  # what the reduction saved, measured on the pool's plain-text inputs
+            plain = [i for i, example in enumerate(pool) if isinstance(example.input, str)]
+            self.pool_tokens_reduced = sum(turn_costs[i] for i in plain)
+            self.pool_tokens_unreduced = sum(self.counter.message("user", self.template.replace(
+                "{input}", pool[i].input_text)) for i in plain)
         self.limit = len(pool) if self.shots == "max" else int(self.shots)
         self.selector = make_selector(self.select, pool, seed) if self.limit else None
         self.system_tokens = self.counter.message("system", self.system) if self.system else 0
@@ -178,6 +185,8 @@ class FewShotBuilder:
             "largest_example": ({"id": self.pool[largest].id, "tokens": self.costs[largest]}
                                 if largest is not None else None),
             "reduce": self.reduce_spec or None,
+            "pool_input_tokens_before_reduce": self.pool_tokens_unreduced,
+            "pool_input_tokens_after_reduce": self.pool_tokens_reduced,
         }
 
     def describe(self) -> str:
@@ -186,8 +195,13 @@ class FewShotBuilder:
         if not r["prompts"]:
             return "no prompts built"
         shots = f"shots packed {r['packed_min']}–{r['packed_max']} (mean {r['packed_mean']:.1f}) of {r['offered']}"
-        return (f"{shots} offered; prompt tokens mean {r['prompt_tokens_mean']:.0f}, max {r['prompt_tokens_max']} "
+        line = (f"{shots} offered; prompt tokens mean {r['prompt_tokens_mean']:.0f}, max {r['prompt_tokens_max']} "
                 f"of budget {r['budget']} (window {r['context_window']}); fewest left {r['tokens_left_min']}")
+        before, after = r["pool_input_tokens_before_reduce"], r["pool_input_tokens_after_reduce"]
+        if before:
+            line += (f"; reduce {r['reduce']!r} took the pool's inputs from {before} to {after} tokens "
+                     f"({100 * (after - before) / before:+.0f}%)")
+        return line
 
 
 @hookimpl
