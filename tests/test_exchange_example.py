@@ -28,7 +28,7 @@ def test_windows_are_150_days_of_one_series_and_do_not_overlap() -> None:
     for series in spans.values():
         assert all(earlier[1] < later[0] for earlier, later in pairwise(series))
     # The seed's observation: 150 lines of data are most of an 8,192-token window on their own.
-    assert min(count_text_tokens(r["input"], "gpt-4") for r in rows) > 1500
+    assert min(count_text_tokens(r["input"], "gpt-4") for r in rows) > 1700
 
 
 def test_reductions_pack_more_windows_into_the_same_budget() -> None:
