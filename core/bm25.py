@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -52,7 +52,25 @@ class BM25:
                 scores[posting[0]] += posting[1]
         return scores
 
-    def ranking(self, query: str) -> list[int]:
-        """Document indices, most similar first (ties: pool order)."""
-        scores = self.scores(query)
-        return self._np.argsort(-scores, kind="stable").tolist()
+    def ranking(self, query: str) -> Any:
+        """A NumPy array of document indices, most similar first (ties: pool order)."""
+        return self.rank(self.scores(query))
+
+    def rank(self, scores: Any) -> Any:
+        """Indices ordered by ``scores``, highest first (ties: pool order)."""
+        return self._np.argsort(-scores, kind="stable")
+
+    def rank_lazily(self, scores: Any, head: int = 512) -> Iterator[Any]:
+        """:meth:`rank` in two chunks: the (at most ``head``) best first, the rest sorted only if asked for.
+
+        Most queries only need the head, and sorting a few hundred scores is far cheaper than sorting all.
+        """
+        np = self._np
+        if self.size <= head:
+            yield self.rank(scores)
+            return
+        threshold = np.partition(scores, self.size - head)[self.size - head]  # the head-th highest score
+        above = np.flatnonzero(scores > threshold)  # strictly above: ties at the threshold stay together
+        yield above[np.lexsort((above, -scores[above]))]
+        rest = np.flatnonzero(scores <= threshold)
+        yield rest[np.argsort(-scores[rest], kind="stable")]

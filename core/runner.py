@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.store import Store
 
 TEMPERATURE = 0.0
+PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)
 
 
 @dataclass
@@ -199,11 +201,11 @@ class ExperimentRunner:
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
                                 run: RunInfo, sink: _Sink) -> None:
         client = self.endpoint.async_client(max_retries=self.options.max_retries)
-        examples = iter(test)
+        prompts = _prompts(variant.prompt, test)
 
         async def worker() -> None:
-            for example in examples:  # one shared iterator: each example is taken by one worker
-                sink.add(await self._predict_one(client, model, variant, example, run))
+            for example, messages in prompts:  # one shared iterator: each example is taken by one worker
+                sink.add(await self._predict_one(client, model, variant, example, messages, run))
 
         try:
             await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
@@ -211,8 +213,7 @@ class ExperimentRunner:
             await client.close()
 
     async def _predict_one(self, client: Any, model: str, variant: PreparedVariant, example: Example,
-                           run: RunInfo) -> PredictionRecord:
-        messages = variant.prompt.build(example)
+                           messages: list[dict[str, Any]], run: RunInfo) -> PredictionRecord:
         limit = getattr(variant.prompt, "max_output_tokens", None)
         extra = {"max_completion_tokens": limit} if limit else {}
         started = time.perf_counter()
@@ -237,6 +238,18 @@ class ExperimentRunner:
                                 prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                                 cached_tokens=cached, latency_ms=latency, cost_usd=cost,
                                 scores=self._score(output, example))
+
+
+def _prompts(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
+    """Each test example with its messages, built a chunk at a time when the builder can (``build_many``)."""
+    build_many = getattr(builder, "build_many", None)
+    if build_many is None:
+        for example in test:
+            yield example, builder.build(example)
+        return
+    examples = iter(test)
+    while chunk := list(itertools.islice(examples, PROMPT_CHUNK)):
+        yield from zip(chunk, build_many(chunk), strict=True)
 
 
 def _is_openai_error(error: BaseException) -> bool:

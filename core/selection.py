@@ -8,8 +8,8 @@ maximal marginal relevance, so near-duplicates do not crowd each other out.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from ftplug.bm25 import BM25, words
 from ftplug.dataset import Example
@@ -22,20 +22,39 @@ MMR_CANDIDATES = 64
 class Selector(Protocol):
     """Gives the order in which pool examples are offered for one query."""
 
-    def order(self, query: str) -> Sequence[int]:
-        """Pool indices, best first."""
+    def chunks(self, query: str) -> Iterator[Any]:
+        """Pool indices, best first, as consecutive NumPy integer arrays (later ones computed only if needed)."""
+        ...
+
+    def order(self, query: str) -> Any:
+        """All pool indices, best first, as one NumPy integer array."""
         ...
 
 
-class FixedOrder:
+class _WholeOrder:
+    """``order`` from ``chunks``."""
+
+    def chunks(self, query: str) -> Iterator[Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def order(self, query: str) -> Any:
+        """All pool indices, best first."""
+        import numpy as np
+
+        return np.concatenate(list(self.chunks(query)))
+
+
+class FixedOrder(_WholeOrder):
     """The same order for every query."""
 
     def __init__(self, indices: Sequence[int]) -> None:
-        self.indices = list(indices)
+        import numpy as np
 
-    def order(self, query: str) -> Sequence[int]:
-        """The fixed order."""
-        return self.indices
+        self.indices = np.array(indices, dtype=np.int64)
+
+    def chunks(self, query: str) -> Iterator[Any]:
+        """The fixed order, in one chunk."""
+        yield self.indices
 
 
 def balanced_order(pool: Sequence[Example], seed: int) -> list[int]:
@@ -53,15 +72,15 @@ def balanced_order(pool: Sequence[Example], seed: int) -> list[int]:
     return order
 
 
-class Similar:
+class Similar(_WholeOrder):
     """The pool ranked by BM25 similarity of each example's input to the query."""
 
     def __init__(self, pool: Sequence[Example]) -> None:
         self.index = BM25([example.input_text for example in pool])
 
-    def order(self, query: str) -> Sequence[int]:
+    def chunks(self, query: str) -> Iterator[Any]:
         """Most similar first."""
-        return self.index.ranking(query)
+        return self.index.rank_lazily(self.index.scores(query))
 
 
 class Diverse(Similar):
@@ -75,11 +94,16 @@ class Diverse(Similar):
         union = len(self.word_sets[a] | self.word_sets[b])
         return len(self.word_sets[a] & self.word_sets[b]) / union if union else 0.0
 
-    def order(self, query: str) -> Sequence[int]:
+    def chunks(self, query: str) -> Iterator[Any]:
         """Relevant and mutually different first."""
+        import numpy as np
+
         scores = self.index.scores(query)
-        ranked = self.index.ranking(query)
-        candidates, rest = ranked[:MMR_CANDIDATES], ranked[MMR_CANDIDATES:]
+        ranked = self.index.rank_lazily(scores)
+        head = next(ranked)
+        while len(head) < MMR_CANDIDATES and (more := next(ranked, None)) is not None:
+            head = np.concatenate([head, more])
+        candidates, rest = head[:MMR_CANDIDATES].tolist(), head[MMR_CANDIDATES:]
         top = float(scores[candidates[0]]) if candidates and scores[candidates[0]] > 0 else 1.0
         position = {index: rank for rank, index in enumerate(candidates)}  # ties: the more similar first
         chosen: list[int] = []
@@ -91,7 +115,9 @@ class Diverse(Similar):
             del redundancy[best]
             for other in redundancy:
                 redundancy[other] = max(redundancy[other], self._overlap(best, other))
-        return chosen + rest
+        yield np.array(chosen, dtype=np.int64)
+        yield rest
+        yield from ranked
 
 
 def make_selector(strategy: str, pool: Sequence[Example], seed: int) -> Selector:

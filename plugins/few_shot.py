@@ -19,10 +19,10 @@ from ftplug.dataset import Example
 from ftplug.errors import ConfigError, FtplugError
 from ftplug.reduction import apply_reduction, parse_reduction
 from ftplug.selection import STRATEGIES, make_selector
+from ftplug.token_rules import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE
 
 Message = dict[str, Any]
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
-PRIMING = 3
 
 
 class PromptTooLong(FtplugError):
@@ -66,6 +66,8 @@ class FewShotBuilder:
 
     def prepare(self, pool: Sequence[Example], model: str, seed: int) -> None:
         """Tokenise the pool once, fix the budget for ``model``, and build the selection index."""
+        import numpy as np
+
         from ftplug.catalogue import default_catalogue
         from ftplug.tokens import TokenCounter
 
@@ -84,10 +86,14 @@ class FewShotBuilder:
             raise ConfigError(f"shots = {self.shots} but the training split has only {len(pool)} examples")
         self.counter = TokenCounter(model)
         self.pool = pool
-        turn_costs = [self._turn_tokens(example) for example in pool]
-        self.costs = [turn + self.counter.message("assistant", example.expected)
-                      for turn, example in zip(turn_costs, pool, strict=True)]
+        turn_costs = self._pool_turn_tokens(pool)
+        answer_overhead = TOKENS_PER_MESSAGE + self.counter.cached("assistant")
+        self.costs = [turn + answer_overhead + answer
+                      for turn, answer in zip(turn_costs, self.counter.texts([e.expected for e in pool]), strict=True)]
         self.cheapest = min(self.costs, default=0)
+        self._costs_array = np.array(self.costs, dtype=np.int64)
+        self._shot_messages = [(*self._turns(e), {"role": "assistant", "content": e.expected}) for e in pool]
+        self._position = {example.id: index for index, example in enumerate(pool)}
         if self.steps:  # what the reduction saved, measured on the pool's plain-text inputs
             plain = [i for i, example in enumerate(pool) if isinstance(example.input, str)]
             self.pool_tokens_reduced = sum(turn_costs[i] for i in plain)
@@ -104,7 +110,7 @@ class FewShotBuilder:
         return self.template.replace("{input}", text)
 
     def _keep_last_tokens(self, text: str, n: int) -> str:
-        tokens = self.counter.encoding.encode(text, disallowed_special=())
+        tokens = self.counter.encoding.encode_ordinary(text)
         return text if len(tokens) <= n else self.counter.encoding.decode(tokens[-n:])
 
     def _turns(self, example: Example) -> list[Message]:
@@ -112,9 +118,27 @@ class FewShotBuilder:
             return [{"role": "user", "content": self._user_text(example)}]
         return [dict(m) for m in example.input if m.get("role") != "system"]
 
+    def _pool_turn_tokens(self, pool: Sequence[Example]) -> list[int]:
+        """What each pool example's query turns cost; plain-text inputs are encoded as one batch."""
+        plain = [i for i, example in enumerate(pool) if isinstance(example.input, str)]
+        user_overhead = TOKENS_PER_MESSAGE + self.counter.cached("user")
+        counts = self.counter.texts([self._user_text(pool[i]) for i in plain])
+        costs = [0] * len(pool)
+        for i, count in zip(plain, counts, strict=True):
+            costs[i] = user_overhead + count
+        for i, example in enumerate(pool):
+            if not isinstance(example.input, str):
+                costs[i] = self._turn_tokens(example)
+        return costs
+
     def _turn_tokens(self, example: Example) -> int:
         return sum(self.counter.message(m["role"], str(m.get("content") or ""), m.get("name"))
                    for m in self._turns(example))
+
+    def _message_tokens(self, message: Message) -> int:
+        if self.system and message["role"] == "system" and message.get("content") == self.system:
+            return self.system_tokens
+        return self.counter.message(message["role"], str(message.get("content") or ""), message.get("name"))
 
     def _system(self, example: Example) -> list[Message]:
         if self.system:
@@ -126,40 +150,77 @@ class FewShotBuilder:
     # ---- building: once per test example -----------------------------------------------------------------------
 
     def build(self, example: Example) -> list[Message]:
-        """System message, the packed shots as user/assistant pairs, then the example's query."""
+        """System message, the packed shots as user/assistant pairs, then the example's query.
+
+        The returned list is new; the message dicts in it may be shared with other prompts: do not modify them.
+        """
+        return self.build_many([example])[0]
+
+    def build_many(self, examples: Sequence[Example]) -> list[list[Message]]:
+        """:meth:`build` for several examples; their queries are tokenised together first, which keeps the
+        tokeniser's tables hot in the CPU cache (about twice as fast as interleaving with selection)."""
+        queries = [self._turns(example) for example in examples]
+        plain = [i for i, query in enumerate(queries) if len(query) == 1 and query[0]["role"] == "user"]
+        query_tokens = [0] * len(queries)
+        user_overhead = TOKENS_PER_MESSAGE + self.counter.cached("user")
+        for i, count in zip(plain, self.counter.texts([queries[i][0]["content"] for i in plain]), strict=True):
+            query_tokens[i] = user_overhead + count
+        for i, query in enumerate(queries):
+            if not query_tokens[i]:
+                query_tokens[i] = sum(self._message_tokens(m) for m in query)
+        return [self._assemble(example, query, tokens)
+                for example, query, tokens in zip(examples, queries, query_tokens, strict=True)]
+
+    def _assemble(self, example: Example, query: list[Message], query_tokens: int) -> list[Message]:
         system = self._system(example)
-        query = self._turns(example)
-        base = PRIMING + sum(self.counter.message(m["role"], str(m.get("content") or "")) for m in system + query)
+        base = REPLY_PRIMING_TOKENS + sum(self._message_tokens(m) for m in system) + query_tokens
         if base > self.budget:
             raise PromptTooLong(
                 f"example {example.id!r} needs {base} prompt tokens with no shots, over the budget of {self.budget} "
                 f"(context window {self.window} − reserve_output {self.max_output_tokens} − safety_margin "
                 f"{self.safety_margin}); shorten it with `reduce`, or use a model with a larger window")
         chosen, used = self._pack(example, base)
-        messages = list(system)
-        for index in chosen:
-            shot = self.pool[index]
-            messages += self._turns(shot)
-            messages.append({"role": "assistant", "content": shot.expected})
+        shots = self._shot_messages
+        # The shots' message dicts are built once and shared by every prompt (copying them all was a quarter
+        # of the build time); like everything build returns, they are read-only.
+        messages = [*system, *(message for index in chosen for message in shots[index])]
         self._stats["packed"].append(len(chosen))
         self._stats["prompt"].append(used)
         self._stats["left"].append(self.budget - used)
         return messages + query
 
     def _pack(self, example: Example, used: int) -> tuple[list[int], int]:
+        """Greedy packing in selection order: every offered example that still fits is taken.
+
+        Vectorised but exact: an example costlier than the tokens left now never fits later (the budget only
+        shrinks), so each round takes the run of cheap-enough examples whose running total fits, skips the one
+        that overflows, and continues after it with what is left.
+        """
         if not self.limit or self.selector is None:
             return [], used
+        import numpy as np
+
+        own = self._position.get(example.id)
         chosen: list[int] = []
-        for index in self.selector.order(example.input_text):
-            if self.pool[index].id == example.id:  # never show an example its own answer
-                continue
-            cost = self.costs[index]
-            if used + cost <= self.budget:
-                chosen.append(index)
-                used += cost
-                if len(chosen) == self.limit:
+        for chunk in self.selector.chunks(example.input_text):
+            order = np.asarray(chunk, dtype=np.int64)
+            if own is not None:  # never show an example its own answer
+                order = order[order != own]
+            costs = self._costs_array[order]
+            start = 0
+            while len(chosen) < self.limit and self.budget - used >= self.cheapest:
+                left = self.budget - used
+                fitting = np.flatnonzero(costs[start:] <= left)
+                if not fitting.size:
                     break
-            if self.budget - used < self.cheapest:
+                running = np.cumsum(costs[start:][fitting])
+                take = min(int(np.searchsorted(running, left, side="right")), self.limit - len(chosen))
+                chosen.extend(order[start + fitting[:take]].tolist())
+                used += int(running[take - 1])
+                if take == fitting.size:
+                    break
+                start += int(fitting[take]) + 1
+            if len(chosen) >= self.limit or self.budget - used < self.cheapest:
                 break
         return chosen, used
 

@@ -104,8 +104,9 @@ def test_balanced_interleaves_labels_and_random_is_seeded() -> None:
     pool = [Example(str(i), str(i), "a" if i < 6 else "b") for i in range(8)]
     labels = [pool[i].expected for i in balanced_order(pool, seed=3)]
     assert labels[:4] in (["a", "b", "a", "b"], ["b", "a", "b", "a"])
-    first = make_selector("random", pool, seed=3).order("")
-    assert first == make_selector("random", pool, seed=3).order("") != make_selector("random", pool, 4).order("")
+    first = list(make_selector("random", pool, seed=3).order(""))
+    assert first == list(make_selector("random", pool, seed=3).order("")) != list(make_selector("random", pool, 4)
+                                                                                  .order(""))
 
 
 def test_templates_and_format_placeholders() -> None:
@@ -151,3 +152,50 @@ def test_truncate_keeps_the_last_tokens_and_bad_specs_are_refused() -> None:
     for spec in ("last", "first:3", "every:0"):
         with pytest.raises(ConfigError):
             parse_reduction(spec)
+
+
+def _greedy_reference(builder: FewShotBuilder, query: Example, used: int) -> list[int]:
+    """The packing rule written the slow, obvious way: offer in order, take whatever still fits."""
+    chosen = []
+    for index in builder.selector.order(query.input_text):
+        if builder.pool[index].id != query.id and used + builder.costs[index] <= builder.budget:
+            chosen.append(int(index))
+            used += builder.costs[index]
+            if len(chosen) == builder.limit:
+                break
+    return chosen
+
+
+@pytest.mark.parametrize("select", ["first", "random", "balanced", "similar", "diverse"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_vectorised_packing_takes_exactly_what_the_greedy_rule_takes(select: str, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(300)]
+    # 900 examples: larger than the ranking's lazily sorted head, so later chunks are exercised too
+    pool = [Example(f"p{i}", " ".join(rng.choices(vocabulary, k=rng.choice([1, 2, 3, 8, 40, 200]))), f"l{i % 4}")
+            for i in range(900)]
+    builder = FewShotBuilder(shots=rng.choice(["max", 50, 400]), select=select, context_window=6000)
+    builder.prepare(pool, MODEL, seed=seed)
+    queries = [pool[5], *(Example(f"q{n}", " ".join(rng.choices(vocabulary, k=12)), "l0") for n in range(6))]
+    built = builder.build_many(queries)
+    for query, messages in zip(queries, built, strict=True):
+        base = count_message_tokens([messages[-1]], MODEL)  # the query turn plus priming, no system message
+        expected = _greedy_reference(builder, query, base)
+        shots = [m["content"] for m in messages[:-1] if m["role"] == "user"]
+        assert shots == [pool[i].input for i in expected]
+        assert messages == builder.build(query)  # one at a time or in a batch: the same prompt
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores=st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 7.25]), min_size=1, max_size=60),
+       head=st.integers(min_value=1, max_value=70))
+def test_lazy_ranking_equals_the_full_stable_sort(scores: list[float], head: int) -> None:
+    import numpy as np
+
+    from ftplug.bm25 import BM25
+
+    index = BM25(["x"] * len(scores))
+    array = np.array(scores)
+    assert np.concatenate(list(index.rank_lazily(array, head=head))).tolist() == index.rank(array).tolist()

@@ -21,6 +21,6 @@ def test_ruff_is_clean() -> None:
 def test_help_does_not_import_heavy_dependencies() -> None:
     code = ("import sys; from ftplug.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('openai', 'duckdb', 'tiktoken', 'httpx2') if m in sys.modules))")
+            "print(sorted(m for m in ('openai', 'duckdb', 'tiktoken', 'httpx2', 'numpy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
