@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from importlib.resources import files
@@ -144,8 +145,35 @@ def _model_info(model_id: str, table: dict[str, Any], path: str, base: ModelInfo
     return ModelInfo(id=model_id, **values)
 
 
-@functools.cache
+_user_files: list[Path] = []
+
+
+def use_catalogue_file(path: str | Path) -> None:
+    """Add or override models from the TOML file at ``path`` (same format as the shipped catalogue) for the
+    rest of the process; checked now, so a bad file fails before anything runs."""
+    resolved = Path(path).resolve()
+    shipped_catalogue().with_overrides(resolved)
+    if resolved not in _user_files:
+        _user_files.append(resolved)
+
+
 def default_catalogue() -> Catalogue:
+    """The catalogue in use: the shipped one, then the files named in ``FTPLUG_MODELS`` (separated by
+    ``os.pathsep``), then those given with :func:`use_catalogue_file` (``--models``, ``[model] catalogue``)."""
+    from_environment = [Path(p).resolve() for p in os.environ.get("FTPLUG_MODELS", "").split(os.pathsep) if p]
+    return _combined(tuple(dict.fromkeys([*from_environment, *_user_files])))
+
+
+@functools.cache
+def _combined(paths: tuple[Path, ...]) -> Catalogue:
+    catalogue = shipped_catalogue()
+    for path in paths:
+        catalogue = catalogue.with_overrides(path)
+    return catalogue
+
+
+@functools.cache
+def shipped_catalogue() -> Catalogue:
     """The catalogue shipped in ``ftplug.data/models.toml``."""
     resource = files("ftplug.data").joinpath("models.toml")
     document = tomllib.loads(resource.read_text(encoding="utf-8"))

@@ -50,8 +50,16 @@ def _err(message: str) -> None:
 
 @click.group(cls=PluginGroup)
 @click.version_option(__version__, prog_name="ftplug")
-def cli() -> None:
+@click.option("--models", "model_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="A model catalogue file adding or overriding models (context windows, prices); repeatable. "
+                   "Also FTPLUG_MODELS.")
+def cli(model_files: tuple[str, ...]) -> None:
     """Fine-tune or few-shot prompt? Compare both on your own task: accuracy, cost, latency."""
+    if model_files:
+        from ftplug.catalogue import use_catalogue_file
+
+        for model_file in model_files:
+            use_catalogue_file(model_file)
 
 
 @cli.command()

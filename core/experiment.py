@@ -237,8 +237,13 @@ def load_experiment(path: str | Path, registry: Registry) -> Experiment:
     validation_split = reader.value(split, "[split]", "validation", (int, float), 0.1)
 
     model = reader.table(doc, "model")
-    reader.only_keys(model, "[model]", {"base"})
+    reader.only_keys(model, "[model]", {"base", "catalogue"})
     base_model = reader.value(model, "[model]", "base", str)
+    catalogue_file = reader.value(model, "[model]", "catalogue", str, "")
+    if catalogue_file:
+        from ftplug.catalogue import use_catalogue_file
+
+        use_catalogue_file(path.parent / catalogue_file)
 
     raw_variants = doc.get("variants")
     if not isinstance(raw_variants, list) or not raw_variants:

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.duckdb_store",
     "ftplug.plugins.simulator_command",
     "ftplug.plugins.token_command",
+    "ftplug.plugins.catalogue_command",
 )
 
 REGISTRATION_HOOKS: dict[Kind, str] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,56 @@ def test_bad_user_file_names_file_and_key(tmp_path: Path, text: str, message: st
     with pytest.raises(InputError) as raised:
         default_catalogue().with_overrides(path)
     assert str(raised.value).startswith(str(path)) and message in str(raised.value)
+
+
+CUSTOM = ('[models."local-llama"]\ncontext_window = 4096\nmax_output_tokens = 512\nencoding = "cl100k_base"\n'
+          'input_price = 0.0\noutput_price = 0.0\n')
+
+
+def test_models_flag_and_environment_reach_every_command(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    catalogue = tmp_path / "mine.toml"
+    catalogue.write_text(CUSTOM, encoding="utf-8")
+    text = tmp_path / "t.txt"
+    text.write_text("hello world", encoding="utf-8")
+    by_flag = run_cli("--models", str(catalogue), "tokens", str(text), "--model", "local-llama", "--json")
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert json.loads(by_flag.stdout)["context_window"] == 4096
+    listed = run_cli("models", "--json", env={"FTPLUG_MODELS": str(catalogue)})
+    ids = [m["id"] for m in json.loads(listed.stdout)["models"]]
+    assert "local-llama" in ids and "gpt-4-0613" in ids
+    without = run_cli("tokens", str(text), "--model", "local-llama")
+    assert without.returncode == 2 and "local-llama" in without.stderr
+
+
+def test_an_experiment_can_name_its_own_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftplug import catalogue
+    from ftplug.experiment import load_experiment
+    from ftplug.runner import ExperimentRunner, RunOptions
+    from tests.helpers import EXAMPLE, fresh_plugins
+
+    monkeypatch.setattr(catalogue, "_user_files", [])  # the file stays in use for this test only
+    (tmp_path / "models.toml").write_text(CUSTOM, encoding="utf-8")
+    text = EXAMPLE.read_text(encoding="utf-8").replace('base = "gpt-4o-mini-2024-07-18"',
+                                                       'base = "local-llama"\ncatalogue = "models.toml"')
+    (tmp_path / "fortunes.csv").write_bytes(EXAMPLE.with_name("fortunes.csv").read_bytes())
+    (tmp_path / "exp.toml").write_text(text.replace("shots = 40", 'shots = "max"'), encoding="utf-8")
+    plugins = fresh_plugins()
+    experiment = load_experiment(tmp_path / "exp.toml", plugins.registry)
+    plan = ExperimentRunner(experiment, store=None, hooks=plugins.hook, options=RunOptions()).plan()  # type: ignore[arg-type]
+    builder = plan.variants[2].prompt
+    builder.build(plan.test[0])
+    assert builder.report()["context_window"] == 4096 and builder.report()["budget"] == 4096 - 256 - 32
+
+
+def test_a_bad_catalogue_named_by_an_experiment_is_a_one_line_error(tmp_path: Path) -> None:
+    from tests.helpers import EXAMPLE, run_cli
+
+    (tmp_path / "models.toml").write_text('[models."x"]\ncontext_window = "big"\n', encoding="utf-8")
+    text = EXAMPLE.read_text(encoding="utf-8").replace('base = "gpt-4o-mini-2024-07-18"',
+                                                       'base = "gpt-4o-mini"\ncatalogue = "models.toml"')
+    (tmp_path / "exp.toml").write_text(text, encoding="utf-8")
+    result = run_cli("run", str(tmp_path / "exp.toml"), "--db", str(tmp_path / "r.duckdb"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert 'models.toml: [models."x"] context_window: must be int' in result.stderr
