@@ -35,6 +35,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.simulator_command",
     "ftplug.plugins.token_command",
     "ftplug.plugins.catalogue_command",
+    "ftplug.plugins.data_command",
 )
 
 REGISTRATION_HOOKS: dict[Kind, str] = {

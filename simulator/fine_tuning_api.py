@@ -8,13 +8,8 @@ from ftplug.catalogue import default_catalogue
 from ftplug.simulator.jobs import TERMINAL, Job
 from ftplug.simulator.routing import Request, Router, bad_request, not_found
 from ftplug.simulator.state import State, paginate
-from ftplug.simulator.training_data import (
-    InvalidTrainingFile,
-    auto_epochs,
-    check_hyperparameter,
-    parse_training_file,
-)
-from ftplug.tokens import count_message_tokens
+from ftplug.simulator.training_data import InvalidTrainingFile, check_hyperparameter, parse_training_file
+from ftplug.training_cost import estimate_training
 
 
 def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +31,7 @@ def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _model(body: dict[str, Any]) -> tuple[str, int]:
+def _model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise bad_request("Missing required parameter: 'model'.", param="model")
@@ -44,7 +39,7 @@ def _model(body: dict[str, Any]) -> tuple[str, int]:
     if info is None or info.training_limit is None or model.startswith("ft:"):
         raise bad_request(f"Model {model} is not available for fine-tuning or does not exist.", param="model",
                           code="model_not_available")
-    return info.id, info.training_limit
+    return info.id
 
 
 def add_routes(router: Router, state: State) -> None:
@@ -66,7 +61,7 @@ def add_routes(router: Router, state: State) -> None:
 
     def create(request: Request) -> dict[str, Any]:
         body = request.json()
-        model, training_limit = _model(body)
+        model = _model(body)
         training_file, validation_file = file_for(body, "training_file"), file_for(body, "validation_file")
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
@@ -89,7 +84,7 @@ def add_routes(router: Router, state: State) -> None:
                 param = "validation_file" if job.examples else "training_file"
                 job.error = {"code": "invalid_training_file", "message": str(error), "param": param}
             if job.examples:
-                _resolve(job, requested, training_limit)
+                _resolve(job, requested)
             state.jobs[job.id] = job
             return job.to_api(state.clock.now(), state)
 
@@ -135,11 +130,11 @@ def add_routes(router: Router, state: State) -> None:
     router.add("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", cancel)
 
 
-def _resolve(job: Job, requested: dict[str, Any], training_limit: int) -> None:
+def _resolve(job: Job, requested: dict[str, Any]) -> None:
     """Fill in what ``auto`` means for this file, and the billed token count."""
-    job.n_epochs = requested["n_epochs"] if requested["n_epochs"] != "auto" else auto_epochs(len(job.examples))
+    estimate = estimate_training([e.messages for e in job.examples], job.model, requested["n_epochs"])
+    job.n_epochs = estimate.epochs
     job.batch_size = requested["batch_size"] if requested["batch_size"] != "auto" else 1
     multiplier = requested["learning_rate_multiplier"]
     job.learning_rate_multiplier = multiplier if multiplier != "auto" else 2.0
-    per_epoch = sum(min(training_limit, count_message_tokens(e.messages, job.model)) for e in job.examples)
-    job.trained_tokens = per_epoch * job.n_epochs
+    job.trained_tokens = estimate.billed_tokens

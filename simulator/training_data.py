@@ -52,16 +52,6 @@ def parse_training_file(content: bytes, minimum: int = MIN_EXAMPLES) -> list[Tra
     return examples
 
 
-def auto_epochs(n_examples: int) -> int:
-    """The epochs ``auto`` chooses (OpenAI's data-prep cookbook): 3, more for tiny sets, fewer for huge."""
-    target, low, high = 3, 100, 25_000
-    if n_examples * target < low:
-        return min(25, low // n_examples)
-    if n_examples * target > high:
-        return max(1, high // n_examples)
-    return target
-
-
 def check_hyperparameter(value: Any, name: str, kind: type, low: float, high: float) -> Any:
     """``"auto"`` or a number of ``kind`` within bounds; a 400 naming the parameter otherwise."""
     if value is None or value == "auto":
