@@ -45,11 +45,13 @@ class ModelInfo:
     ft_cached_input_price: float | None = None
     ft_output_price: float | None = None
     fine_tuning_shutdown: dt.date | None = None
+    fine_tuning_closes: dt.date | None = None
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "aliases": (list,), "context_window": (int,), "max_output_tokens": (int,), "encoding": (str,),
     "training_limit": (int,), "fine_tuning_shutdown": (dt.date,),
+    "fine_tuning_closes": (dt.date,),
     **{name: (int, float) for name in PRICE_FIELDS},
 }
 _REQUIRED = ("context_window", "max_output_tokens", "encoding")

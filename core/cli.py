@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,14 +72,19 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once.")
 @click.option("--explain", metavar="VARIANT", help="Print the exact messages VARIANT sends for the first test "
                                                     "example, with token counts, and call nothing.")
+@click.option("--dry-run", is_flag=True, help="Print every variant's estimated training and inference cost "
+                                              "and call nothing.")
+@click.option("--yes", is_flag=True, help="Start fine-tuning jobs without asking, whatever the estimate.")
+@click.option("--max-training-cost", type=click.FloatRange(min=0), metavar="USD",
+              help="Refuse to start a fine-tuning job estimated above USD.")
 def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
-        explain: str | None) -> int:
+        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
     result is labelled simulated.
     """
-    from ftplug.endpoint import open_endpoint
+    from ftplug.endpoint import open_endpoint, simulator_state_dir
     from ftplug.experiment import load_experiment
     from ftplug.plugin_manager import get_plugins
     from ftplug.report import report_table
@@ -87,17 +93,28 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
 
     plugins = get_plugins()
     spec = load_experiment(experiment, plugins.registry)
-    options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]))
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]), yes=yes,
+                         max_training_cost=max_training_cost,
+                         confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
+                         resume_hint=" ".join(shlex.quote(part) for part in ("ftplug", "run", str(experiment),
+                                                                             "--db", db)))
     if explain is not None:
         from ftplug.explain import explain_variant
 
         click.echo(explain_variant(spec, explain, options, hooks=plugins.hook))
         return 0
+    if dry_run:
+        from ftplug.dry_run import estimate_variants, format_estimates
+
+        plan = ExperimentRunner(spec, store=None, hooks=plugins.hook, options=options).plan()  # type: ignore[arg-type]
+        click.echo(format_estimates(spec, estimate_variants(spec, plan)))
+        return 0
     store = open_store(db)
     try:
         runner = ExperimentRunner(spec, store=store, hooks=plugins.hook, options=options, log=_err)
         plan = runner.plan()
-        with open_endpoint(mode or "auto", seed=spec.seed) as endpoint:
+        with open_endpoint(mode or "auto", seed=spec.seed, state_dir=simulator_state_dir(db)) as endpoint:
             if endpoint.simulated:
                 _err("ftplug: using the offline simulator: results are SIMULATED, not a real model's.")
             try:

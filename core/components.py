@@ -134,11 +134,15 @@ class TrainedModel:
     :param model: the model id to request (the base model when nothing was trained).
     :param predict: for local baselines, a function ``example -> output``; ``None`` means use the API.
     :param details: anything worth storing about the training (job id, trained tokens, …).
+    :param base_url: send the variant's requests to this OpenAI-compatible endpoint instead of the run's
+        (a model fine-tuned elsewhere is served there); ``api_key_env`` names the variable holding its key.
     """
 
     model: str
     predict: Callable[[Example], str] | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    base_url: str | None = None
+    api_key_env: str | None = None
 
 
 @dataclass
@@ -151,6 +155,13 @@ class TrainingContext:
     :param client: a synchronous ``openai.OpenAI`` client for the variant's endpoint.
     :param simulated: whether the endpoint is the simulator.
     :param log: prints one progress line for the user.
+    :param endpoint_url: the run's endpoint (``None``: the API's default).
+    :param ledger: where jobs are remembered across runs (the result store), so an interrupted job is
+        resumed and an identical one reused; ``None`` for no memory.
+    :param approve_cost: call with the estimated training cost in USD (``None`` if unknown) and a
+        description before spending money; raises :class:`ftplug.errors.FtplugError` if the user or a
+        limit refuses.
+    :param resume_hint: the command that re-runs this experiment, for messages after an interruption.
     """
 
     experiment: str
@@ -163,6 +174,10 @@ class TrainingContext:
     simulated: bool
     seed: int
     log: Callable[[str], None] = print
+    endpoint_url: str | None = None
+    ledger: Any = None
+    approve_cost: Callable[[float | None, str], None] = lambda cost, what: None
+    resume_hint: str = "ftplug run EXPERIMENT.toml"
 
 
 class Trainer(Protocol):
@@ -171,6 +186,9 @@ class Trainer(Protocol):
     def train(self, context: TrainingContext) -> TrainedModel:
         """Train (or not) and say which model answers; raise :class:`ftplug.errors.FtplugError` on failure."""
         ...
+
+    # Optional: ``estimate(context) -> TrainingEstimate | None`` — what training would cost, computed
+    # without any request (``context.client`` is ``None``); used by ``ftplug run --dry-run``.
 
 
 class Scorer(Protocol):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from ftplug.errors import InputError
@@ -50,13 +51,20 @@ def wants_simulator(mode: Mode) -> bool:
     return mode == "simulate" or (mode == "auto" and not os.environ.get("OPENAI_API_KEY"))
 
 
+def simulator_state_dir(db: str) -> Path | None:
+    """Where the embedded simulator keeps its files, jobs and models for the result store ``db``, so that
+    simulated fine-tuning jobs outlive the process (resumed and reused like real ones)."""
+    return None if db == ":memory:" else Path(db).with_name(Path(db).name + ".simulator")
+
+
 @contextmanager
-def open_endpoint(mode: Mode = "auto", seed: int = 0) -> Iterator[Endpoint]:
-    """The endpoint for ``mode``; starts (and afterwards stops) the embedded simulator when needed."""
+def open_endpoint(mode: Mode = "auto", seed: int = 0, state_dir: Path | None = None) -> Iterator[Endpoint]:
+    """The endpoint for ``mode``; starts (and afterwards stops) the embedded simulator when needed, keeping
+    its state in ``state_dir`` if given."""
     if wants_simulator(mode):
         from ftplug.simulator import Simulator
 
-        with Simulator(seed=seed) as simulator:
+        with Simulator(seed=seed, state_dir=state_dir) as simulator:
             yield Endpoint(base_url=simulator.base_url, api_key=SIMULATOR_KEY, simulated=True)
         return
     api_key = os.environ.get("OPENAI_API_KEY")

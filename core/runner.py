@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,12 +27,22 @@ PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in on
 
 @dataclass
 class RunOptions:
-    """How to run: ``limit`` caps the test examples, ``batch_size`` is predictions per store commit."""
+    """How to run: ``limit`` caps the test examples, ``batch_size`` is predictions per store commit.
+
+    The cost gate, before any live training: refuse above ``max_training_cost`` USD; above
+    ``confirm_above_usd`` (or when the cost is unknown) ask ``confirm`` unless ``yes``; with no way to
+    ask, refuse and say how to proceed.
+    """
 
     limit: int | None = None
     concurrency: int = 8
     batch_size: int = 64
     max_retries: int = 3
+    yes: bool = False
+    max_training_cost: float | None = None
+    confirm_above_usd: float = 1.0
+    confirm: Callable[[str], bool] | None = None
+    resume_hint: str = "ftplug run EXPERIMENT.toml"
 
 
 @dataclass
@@ -147,7 +158,8 @@ class ExperimentRunner:
             if trained.predict is not None:
                 self._predict_locally(trained, variant, test, run, sink)
             else:
-                asyncio.run(self._predict_remotely(trained.model, variant, test, run, sink))
+                asyncio.run(self._predict_remotely(trained.model, variant, test, run, sink,
+                                                   self._endpoint_for(trained)))
             summary.status = "succeeded"
             if hasattr(variant.prompt, "report"):
                 summary.details["prompt"] = variant.prompt.report()
@@ -169,11 +181,16 @@ class ExperimentRunner:
         return summary
 
     def _train(self, variant: PreparedVariant, splits: Splits, run: RunInfo) -> TrainedModel:
+        def log(line: str) -> None:
+            self.log(f"{variant.spec.name}: {line}")
+
         context = TrainingContext(
             experiment=self.experiment.name, variant=variant.spec.name, base_model=self.experiment.base_model,
             train=splits.train, validation=splits.validation, prompt=variant.prompt,
             client=self.endpoint.client(max_retries=self.options.max_retries), simulated=self.endpoint.simulated,
-            seed=self.experiment.seed, log=lambda line: self.log(f"{variant.spec.name}: {line}"))
+            seed=self.experiment.seed, log=log, endpoint_url=self.endpoint.base_url, ledger=self.store,
+            approve_cost=lambda cost, what: self._approve_cost(cost, what, log),
+            resume_hint=self.options.resume_hint)
         try:
             return variant.trainer.train(context)
         except FtplugError:
@@ -184,6 +201,26 @@ class ExperimentRunner:
             raise
         finally:
             context.client.close()
+
+    def _approve_cost(self, cost: float | None, what: str, log: Callable[[str], None]) -> None:
+        """The cost gate (see :class:`RunOptions`)."""
+        assert self.endpoint is not None
+        shown = f"${cost:,.2f}" if cost is not None else "unknown (no training price in the catalogue)"
+        if self.endpoint.simulated:
+            log(f"{what}; estimated cost {shown} if it were real — simulated, nothing is charged")
+            return
+        log(f"{what}; estimated training cost {shown}")
+        limit = self.options.max_training_cost
+        if limit is not None and (cost is None or cost > limit):
+            raise FtplugError(f"estimated training cost {shown} is over --max-training-cost ${limit:,.2f}; "
+                              "nothing was started")
+        if self.options.yes or (cost is not None and cost <= self.options.confirm_above_usd):
+            return
+        if self.options.confirm is None:
+            raise FtplugError(f"estimated training cost {shown} needs confirmation (over "
+                              f"${self.options.confirm_above_usd:,.2f}): re-run with --yes to accept it")
+        if not self.options.confirm(f"Start fine-tuning at an estimated {shown}?"):
+            raise FtplugError("fine-tuning declined; nothing was started")
 
     def _score(self, output: str, example: Example) -> dict[str, float | None]:
         return {name: scorer.score(output, example) for name, scorer in self.scorers}
@@ -198,9 +235,19 @@ class ExperimentRunner:
                                       latency_ms=(time.perf_counter() - started) * 1000, cost_usd=0.0,
                                       scores=self._score(output, example)))
 
+    def _endpoint_for(self, trained: TrainedModel) -> Endpoint:
+        """Where the trained model answers: its own endpoint if the trainer named one, else the run's."""
+        assert self.endpoint is not None
+        if trained.base_url is None or self.endpoint.simulated:
+            return self.endpoint
+        key = os.environ.get(trained.api_key_env or "OPENAI_API_KEY")
+        if not key:
+            raise FtplugError(f"{trained.base_url} needs its API key in ${trained.api_key_env}")
+        return Endpoint(base_url=trained.base_url, api_key=key, simulated=False)
+
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
-                                run: RunInfo, sink: _Sink) -> None:
-        client = self.endpoint.async_client(max_retries=self.options.max_retries)
+                                run: RunInfo, sink: _Sink, endpoint: Endpoint) -> None:
+        client = endpoint.async_client(max_retries=self.options.max_retries)
         prompts = _prompts(variant.prompt, test)
 
         async def worker() -> None:

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ftplug.dataset import Splits
+from ftplug.finetune_jobs import JobLedger
 from ftplug.runs import PredictionRecord, RunInfo
 
 
-class Store(Protocol):
-    """Where runs, predictions and scores are kept."""
+class Store(JobLedger, Protocol):
+    """Where runs, predictions, scores and fine-tuning jobs are kept."""
 
     path: str
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ from typing import Any
 from ftplug import hookimpl
 from ftplug.dataset import Splits
 from ftplug.errors import FtplugError
+from ftplug.finetune_jobs import JobEvent, JobRecord
 from ftplug.runs import PredictionRecord, RunInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: finetune_jobs and finetune_events
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -36,7 +38,22 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE TABLE IF NOT EXISTS scores (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, scorer VARCHAR NOT NULL, value DOUBLE,
     PRIMARY KEY (run_id, example_id, scorer));
+CREATE TABLE IF NOT EXISTS finetune_jobs (
+    job_id VARCHAR PRIMARY KEY, key VARCHAR NOT NULL, experiment VARCHAR NOT NULL, variant VARCHAR NOT NULL,
+    base_model VARCHAR NOT NULL, endpoint VARCHAR NOT NULL, simulated BOOLEAN NOT NULL, status VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL, hyperparameters JSON, suffix VARCHAR, training_file VARCHAR,
+    validation_file VARCHAR, training_examples INTEGER, api_key_env VARCHAR, estimated_cost_usd DOUBLE,
+    fine_tuned_model VARCHAR, trained_tokens BIGINT, training_cost_usd DOUBLE, finished_at TIMESTAMP,
+    error VARCHAR);
+CREATE TABLE IF NOT EXISTS finetune_events (
+    job_id VARCHAR NOT NULL, event_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, level VARCHAR,
+    type VARCHAR, message VARCHAR, step INTEGER, total_steps INTEGER, train_loss DOUBLE, valid_loss DOUBLE,
+    full_valid_loss DOUBLE, data JSON, simulated BOOLEAN NOT NULL,
+    PRIMARY KEY (job_id, event_id));
 """
+
+JOB_COLUMNS = [f.name for f in fields(JobRecord)]
+EVENT_COLUMNS = [f.name for f in fields(JobEvent)]
 
 VARIANT_ROWS = """
 WITH latest AS (
@@ -74,9 +91,15 @@ class DuckDBStore:
             self.db = duckdb.connect(path)
         except duckdb.Error as error:
             raise FtplugError(f"{path}: cannot open the result store: {error}") from None
-        self.db.execute(SCHEMA)
-        if not self.db.execute("SELECT count(*) FROM schema_version").fetchone()[0]:
+        self.db.execute(SCHEMA)  # every table is CREATE IF NOT EXISTS: older files gain the newer tables
+        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+        if row is None or row[0] is None:
             self.db.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+        elif row[0] > SCHEMA_VERSION:
+            raise FtplugError(f"{path}: written by a newer ftplug (schema {row[0]}, this one knows "
+                              f"{SCHEMA_VERSION}); upgrade ftplug to use it")
+        elif row[0] < SCHEMA_VERSION:
+            self.db.execute("UPDATE schema_version SET version = ?", [SCHEMA_VERSION])
 
     def save_examples(self, experiment: str, splits: Splits) -> None:
         """Store every example with its split (replacing an earlier copy of the same example)."""
@@ -138,6 +161,61 @@ class DuckDBStore:
             row["details"] = json.loads(row["details"]) if row["details"] else {}
             row["scores"] = {scorer: mean for run_id, scorer, mean, _ in sorted(means) if run_id == row["run_id"]}
         return rows
+
+    # ---- fine-tuning jobs (the JobLedger of ftplug.finetune_jobs) ------------------------------------------
+
+    def find_job(self, key: str) -> JobRecord | None:
+        """The newest job with ``key``."""
+        return next(iter(self._jobs("WHERE key = ? ORDER BY created_at DESC LIMIT 1", [key])), None)
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        """The job ``job_id``."""
+        return next(iter(self._jobs("WHERE job_id = ?", [job_id])), None)
+
+    def jobs(self) -> list[JobRecord]:
+        """Every job, newest first."""
+        return self._jobs("ORDER BY created_at DESC", [])
+
+    def save_job(self, record: JobRecord) -> None:
+        """Insert or update a job, committed at once."""
+        values = [json.dumps(v) if name == "hyperparameters" else v
+                  for name, v in ((n, getattr(record, n)) for n in JOB_COLUMNS)]
+        placeholders = ", ".join("?" for _ in JOB_COLUMNS)
+        with self._transaction():
+            self.db.execute(f"INSERT OR REPLACE INTO finetune_jobs ({', '.join(JOB_COLUMNS)}) "
+                            f"VALUES ({placeholders})", values)
+
+    def add_job_events(self, events: Sequence[JobEvent]) -> None:
+        """Store new events (those already stored are left as they are)."""
+        if not events:
+            return
+        simulated = {e.job_id: self._job_simulated(e.job_id) for e in events}
+        rows = [[*(json.dumps(getattr(e, n)) if n == "data" and getattr(e, n) is not None else getattr(e, n)
+                   for n in EVENT_COLUMNS), simulated[e.job_id]] for e in events]
+        placeholders = ", ".join("?" for _ in range(len(EVENT_COLUMNS) + 1))
+        with self._transaction():
+            self.db.executemany(f"INSERT OR IGNORE INTO finetune_events ({', '.join(EVENT_COLUMNS)}, simulated) "
+                                f"VALUES ({placeholders})", rows)
+
+    def job_events(self, job_id: str) -> list[JobEvent]:
+        """A job's events, oldest first."""
+        cursor = self.db.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM finetune_events WHERE job_id = ? "
+                                 "ORDER BY created_at, event_id", [job_id])
+        return [JobEvent(**{**dict(zip(EVENT_COLUMNS, row, strict=True)),
+                            "data": json.loads(row[-1]) if row[-1] else None}) for row in cursor.fetchall()]
+
+    def _job_simulated(self, job_id: str) -> bool:
+        row = self.db.execute("SELECT simulated FROM finetune_jobs WHERE job_id = ?", [job_id]).fetchone()
+        return bool(row[0]) if row else False
+
+    def _jobs(self, clause: str, parameters: list[Any]) -> list[JobRecord]:
+        cursor = self.db.execute(f"SELECT {', '.join(JOB_COLUMNS)} FROM finetune_jobs {clause}", parameters)
+        records = []
+        for row in cursor.fetchall():
+            values = dict(zip(JOB_COLUMNS, row, strict=True))
+            values["hyperparameters"] = json.loads(values["hyperparameters"]) if values["hyperparameters"] else {}
+            records.append(JobRecord(**values))
+        return records
 
     def close(self) -> None:
         """Checkpoint and close the file."""

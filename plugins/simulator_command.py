@@ -47,13 +47,15 @@ def _faults(error_rate: float, specs: tuple[str, ...]) -> tuple[object, ...]:
               help="How much faster than real time fine-tuning jobs and batches advance.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep files, jobs and models here across restarts.")
+@click.option("--refuse-fine-tuning", is_flag=True,
+              help="Answer every new fine-tuning job with 403, as for an organisation that may not fine-tune.")
 @click.option("--record", "record_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Proxy JSON requests to the real API (OPENAI_API_KEY, OPENAI_BASE_URL) and keep each exchange.")
 @click.option("--replay", "replay_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Answer only from exchanges recorded with --record, matched by request content.")
 def serve(host: str, port: int, seed: int, latency_ms: float, per_token_ms: float, error_rate: float,
           faults: tuple[str, ...], rpm: int | None, tpm: int | None, api_key: str | None, speed: float,
-          state_dir: Path | None, record_dir: Path | None, replay_dir: Path | None) -> None:
+          state_dir: Path | None, refuse_fine_tuning: bool, record_dir: Path | None, replay_dir: Path | None) -> None:
     """Serve the simulator until Ctrl-C. The first line on stdout is its base URL; point any OpenAI client
     at it. Its models are simulations: nothing they answer measures a real model."""
     import os
@@ -73,7 +75,7 @@ def serve(host: str, port: int, seed: int, latency_ms: float, per_token_ms: floa
                                faults=_faults(error_rate, faults), rpm=rpm, tpm=tpm,  # type: ignore[arg-type]
                                record_dir=record_dir, replay_dir=replay_dir,
                                upstream_base_url=os.environ.get("OPENAI_BASE_URL") or None,
-                               upstream_api_key=upstream_key)
+                               upstream_api_key=upstream_key, refuse_fine_tuning=refuse_fine_tuning)
     serve_forever(Simulator(seed=seed, host=host, port=port, clock=SystemClock(speed), options=options,
                             state_dir=state_dir))
 

@@ -6,10 +6,13 @@ from typing import Any
 
 from ftplug.catalogue import default_catalogue
 from ftplug.simulator.jobs import TERMINAL, Job
-from ftplug.simulator.routing import Request, Router, bad_request, not_found
+from ftplug.simulator.routing import ApiError, Request, Router, bad_request, not_found
 from ftplug.simulator.state import State, paginate
 from ftplug.simulator.training_data import InvalidTrainingFile, check_hyperparameter, parse_training_file
 from ftplug.training_cost import estimate_training
+
+# The simulator's own wording (the API's exact text for this refusal is not documented).
+REFUSAL = "Fine-tuning is not available for this organization: new fine-tuning jobs cannot be created."
 
 
 def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +63,8 @@ def add_routes(router: Router, state: State) -> None:
         return file_id
 
     def create(request: Request) -> dict[str, Any]:
+        if state.options.refuse_fine_tuning:
+            raise ApiError(403, REFUSAL, code="fine_tuning_not_available")
         body = request.json()
         model = _model(body)
         training_file, validation_file = file_for(body, "training_file"), file_for(body, "validation_file")

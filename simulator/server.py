@@ -54,6 +54,10 @@ def check_key(authorization: str, expected: str | None) -> None:
                             "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
 
+# POSTs that change nothing the state folder keeps: not worth a snapshot each
+STATELESS_ROUTES = ("/v1/chat/completions", "/v1/responses")
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Turns each HTTP request into a :class:`Request` for the router and writes its answer."""
 
@@ -68,7 +72,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         try:
             response, delay = self._dispatch()
-            if self.server.state_dir is not None and self.command in ("POST", "DELETE"):
+            if (self.server.state_dir is not None and self.command in ("POST", "DELETE")
+                    and not self.path.startswith(STATELESS_ROUTES)):
                 persistence.save(state, self.server.state_dir)
             if response.generated_tokens is not None:
                 delay += state.options.latency.seconds(response.generated_tokens)

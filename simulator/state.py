@@ -66,6 +66,8 @@ class SimulatorOptions:
     :param rpm: requests per minute allowed on model endpoints; ``tpm``: tokens per minute.
     :param record_dir: proxy every JSON request to ``upstream_base_url`` (the real API by default) with
         ``upstream_api_key`` and keep each exchange here. ``replay_dir``: answer from kept exchanges only.
+    :param refuse_fine_tuning: answer every new fine-tuning job with a 403, as for an organisation that may
+        not fine-tune (OpenAI's self-serve fine-tuning closes to new jobs on 2027-01-06).
     """
 
     api_key: str | None = None
@@ -77,6 +79,7 @@ class SimulatorOptions:
     replay_dir: Path | None = None
     upstream_base_url: str | None = None
     upstream_api_key: str | None = field(default=None, repr=False)
+    refuse_fine_tuning: bool = False
 
 
 @dataclass

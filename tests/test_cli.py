@@ -95,7 +95,8 @@ def _copy_example(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
     (("shots = 40", "shots = 4000"),
      "[[variants]] 'few-shot-40' prompt: shots = 4000 but the training split has only 210 examples"),
     (("shots = 5,", 'shots = "many",'), "[[variants]] 'few-shot-5' prompt: shots must be a whole number ≥ 0"),
-    (("n_epochs = 3", 'n_epochs = "many"'), "[[variants]] 'fine-tuned' trainer: n_epochs must be a number or 'auto'"),
+    (("n_epochs = 3", 'n_epochs = "many"'),
+     "[[variants]] 'fine-tuned' trainer: n_epochs must be 'auto' or a whole number, got 'many'"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, replace: tuple[str, str], expected: str) -> None:
     path = _copy_example(tmp_path, replace)
@@ -112,7 +113,7 @@ def test_a_failed_fine_tuning_job_fails_its_variant_only(tmp_path: Path) -> None
     db = tmp_path / "r.duckdb"
     result = run_cli("run", str(path), "--db", str(db), "--limit", "3")
     assert result.returncode == 1
-    assert "fine-tuned: failed: variant 'fine-tuned': fine-tuning needs at least 10 training examples" in result.stderr
+    assert "fine-tuned: failed: fine-tuning needs at least 10 training examples" in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line == "ftplug: error: variant(s) failed: fine-tuned (see the messages above)"
     with duckdb.connect(str(db), read_only=True) as con:

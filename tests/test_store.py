@@ -17,6 +17,10 @@ CONTRACT = {
     "predictions": {"run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "latency_ms", "error",
                     "simulated", "cost_usd"},
     "scores": {"run_id", "example_id", "scorer", "value"},
+    "finetune_jobs": {"job_id", "experiment", "variant", "base_model", "status", "fine_tuned_model", "trained_tokens",
+                      "training_cost_usd", "created_at", "finished_at", "error", "simulated"},
+    "finetune_events": {"job_id", "event_id", "created_at", "message", "step", "train_loss", "valid_loss",
+                        "simulated"},
 }
 
 
@@ -32,7 +36,31 @@ def test_tables_follow_the_contract(tmp_path: Path) -> None:
         for table, columns in CONTRACT.items():
             found = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
             assert columns <= found, (table, columns - found)
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+
+
+def test_a_version_1_file_gains_the_fine_tuning_tables_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.duckdb")
+    with duckdb.connect(path) as con:
+        con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
+                    "CREATE TABLE scores (run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, "
+                    "scorer VARCHAR NOT NULL, value DOUBLE, PRIMARY KEY (run_id, example_id, scorer));"
+                    "INSERT INTO scores VALUES ('r', 'e', 'exact', 1.0)")
+    DuckDBStore(path).close()
+    with duckdb.connect(path, read_only=True) as con:
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert con.execute("SELECT count(*) FROM finetune_jobs").fetchone() == (0,)
+        assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0)]
+
+
+def test_a_file_from_a_newer_ftplug_is_refused(tmp_path: Path) -> None:
+    from ftplug.errors import FtplugError
+
+    path = str(tmp_path / "new.duckdb")
+    with duckdb.connect(path) as con:
+        con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(FtplugError, match="written by a newer ftplug"):
+        DuckDBStore(path)
 
 
 def test_batches_commit_atomically_and_reports_aggregate(tmp_path: Path) -> None:
