@@ -133,12 +133,9 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
 
 
 def _open_existing_store(db: str) -> Any:
-    from ftplug.errors import InputError
-    from ftplug.store import open_store
+    from ftplug.store import open_existing_store
 
-    if db != ":memory:" and not Path(db).exists():
-        raise InputError("no such result store (run `ftplug run` first, or pass --db)", path=db)
-    return open_store(db)
+    return open_existing_store(db)
 
 
 @cli.command()

@@ -36,6 +36,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.token_command",
     "ftplug.plugins.catalogue_command",
     "ftplug.plugins.data_command",
+    "ftplug.plugins.finetune_command",
 )
 
 REGISTRATION_HOOKS: dict[Kind, str] = {

@@ -62,3 +62,14 @@ def open_store(path: str) -> Store:
     if store is None:
         raise FtplugError(f"no plugin can open a store at {path}")
     return store
+
+
+def open_existing_store(path: str) -> Store:
+    """Like :func:`open_store`, but a missing file is an error (for commands that only read results)."""
+    from pathlib import Path
+
+    from ftplug.errors import InputError
+
+    if path != ":memory:" and not Path(path).exists():
+        raise InputError("no such result store (run `ftplug run` first, or pass --db)", path=path)
+    return open_store(path)

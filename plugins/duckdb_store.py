@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS finetune_jobs (
 CREATE TABLE IF NOT EXISTS finetune_events (
     job_id VARCHAR NOT NULL, event_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, level VARCHAR,
     type VARCHAR, message VARCHAR, step INTEGER, total_steps INTEGER, train_loss DOUBLE, valid_loss DOUBLE,
-    full_valid_loss DOUBLE, data JSON, simulated BOOLEAN NOT NULL,
+    full_valid_loss DOUBLE, data JSON, simulated BOOLEAN NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (job_id, event_id));
 """
 
@@ -190,17 +190,23 @@ class DuckDBStore:
         if not events:
             return
         simulated = {e.job_id: self._job_simulated(e.job_id) for e in events}
-        rows = [[*(json.dumps(getattr(e, n)) if n == "data" and getattr(e, n) is not None else getattr(e, n)
-                   for n in EVENT_COLUMNS), simulated[e.job_id]] for e in events]
-        placeholders = ", ".join("?" for _ in range(len(EVENT_COLUMNS) + 1))
+        # seq keeps the order events happened in: the API's timestamps are whole seconds
+        seq = {job_id: self.db.execute("SELECT coalesce(max(seq), 0) FROM finetune_events WHERE job_id = ?",
+                                       [job_id]).fetchone()[0] for job_id in simulated}
+        rows = []
+        for event in events:
+            seq[event.job_id] += 1
+            rows.append([*(json.dumps(getattr(event, n)) if n == "data" and getattr(event, n) is not None
+                           else getattr(event, n) for n in EVENT_COLUMNS), simulated[event.job_id], seq[event.job_id]])
+        placeholders = ", ".join("?" for _ in range(len(EVENT_COLUMNS) + 2))
         with self._transaction():
-            self.db.executemany(f"INSERT OR IGNORE INTO finetune_events ({', '.join(EVENT_COLUMNS)}, simulated) "
+            self.db.executemany(f"INSERT OR IGNORE INTO finetune_events ({', '.join(EVENT_COLUMNS)}, simulated, seq) "
                                 f"VALUES ({placeholders})", rows)
 
     def job_events(self, job_id: str) -> list[JobEvent]:
         """A job's events, oldest first."""
         cursor = self.db.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM finetune_events WHERE job_id = ? "
-                                 "ORDER BY created_at, event_id", [job_id])
+                                 "ORDER BY seq", [job_id])
         return [JobEvent(**{**dict(zip(EVENT_COLUMNS, row, strict=True)),
                             "data": json.loads(row[-1]) if row[-1] else None}) for row in cursor.fetchall()]
 
