@@ -40,9 +40,42 @@ def report_table(rows: Sequence[dict[str, Any]]) -> str:
     simulated = any(row["simulated"] for row in rows)
     title = f"Experiment {rows[0]['experiment']}" + (" [SIMULATED]" if simulated else "")
     out = [title, render(header), render(["-" * w for w in widths]), *(render(line) for line in lines)]
+    out += fine_tuning_table(rows)
     if simulated:
         out += ["", SIMULATED_NOTICE]
     return "\n".join(out)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def fine_tuning_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Lines for the variants trained by a fine-tuning job: job, tokens, epochs, cost, time, final losses."""
+    tuned = [row for row in rows if row.get("details", {}).get("job_id")]
+    if not tuned:
+        return []
+    header = ["variant", "job", "trained tokens", "epochs", "training cost", "training time", "final train loss",
+              "final valid loss"]
+    lines = []
+    for row in tuned:
+        d = row["details"]
+        job = d["job_id"] + (" (reused)" if d.get("reused_job") else "")
+        tokens = f"{d['trained_tokens']:,}" if d.get("trained_tokens") is not None else "-"
+        lines.append([row["variant"], job, tokens, _fmt(d.get("n_epochs")), _money(d.get("training_cost_usd")),
+                      _duration(d.get("training_seconds")), _fmt(d.get("final_train_loss")),
+                      _fmt(d.get("final_valid_loss"))])
+    widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
+
+    def render(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    return ["", "Fine-tuning (a reused job was paid for once, by the run that started it)", render(header),
+            render(["-" * w for w in widths]), *(render(line) for line in lines)]
 
 
 def report_json(rows: Sequence[dict[str, Any]]) -> str:

@@ -73,7 +73,7 @@ def new_events(client: Any, job_id: str, seen: set[str]) -> list[JobEvent]:
 
 
 def watch(client: Any, job: Any, record: JobRecord, ledger: JobLedger | None, log: Callable[[str], None], *,
-          interval: float, timeout: float, sleep: Callable[[float], None] = time.sleep) -> tuple[Any, Progress]:
+          interval: float, timeout: float, sleep: Callable[[float], None] | None = None) -> tuple[Any, Progress]:
     """Poll ``job`` until it ends; keep ``record`` and the events in ``ledger`` as they change."""
     progress = Progress()
     if ledger is not None:
@@ -100,7 +100,7 @@ def watch(client: Any, job: Any, record: JobRecord, ledger: JobLedger | None, lo
         if time.monotonic() > deadline:
             raise FtplugError(f"fine-tuning job {job.id} still {job.status} after {timeout:.0f} s; it keeps running "
                               "on the server: run again later to pick it up")
-        sleep(interval)
+        (sleep or time.sleep)(interval)
         job = client.fine_tuning.jobs.retrieve(job.id)
 
 
