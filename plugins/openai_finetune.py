@@ -40,6 +40,18 @@ def _hyperparameter(name: str, value: Any) -> int | float | str:
     return kind(value)
 
 
+def _check_conversations(context: TrainingContext) -> None:
+    """Refuse, before uploading, a training example the service would reject (named by its id)."""
+    from ftplug.chat_format import check_example
+
+    for split, examples in (("training", context.train), ("validation", context.validation)):
+        for example in examples:
+            problems = check_example({"messages": context.prompt.training_messages(example)})
+            if problems:
+                raise FtplugError(f"{split} example {example.id!r} would be rejected by the fine-tuning service: "
+                                  f"it {problems[0].description} ({problems[0].code})")
+
+
 class OpenAIFineTuning:
     """Fine-tune the base model through the OpenAI fine-tuning API (or any endpoint implementing it)."""
 
@@ -153,7 +165,11 @@ class OpenAIFineTuning:
         info = default_catalogue().find(context.base_model)
         for warning in lifecycle_warnings(info, dt.date.today(), self.warn_days):
             context.log(f"warning: {warning}")
+        _check_conversations(context)
         estimate = self.estimate(context)
+        if estimate.truncated:
+            context.log(f"warning: {estimate.truncated} training example(s) exceed the "
+                        f"{estimate.training_limit:,}-token training limit and will be truncated by the service")
         context.approve_cost(estimate.cost_usd, f"fine-tuning {estimate.model}: {len(context.train)} examples, "
                                                 f"{estimate.epochs} epochs, {estimate.billed_tokens:,} billed tokens")
         import openai

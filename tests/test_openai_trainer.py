@@ -65,9 +65,25 @@ class NoAnswerBuilder(FewShotBuilder):
         return [{"role": "user", "content": example.input_text}]
 
 
-def test_a_failed_job_raises_with_the_jobs_error_message() -> None:
+def test_an_example_the_service_would_reject_is_refused_before_any_upload() -> None:
     from openai import OpenAI
 
+    with Simulator(timing=FAST) as simulator:
+        client = OpenAI(base_url=simulator.base_url, api_key="sk-test", max_retries=0)
+        with pytest.raises(FtplugError) as raised:
+            OpenAIFineTuning().train(_context(client, NoAnswerBuilder(), []))
+        assert client.files.list().data == []
+    assert str(raised.value) == ("training example 't0' would be rejected by the fine-tuning service: it has no "
+                                 "assistant message (example_missing_assistant_message)")
+
+
+def test_a_job_that_fails_validation_raises_with_the_jobs_error_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openai import OpenAI
+
+    from ftplug.plugins import openai_finetune
+
+    # a service stricter than ftplug's own checks: the job is created, then fails validating its file
+    monkeypatch.setattr(openai_finetune, "_check_conversations", lambda context: None)
     with Simulator(timing=FAST) as simulator:
         client = OpenAI(base_url=simulator.base_url, api_key="sk-test", max_retries=0)
         with pytest.raises(FtplugError) as raised:
