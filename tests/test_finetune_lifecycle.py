@@ -304,3 +304,45 @@ def test_dry_run_prints_every_variants_estimate_and_calls_nothing(tmp_path: Path
     assert f"${estimate.cost_usd:,.4f}" in tuned and f"{estimate.billed_tokens:,} billed tokens" in tuned
     assert [line.split()[0] for line in lines[2:6]] == ["zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"]
     assert chat_jsonl  # the training file the estimate describes is the one uploaded (see the lifecycle test)
+
+
+def test_a_run_killed_while_its_job_trains_resumes_the_same_job(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    fine_tuned_only = text[:text.index("[[variants]]")] + text[text.index('[[variants]]\nname = "fine-tuned"'):]
+    (tmp_path / "fortunes.csv").write_bytes(EXAMPLE.with_name("fortunes.csv").read_bytes())
+    (tmp_path / "exp.toml").write_text(fine_tuned_only.replace("n_epochs = 3", "n_epochs = 3, poll_interval = 0.1"),
+                                       encoding="utf-8")
+    server = subprocess.Popen([sys.executable, "-m", "ftplug.cli", "simulator", "serve", "--speed", "0.5",
+                               "--state-dir", str(tmp_path / "sim")], stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = server.stdout.readline().strip()  # type: ignore[union-attr]
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")},
+               "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": base_url}
+        command = [sys.executable, "-m", "ftplug.cli", "run", str(tmp_path / "exp.toml"), "--db",
+                   str(tmp_path / "r.duckdb"), "--limit", "2", "--yes"]
+        first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        seen = []
+        for line in first.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            if "fine-tuning job ftjob-" in line and "created" in line:
+                time.sleep(0.5)
+                first.send_signal(signal.SIGKILL)  # no clean-up at all
+                break
+        first.wait(timeout=30)
+        client = OpenAI(base_url=base_url, api_key="sk-test")
+        [job] = client.fine_tuning.jobs.list().data
+        assert job.status in ("validating_files", "queued", "running"), seen
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert second.returncode == 0, second.stderr
+        assert f"resuming job {job.id} from an earlier run" in second.stderr
+        assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]  # no second job
+        assert f"job {job.id} succeeded" in second.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
