@@ -191,9 +191,24 @@ class Trainer(Protocol):
     # without any request (``context.client`` is ``None``); used by ``ftplug run --dry-run``.
 
 
-class Scorer(Protocol):
-    """Scores one output against its example."""
+@dataclass(frozen=True)
+class Score:
+    """A scorer's verdict on one output: its value and, for classification scorers, the label it read."""
 
-    def score(self, output: str, example: Example) -> float | None:
-        """A value (1.0 = correct for match scorers), or ``None`` when the scorer does not apply."""
+    value: float | None
+    label: str | None = None
+
+
+class Scorer(Protocol):
+    """Scores one output against its example.
+
+    Optional attributes: ``aggregate`` — how a run's values become its metric: ``"mean"`` (default),
+    ``"rmse"`` (root of the mean) or ``"macro_f1"`` (from the recorded labels); ``higher_is_better``
+    (default ``True``); ``needs_samples`` — if true, ``score_samples(outputs, example)`` is called with
+    every sample of the prompt (``[scoring] samples``) instead of ``score``.
+    """
+
+    def score(self, output: str, example: Example) -> float | Score | None:
+        """A value (1.0 = correct for match scorers), or ``None`` when the scorer does not apply. An
+        exception is recorded as an error for this output only."""
         ...

@@ -14,7 +14,7 @@ from ftplug.components import Component, Kind
 from ftplug.errors import ConfigError
 from ftplug.registry import Registry
 
-TOP_LEVEL_TABLES = {"experiment", "data", "split", "model", "variants", "scoring", "run"}
+TOP_LEVEL_TABLES = {"experiment", "data", "split", "model", "variants", "scoring", "run", "report"}
 DEFAULT_TRAINER = "none"
 DEFAULT_PROMPT = {"builder": "few-shot", "shots": 0}
 
@@ -73,6 +73,10 @@ class Experiment:
     test_split: float | int = 0.2
     validation_split: float | int = 0.1
     run_options: dict[str, Any] = field(default_factory=dict)
+    scorer_ids: tuple[str, ...] = ()
+    samples: int = 1
+    temperature: float = 0.0
+    report_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -271,15 +275,44 @@ def load_experiment(path: str | Path, registry: Registry) -> Experiment:
         ))
 
     scoring = reader.table(doc, "scoring", required=False)
-    reader.only_keys(scoring, "[scoring]", {"scorers"})
+    reader.only_keys(scoring, "[scoring]", {"scorers", "samples", "temperature"})
     raw_scorers = scoring.get("scorers", ["exact"])
     if not isinstance(raw_scorers, list) or not raw_scorers:
         raise reader.fail("[scoring] scorers", "must be a non-empty list of scorer names or tables")
-    scorers = []
+    scorers, scorer_ids = [], []
     for raw in raw_scorers:
         scorer_name, scorer_options = _named(reader, raw, "[scoring] scorers", "name")
+        scorer_id = scorer_options.pop("id", scorer_name)
+        if not isinstance(scorer_id, str) or not scorer_id:
+            raise reader.fail(f"[scoring] scorers {scorer_name!r} id", "must be a non-empty string")
+        if scorer_id in scorer_ids:
+            raise reader.fail(f"[scoring] scorers {scorer_id!r}", "appears twice: give one of them another "
+                                                                  'id, e.g. { name = "format", id = "json-ok" }')
+        scorer_ids.append(scorer_id)
         scorers.append(_component(reader, registry, Kind.SCORER, scorer_name, scorer_options,
                                   f"[scoring] scorers {scorer_name!r}"))
+    samples = reader.value(scoring, "[scoring]", "samples", int, 1)
+    if samples < 1 or samples > 128:
+        raise reader.fail("[scoring] samples", "must be between 1 and 128")
+    temperature = float(reader.value(scoring, "[scoring]", "temperature", (int, float), 0.0 if samples == 1 else 1.0))
+    if not 0 <= temperature <= 2:
+        raise reader.fail("[scoring] temperature", "must be between 0 and 2")
+    if samples < 2 and "consistency" in [spec.name for spec in scorers]:
+        raise reader.fail("[scoring] samples", "the consistency scorer needs samples ≥ 2 (repeated answers to "
+                                               "compare), e.g. samples = 5")
+
+    report = reader.table(doc, "report", required=False)
+    reader.only_keys(report, "[report]", {"volume", "reference", "primary"})
+    volume = reader.value(report, "[report]", "volume", int, 0)
+    if volume < 0:
+        raise reader.fail("[report] volume", "must be a number of predictions ≥ 0")
+    reference = reader.value(report, "[report]", "reference", str, "")
+    if reference and reference not in [v.name for v in variants]:
+        raise reader.fail("[report] reference", f"no variant {reference!r} (variants: "
+                                                f"{', '.join(v.name for v in variants)})")
+    primary = reader.value(report, "[report]", "primary", str, scorer_ids[0])
+    if primary not in scorer_ids:
+        raise reader.fail("[report] primary", f"no scorer {primary!r} (scorers: {', '.join(scorer_ids)})")
 
     run = reader.table(doc, "run", required=False)
     reader.only_keys(run, "[run]", {"concurrency"})
@@ -290,4 +323,7 @@ def load_experiment(path: str | Path, registry: Registry) -> Experiment:
     return Experiment(name=name, path=path, seed=seed, description=description, data=data_spec,
                       base_model=base_model, variants=tuple(variants), scorers=tuple(scorers),
                       test_split=test_split, validation_split=validation_split,
-                      run_options={"concurrency": concurrency})
+                      run_options={"concurrency": concurrency}, scorer_ids=tuple(scorer_ids), samples=samples,
+                      temperature=temperature,
+                      report_options={"volume": volume, "reference": reference or variants[0].name,
+                                      "primary": primary})

@@ -31,6 +31,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.base_model",
     "ftplug.plugins.openai_finetune",
     "ftplug.plugins.scorers",
+    "ftplug.plugins.scorers_numeric",
+    "ftplug.plugins.scorers_text",
     "ftplug.plugins.duckdb_store",
     "ftplug.plugins.simulator_command",
     "ftplug.plugins.token_command",

@@ -19,9 +19,11 @@ from ftplug.endpoint import Endpoint
 from ftplug.errors import DataError, FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
+from ftplug.scoring import score_prediction, scorer_info
 from ftplug.store import Store
 
-TEMPERATURE = 0.0
+FLUSH_SECONDS = 0.2
+MAX_BATCH = 50_000
 PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)
 
 
@@ -56,7 +58,9 @@ class PreparedVariant:
 
 @dataclass
 class _Sink:
-    """Collects predictions and commits them to the store in batches."""
+    """Collects predictions and commits them to the store in batches: at least ``batch_size`` and at least
+    ``FLUSH_SECONDS`` apart, so that a fast local run commits large batches (each commit has a fixed cost)
+    while a crash still loses at most a fraction of a second of answers."""
 
     store: Store
     run: RunInfo
@@ -65,13 +69,16 @@ class _Sink:
     pending: list[PredictionRecord] = field(default_factory=list)
     stored: int = 0
     errors: int = 0
+    last_flush: float = field(default_factory=time.monotonic)
 
     def add(self, record: PredictionRecord) -> None:
         self.pending.append(record)
-        if len(self.pending) >= self.batch_size:
+        if len(self.pending) >= MAX_BATCH or (len(self.pending) >= self.batch_size
+                                               and time.monotonic() - self.last_flush >= FLUSH_SECONDS):
             self.flush()
 
     def flush(self) -> None:
+        self.last_flush = time.monotonic()
         if not self.pending:
             return
         batch, self.pending = self.pending, []
@@ -111,7 +118,13 @@ class ExperimentRunner:
         self.experiment, self.store, self.hooks = experiment, store, hooks
         self.options = options or RunOptions(concurrency=int(experiment.run_options.get("concurrency", 8)))
         self.log = log
-        self.scorers = [(spec.name, spec.create()) for spec in experiment.scorers]
+        ids = experiment.scorer_ids or tuple(spec.name for spec in experiment.scorers)
+        self.scorers = [(scorer_id, spec.create()) for scorer_id, spec in zip(ids, experiment.scorers, strict=True)]
+        self.scoring_details = {
+            "scorers": {scorer_id: scorer_info(scorer, spec.name)
+                        for (scorer_id, scorer), spec in zip(self.scorers, experiment.scorers, strict=True)},
+            "samples": experiment.samples, "temperature": experiment.temperature,
+            "report": dict(experiment.report_options)}
         self.endpoint: Endpoint | None = None
 
     def plan(self) -> Plan:
@@ -149,12 +162,13 @@ class ExperimentRunner:
         self.hooks.ftplug_run_started(run=run)
         sink = _Sink(self.store, run, self.options.batch_size,
                      lambda record: self.hooks.ftplug_prediction_stored(run=run, prediction=record))
-        summary = RunSummary(run_id=run.run_id, variant=spec.name, status="failed")
+        summary = RunSummary(run_id=run.run_id, variant=spec.name, status="failed",
+                             details=dict(self.scoring_details))
         try:
             trained = self._train(variant, splits, run)
             if trained.model != run.model:
                 self.store.set_model(run.run_id, trained.model)
-            summary.details = dict(trained.details)
+            summary.details.update(trained.details)
             if trained.predict is not None:
                 self._predict_locally(trained, variant, test, run, sink)
             else:
@@ -222,8 +236,12 @@ class ExperimentRunner:
         if not self.options.confirm(f"Start fine-tuning at an estimated {shown}?"):
             raise FtplugError("fine-tuning declined; nothing was started")
 
-    def _score(self, output: str, example: Example) -> dict[str, float | None]:
-        return {name: scorer.score(output, example) for name, scorer in self.scorers}
+    def _record(self, run: RunInfo, example: Example, output: str, samples: list[str] | None = None,
+                **measurements: Any) -> PredictionRecord:
+        scored = score_prediction(self.scorers, output, samples, example)
+        return PredictionRecord(run_id=run.run_id, example_id=example.id, output=output, scores=scored.values,
+                                labels=scored.labels, score_errors=scored.errors,
+                                samples=samples if samples and len(samples) > 1 else None, **measurements)
 
     def _predict_locally(self, trained: TrainedModel, variant: PreparedVariant, test: Iterable[Example],
                          run: RunInfo, sink: _Sink) -> None:
@@ -231,9 +249,8 @@ class ExperimentRunner:
         for example in test:
             started = time.perf_counter()
             output = trained.predict(example)
-            sink.add(PredictionRecord(run_id=run.run_id, example_id=example.id, output=output,
-                                      latency_ms=(time.perf_counter() - started) * 1000, cost_usd=0.0,
-                                      scores=self._score(output, example)))
+            sink.add(self._record(run, example, output, latency_ms=(time.perf_counter() - started) * 1000,
+                                  cost_usd=0.0))
 
     def _endpoint_for(self, trained: TrainedModel) -> Endpoint:
         """Where the trained model answers: its own endpoint if the trainer named one, else the run's."""
@@ -265,26 +282,28 @@ class ExperimentRunner:
         extra = {"max_completion_tokens": limit} if limit else {}
         started = time.perf_counter()
         try:
+            if self.experiment.samples > 1:
+                extra["n"] = self.experiment.samples
             response = await client.chat.completions.create(model=model, messages=messages,
-                                                            temperature=TEMPERATURE, seed=self.experiment.seed,
-                                                            **extra)
+                                                            temperature=self.experiment.temperature,
+                                                            seed=self.experiment.seed, **extra)
         except Exception as error:
             if not _is_openai_error(error):
                 raise
             return PredictionRecord(run_id=run.run_id, example_id=example.id, output=None,
                                     latency_ms=(time.perf_counter() - started) * 1000, error=_describe(error))
         latency = (time.perf_counter() - started) * 1000
-        output = response.choices[0].message.content or ""
+        samples = [choice.message.content or "" for choice in response.choices]
+        output = samples[0] if samples else ""
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else None
         completion_tokens = usage.completion_tokens if usage else None
         details = usage.prompt_tokens_details if usage else None
         cached = (details.cached_tokens or 0) if details else 0
         cost = request_cost(model, prompt_tokens, completion_tokens, cached) if usage else None
-        return PredictionRecord(run_id=run.run_id, example_id=example.id, output=output,
-                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                                cached_tokens=cached, latency_ms=latency, cost_usd=cost,
-                                scores=self._score(output, example))
+        return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,
+                            completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=latency,
+                            cost_usd=cost)
 
 
 def _prompts(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:

@@ -40,6 +40,9 @@ class PredictionRecord:
     cost_usd: float | None = None
     error: str | None = None
     scores: dict[str, float | None] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    score_errors: dict[str, str] = field(default_factory=dict)
+    samples: list[str] | None = None
 
 
 @dataclass

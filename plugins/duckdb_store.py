@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from ftplug.errors import FtplugError
 from ftplug.finetune_jobs import JobEvent, JobRecord
 from ftplug.runs import PredictionRecord, RunInfo
 
-SCHEMA_VERSION = 2  # 2: finetune_jobs and finetune_events
+SCHEMA_VERSION = 3  # 2: finetune_jobs and finetune_events; 3: scores.label/error, predictions.samples
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -33,10 +33,11 @@ CREATE TABLE IF NOT EXISTS predictions (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, output VARCHAR,
     prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,
     latency_ms DOUBLE, cost_usd DOUBLE, error VARCHAR, simulated BOOLEAN NOT NULL,
-    created_at TIMESTAMP DEFAULT current_timestamp,
+    created_at TIMESTAMP DEFAULT current_timestamp, samples JSON,
     PRIMARY KEY (run_id, example_id));
 CREATE TABLE IF NOT EXISTS scores (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, scorer VARCHAR NOT NULL, value DOUBLE,
+    label VARCHAR, error VARCHAR,
     PRIMARY KEY (run_id, example_id, scorer));
 CREATE TABLE IF NOT EXISTS finetune_jobs (
     job_id VARCHAR PRIMARY KEY, key VARCHAR NOT NULL, experiment VARCHAR NOT NULL, variant VARCHAR NOT NULL,
@@ -51,6 +52,17 @@ CREATE TABLE IF NOT EXISTS finetune_events (
     full_valid_loss DOUBLE, data JSON, simulated BOOLEAN NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (job_id, event_id));
 """
+
+# Forward migrations: statements that bring a file of schema N-1 to N (tables new in N are created above).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (),
+    3: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS samples JSON",
+        "ALTER TABLE scores ADD COLUMN IF NOT EXISTS label VARCHAR",
+        "ALTER TABLE scores ADD COLUMN IF NOT EXISTS error VARCHAR"),
+}
+PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
+                      "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples")
+SCORE_COLUMNS = ("run_id", "example_id", "scorer", "value", "label", "error")
 
 JOB_COLUMNS = [f.name for f in fields(JobRecord)]
 EVENT_COLUMNS = [f.name for f in fields(JobEvent)]
@@ -99,7 +111,11 @@ class DuckDBStore:
             raise FtplugError(f"{path}: written by a newer ftplug (schema {row[0]}, this one knows "
                               f"{SCHEMA_VERSION}); upgrade ftplug to use it")
         elif row[0] < SCHEMA_VERSION:
-            self.db.execute("UPDATE schema_version SET version = ?", [SCHEMA_VERSION])
+            with self._transaction():
+                for version in range(row[0] + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[version]:
+                        self.db.execute(statement)
+                self.db.execute("UPDATE schema_version SET version = ?", [SCHEMA_VERSION])
 
     def save_examples(self, experiment: str, splits: Splits) -> None:
         """Store every example with its split (replacing an earlier copy of the same example)."""
@@ -121,20 +137,25 @@ class DuckDBStore:
         self.db.execute("UPDATE runs SET model = ? WHERE run_id = ?", [model, run_id])
 
     def add_predictions(self, records: Sequence[PredictionRecord], simulated: bool) -> None:
-        """Commit predictions and their scores in one transaction."""
+        """Commit predictions and their scores in one transaction, through DuckDB's appender (an upsert:
+        a prediction stored again replaces the earlier one)."""
         if not records:
             return
+        now = datetime.now(UTC).replace(tzinfo=None)
         prediction_rows = [(r.run_id, r.example_id, r.output, r.prompt_tokens, r.completion_tokens,
-                            r.cached_tokens, r.latency_ms, r.cost_usd, r.error, simulated) for r in records]
-        score_rows = [(r.run_id, r.example_id, scorer, value)
+                            r.cached_tokens, r.latency_ms, r.cost_usd, r.error, simulated, now,
+                            json.dumps(r.samples) if r.samples else None) for r in records]
+        score_rows = [(r.run_id, r.example_id, scorer, value, r.labels.get(scorer), r.score_errors.get(scorer))
                       for r in records for scorer, value in r.scores.items()]
         with self._transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO predictions (run_id, example_id, output, prompt_tokens, "
-                "completion_tokens, cached_tokens, latency_ms, cost_usd, error, simulated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", prediction_rows)
+            self._append("predictions", PREDICTION_COLUMNS, prediction_rows)
             if score_rows:
-                self.db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", score_rows)
+                self._append("scores", SCORE_COLUMNS, score_rows)
+
+    def _append(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        appender = self.db.appender(table, columns=list(columns), action="upsert")
+        appender.append_rows(rows)
+        appender.flush()
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,
                    details: Mapping[str, Any]) -> None:

@@ -26,13 +26,17 @@ class ScorerPlugin:
         register("upper", Upper, options=[Option("strict", bool, False, "unused")])
 
 
+SCORERS = ("accuracy", "consistency", "directional", "disclaimers", "exact", "f1", "format", "mae", "normalized",
+           "refusals", "rmse", "smape", "unparsed")
+
+
 def test_every_builtin_contributes_and_is_active() -> None:
     plugins = fresh_plugins()
     assert [info.source for info in plugins.infos.values()] == ["built-in"] * len(BUILTIN_PLUGINS)
     assert all(info.status == "active" for info in plugins.infos.values())
     names = {kind: [c.name for c in plugins.registry.by_kind(kind)] for kind in Kind}
     assert names == {Kind.LOADER: ["csv", "jsonl"], Kind.PROMPT_BUILDER: ["few-shot"],
-                     Kind.TRAINER: ["none", "openai"], Kind.SCORER: ["exact"]}
+                     Kind.TRAINER: ["none", "openai"], Kind.SCORER: sorted(SCORERS)}
     assert plugins.registry.get(Kind.TRAINER, "openai").plugin == "openai_finetune"
 
 
@@ -63,7 +67,7 @@ def test_a_plugin_that_fails_to_register_is_skipped_and_reported() -> None:
     assert plugins.infos["broken"].error == "RuntimeError: boom"
     assert warnings == ["plugin 'broken' failed to register and was skipped: RuntimeError: boom"]
     assert "half" not in [c.name for c in plugins.registry.by_kind(Kind.SCORER)]
-    assert [c.name for c in plugins.registry.by_kind(Kind.SCORER)] == ["exact"]
+    assert [c.name for c in plugins.registry.by_kind(Kind.SCORER)] == sorted(SCORERS)
 
 
 def test_a_misspelt_hook_fails_the_plugin() -> None:

@@ -36,10 +36,10 @@ def test_tables_follow_the_contract(tmp_path: Path) -> None:
         for table, columns in CONTRACT.items():
             found = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
             assert columns <= found, (table, columns - found)
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
 
 
-def test_a_version_1_file_gains_the_fine_tuning_tables_and_keeps_its_rows(tmp_path: Path) -> None:
+def test_a_version_1_file_is_migrated_forward_and_keeps_its_rows(tmp_path: Path) -> None:
     path = str(tmp_path / "old.duckdb")
     with duckdb.connect(path) as con:
         con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
@@ -48,9 +48,9 @@ def test_a_version_1_file_gains_the_fine_tuning_tables_and_keeps_its_rows(tmp_pa
                     "INSERT INTO scores VALUES ('r', 'e', 'exact', 1.0)")
     DuckDBStore(path).close()
     with duckdb.connect(path, read_only=True) as con:
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         assert con.execute("SELECT count(*) FROM finetune_jobs").fetchone() == (0,)
-        assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0)]
+        assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0, None, None)]
 
 
 def test_a_file_from_a_newer_ftplug_is_refused(tmp_path: Path) -> None:

@@ -1,0 +1,49 @@
+"""Scoring one prediction with every scorer of an experiment; a failing scorer fails for that output only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftplug.components import Score
+from ftplug.dataset import Example
+
+
+@dataclass
+class Scored:
+    """The scores of one prediction: values, labels read by classification scorers, and scorer errors."""
+
+    values: dict[str, float | None] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def scorer_info(scorer: Any, name: str) -> dict[str, Any]:
+    """What the report needs to know about a scorer, stored with every run."""
+    return {"name": name, "aggregate": getattr(scorer, "aggregate", "mean"),
+            "higher_is_better": bool(getattr(scorer, "higher_is_better", True)),
+            "needs_samples": bool(getattr(scorer, "needs_samples", False))}
+
+
+def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: Sequence[str] | None,
+                     example: Example) -> Scored:
+    """Every scorer's verdict on ``output`` (and, for sample scorers, on all ``samples``)."""
+    scored = Scored()
+    for scorer_id, scorer in scorers:
+        try:
+            if getattr(scorer, "needs_samples", False):
+                result: Any = scorer.score_samples(list(samples) if samples else [output], example)
+            else:
+                result = scorer.score(output, example)
+        except Exception as error:  # a scorer's bug or an odd output must not lose the prediction
+            scored.values[scorer_id] = None
+            scored.errors[scorer_id] = f"{type(error).__name__}: {error}"[:500]
+            continue
+        if isinstance(result, Score):
+            scored.values[scorer_id] = result.value
+            if result.label is not None:
+                scored.labels[scorer_id] = result.label
+        else:
+            scored.values[scorer_id] = float(result) if result is not None else None
+    return scored
