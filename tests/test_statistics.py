@@ -1,0 +1,68 @@
+"""Bootstrap intervals cover the truth at their stated rate (seeded simulations); exact tests by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ftplug.statistics import compare_paired, f1_interval, macro_f1, mcnemar_p, mean_interval
+
+
+def _coverage(draw, truth: float, trials: int, **options) -> float:
+    rng = np.random.default_rng(12345)
+    hits = 0
+    for _ in range(trials):
+        interval = mean_interval(draw(rng), rng, resamples=1000, **options)
+        hits += interval.low <= truth <= interval.high
+    return hits / trials
+
+
+def test_a_rate_interval_covers_the_truth_95_percent_of_the_time() -> None:
+    coverage = _coverage(lambda rng: (rng.random(200) < 0.7).astype(float), 0.7, trials=400)
+    assert 0.92 <= coverage <= 0.98
+
+
+def test_a_continuous_mean_interval_covers_the_truth() -> None:
+    coverage = _coverage(lambda rng: rng.normal(3.0, 2.0, 300), 3.0, trials=200)
+    assert 0.91 <= coverage <= 0.98
+
+
+def test_the_large_sample_path_covers_the_truth_too() -> None:
+    # 30,000 continuous values: past the direct-resampling limit, the bag of little bootstraps is used
+    coverage = _coverage(lambda rng: rng.normal(1.0, 1.0, 30_000), 1.0, trials=200)
+    assert 0.90 <= coverage <= 0.98
+
+
+def test_rmse_is_the_root_of_the_mean_of_squared_errors() -> None:
+    interval = mean_interval(np.array([1.0, 4.0, 4.0, 9.0]), np.random.default_rng(0), transform="sqrt")
+    assert interval.value == pytest.approx(np.sqrt(4.5)) and interval.low <= interval.value <= interval.high
+
+
+def test_macro_f1_by_hand() -> None:
+    # class a: tp 1, fn 1, fp 0 → 2/3; class b: tp 2, fp 1 → 0.8
+    assert macro_f1(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])) == pytest.approx((2 / 3 + 0.8) / 2)
+    interval = f1_interval(["a", "a", "b", "b"] * 25, ["a", "b", "b", "b"] * 25, np.random.default_rng(1))
+    assert interval.value == pytest.approx((2 / 3 + 0.8) / 2) and interval.low < interval.value < interval.high
+    # a prediction that is no class at all counts against the true class's recall
+    assert f1_interval(["a", "b"], ["a", "nonsense"], np.random.default_rng(1)).value == pytest.approx(0.5)
+
+
+def test_mcnemar_exact_by_hand() -> None:
+    assert mcnemar_p(10, 2) == pytest.approx(2 * (1 + 12 + 66) / 4096)
+    assert mcnemar_p(0, 0) == 1.0
+    assert mcnemar_p(5000, 5000) == 1.0
+
+
+def test_paired_comparisons_find_a_real_difference_and_not_a_fake_one() -> None:
+    rng = np.random.default_rng(7)
+    reference = (rng.random(400) < 0.6).astype(float)
+    better = reference.copy()
+    better[np.flatnonzero(reference == 0)[:60]] = 1.0  # right on 60 more examples
+    result = compare_paired(better, reference, rng)
+    assert result.method == "McNemar exact" and result.significant and result.difference == pytest.approx(0.15)
+    assert result.low > 0
+    same = compare_paired(np.roll(reference, 1), reference, rng)
+    assert not same.significant
+    noisy = rng.normal(0, 1, 3000)
+    shifted = compare_paired(noisy + 0.2, noisy + rng.normal(0, 0.5, 3000), rng)
+    assert shifted.method == "paired bootstrap" and shifted.significant and shifted.low < 0.2 < shifted.high
