@@ -183,6 +183,26 @@ class DuckDBStore:
             row["scores"] = {scorer: mean for run_id, scorer, mean, _ in sorted(means) if run_id == row["run_id"]}
         return rows
 
+    def score_values(self, run_ids: Sequence[str]) -> dict[str, Any]:
+        """Every score of ``run_ids`` as NumPy columns: run_id, scorer, example_id, value (NaN when
+        missing), label, error (``None`` when absent), and the example's expected output."""
+        if not run_ids:
+            return {}
+        return self.db.execute(
+            "SELECT s.run_id, s.scorer, s.example_id, coalesce(s.value, 'NaN'::DOUBLE) AS value, s.label, "
+            "s.error, e.expected FROM scores s JOIN runs r USING (run_id) "
+            "LEFT JOIN examples e ON e.experiment = r.experiment AND e.example_id = s.example_id "
+            "WHERE s.run_id IN (SELECT unnest($ids))", {"ids": list(run_ids)}).fetchnumpy()
+
+    def prediction_values(self, run_ids: Sequence[str]) -> dict[str, Any]:
+        """Per-prediction cost and latency of ``run_ids`` as NumPy columns (NaN when missing)."""
+        if not run_ids:
+            return {}
+        return self.db.execute(
+            "SELECT run_id, example_id, coalesce(cost_usd, 'NaN'::DOUBLE) AS cost_usd, "
+            "coalesce(latency_ms, 'NaN'::DOUBLE) AS latency_ms, error IS NOT NULL AS failed "
+            "FROM predictions WHERE run_id IN (SELECT unnest($ids))", {"ids": list(run_ids)}).fetchnumpy()
+
     # ---- fine-tuning jobs (the JobLedger of ftplug.finetune_jobs) ------------------------------------------
 
     def find_job(self, key: str) -> JobRecord | None:

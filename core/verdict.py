@@ -1,0 +1,138 @@
+"""The verdict: a few plain sentences a team can act on, with every caveat that applies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ftplug.analysis import PARSE_FAILURE_CAVEAT, SMALL_SAMPLE
+
+NUMERIC_AGGREGATES = ("rmse",)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"best": …, "cheapest": …, "break_even": [...], "caveats": [...], "lines": [...]}``."""
+    variants = [v for v in analysis["variants"] if v["status"] == "succeeded"]
+    primary = analysis["primary"]
+    lines: list[str] = []
+    caveats: list[str] = []
+    best = None
+    if primary and variants:
+        scored = [v for v in variants if v["metrics"].get(primary, {}).get("value") is not None]
+        if scored:
+            higher = scored[0]["metrics"][primary]["higher_is_better"]
+            ranked = sorted(scored, key=lambda v: v["metrics"][primary]["value"], reverse=higher)
+            best = ranked[0]
+            m = best["metrics"][primary]
+            line = (f"Best on {primary}: {best['variant']} with {_fmt(m['value'])} "
+                    f"(95% CI {_fmt(m['low'])}–{_fmt(m['high'])}, n = {m['n']})")
+            if len(ranked) > 1:
+                runner_up = ranked[1]
+                overlap = runner_up["metrics"][primary]
+                significance = _significance(analysis, best["variant"], runner_up["variant"], primary)
+                line += (f"; runner-up {runner_up['variant']} {_fmt(overlap['value'])}"
+                         f" — {significance}")
+            lines.append(line + ".")
+    volume = analysis.get("volume") or 0
+    cheapest = None
+    priced = [v for v in variants if v["cost_per_prediction"] is not None]
+    if priced:
+        if volume:
+            def total(v: dict[str, Any]) -> float:
+                training = (v.get("training") or {}).get("training_cost_usd") or 0.0
+                return training + volume * v["cost_per_prediction"]
+
+            cheapest = min(priced, key=total)
+            lines.append(f"Cheapest at {volume:,} predictions: {cheapest['variant']}, {_usd(total(cheapest))} in "
+                         f"all ({_usd((cheapest.get('training') or {}).get('training_cost_usd') or 0.0)} training "
+                         f"+ {_usd(cheapest['cost_per_prediction'] * 1000)} per 1,000 predictions).")
+        else:
+            cheapest = min(priced, key=lambda v: v["cost_per_prediction"])
+            lines.append(f"Cheapest per prediction: {cheapest['variant']} at "
+                         f"{_usd(cheapest['cost_per_prediction'] * 1000)} per 1,000 (set [report] volume to "
+                         "include training costs at your volume).")
+    for row in analysis.get("break_even", []):
+        n = row["predictions"]
+        if n is None:
+            lines.append(f"{row['fine_tuned']} vs {row['prompted']}: fine-tuning never pays back at these prices "
+                         "(it is not cheaper per prediction).")
+        else:
+            lines.append(f"{row['fine_tuned']} vs {row['prompted']}: fine-tuning pays back after {n:,} predictions "
+                         f"({_usd(row['training_cost_usd'])} training, saving "
+                         f"{_usd((row['prompted_per_prediction'] - row['fine_tuned_per_prediction']) * 1000)} "
+                         "per 1,000).")
+    if analysis.get("simulated"):
+        caveats.append("SIMULATED: these results come from the offline simulator and say nothing about a real "
+                       "model's accuracy or cost.")
+    caveats += _caveats(analysis, variants, rows)
+    return {"best": best["variant"] if best else None, "cheapest": cheapest["variant"] if cheapest else None,
+            "lines": lines, "caveats": caveats}
+
+
+def _significance(analysis: dict[str, Any], first: str, second: str, scorer: str) -> str:
+    c = analysis.get("head_to_head")
+    if c and c["scorer"] == scorer and {c["variant"], c["reference"]} == {first, second}:
+        if c["significant"]:
+            return (f"a real difference of {_fmt(c['difference'])} (95% CI {_fmt(c['low'])}–{_fmt(c['high'])}; "
+                    f"{c['method']}, p = {c['p_value']:.3g})")
+        return (f"not a significant difference ({_fmt(c['difference'])}, 95% CI {_fmt(c['low'])}–"
+                f"{_fmt(c['high'])}; {c['method']}, p = {c['p_value']:.3g}): either would do on this evidence")
+    return "compare their intervals (no paired test available for this metric)"
+
+
+def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
+    from ftplug.catalogue import default_catalogue
+
+    caveats = []
+    failed = [r["variant"] for r in rows if r["status"] != "succeeded"]
+    if failed:
+        caveats.append(f"Not compared: {', '.join(failed)} did not finish.")
+    for v in variants:
+        errors = v["errors"]
+        if errors:
+            caveats.append(f"{v['variant']}: {errors} of {v['predictions']} requests failed; its metrics cover the "
+                           "rest.")
+        for name, m in v["metrics"].items():
+            if m["errors"]:
+                caveats.append(f"{v['variant']}: scorer {name} failed on {m['errors']} outputs (stored per output).")
+            predictions = max(1, v["predictions"])
+            if name == "unparsed" and m["value"] is not None and m["value"] > PARSE_FAILURE_CAVEAT:
+                caveats.append(f"{v['variant']}: {m['value']:.0%} of outputs held no number.")
+            elif m.get("missing") and m["missing"] / predictions > PARSE_FAILURE_CAVEAT:
+                caveats.append(f"{v['variant']}: {name} could not be computed for {m['missing']} of "
+                               f"{v['predictions']} outputs (unparseable), which its value leaves out.")
+    sizes = [v["metrics"].get(analysis["primary"], {}).get("n") or 0 for v in variants]
+    if sizes and 0 < min(sizes) < SMALL_SAMPLE:
+        caveats.append(f"Only {min(sizes)} scored test examples per variant: the intervals are wide; a larger "
+                       "test split narrows them.")
+    significant = [c for c in analysis["comparisons"] if c["scorer"] == analysis["primary"] and c["significant"]]
+    if analysis["comparisons"] and not significant:
+        caveats.append(f"No variant differs significantly from the reference {analysis['reference']!r} on "
+                       f"{analysis['primary']}.")
+    tuned = [v for v in variants if v.get("training")]
+    if tuned:
+        today = dt.date.today()
+        seen = set()
+        for v in tuned:
+            info = default_catalogue().find(v["model"])
+            if info is None or info.id in seen:
+                continue
+            seen.add(info.id)
+            if info.fine_tuning_closes:
+                verb = "stopped" if today >= info.fine_tuning_closes else "stops"
+                caveats.append(f"OpenAI's self-serve fine-tuning {verb} accepting new jobs on "
+                               f"{info.fine_tuning_closes}; retraining {v['variant']} there may not be possible.")
+            if info.fine_tuning_shutdown:
+                caveats.append(f"Models fine-tuned from {info.id} answer until {info.fine_tuning_shutdown}: "
+                               "count only the volume before that date when weighing break-even.")
+    return caveats
