@@ -84,10 +84,11 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
     result is labelled simulated.
     """
+    from ftplug.analysis import analyse
     from ftplug.endpoint import open_endpoint, simulator_state_dir
     from ftplug.experiment import load_experiment
     from ftplug.plugin_manager import get_plugins
-    from ftplug.report import report_table
+    from ftplug.report import render_text
     from ftplug.runner import ExperimentRunner, RunOptions
     from ftplug.store import open_store
 
@@ -122,7 +123,7 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
             except KeyboardInterrupt:
                 _err(f"ftplug: interrupted; predictions committed so far are kept in {db}")
                 return 130
-        click.echo(report_table(store.variant_rows(spec.name)))
+        click.echo(render_text(analyse(store, spec.name)))
     finally:
         store.close()
     failed = [s.variant for s in summaries if s.status != "succeeded"]
@@ -141,19 +142,42 @@ def _open_existing_store(db: str) -> Any:
 @cli.command()
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
 @click.option("--experiment", help="Experiment name (default: the most recently run).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def report(db: str, experiment: str | None, fmt: str) -> None:
-    """Show the latest run of each variant side by side."""
-    from ftplug.report import report_json, report_table
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file (default for html: EXPERIMENT-report.html).")
+@click.option("--volume", type=click.IntRange(min=0), help="Predictions to price the variants at (overrides "
+                                                            "[report] volume).")
+@click.option("--reference", help="The variant every other one is tested against (overrides [report] reference).")
+@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Bootstrap resamples for the confidence intervals.")
+def report(db: str, experiment: str | None, fmt: str, output: Path | None, volume: int | None,
+           reference: str | None, resamples: int) -> None:
+    """The decision report: every metric with its 95% confidence interval, paired tests against the
+    reference variant, costs, fine-tuning, break-even volumes and the verdict."""
+    from ftplug.analysis import analyse
+    from ftplug.report import render_csv, render_json, render_text
 
     store = _open_existing_store(db)
     try:
-        rows = store.variant_rows(experiment)
+        analysis = analyse(store, experiment, volume=volume, reference=reference, resamples=resamples)
     finally:
         store.close()
-    if experiment and not rows:
+    if experiment and not analysis["variants"]:
         raise FtplugError(f"{db}: no runs of experiment {experiment!r}")
-    click.echo(report_json(rows) if fmt == "json" else report_table(rows))
+    if fmt == "html":
+        from ftplug.html_report import render_html
+
+        target = output or Path(f"{analysis['experiment'] or 'ftplug'}-report.html")
+        target.write_text(render_html(analysis), encoding="utf-8")
+        click.echo(f"wrote {target}" + (" (SIMULATED results)" if analysis.get("simulated") else ""))
+        return
+    text = {"json": render_json, "csv": render_csv}.get(fmt, render_text)(analysis)
+    if output:
+        output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
 
 
 @cli.command()

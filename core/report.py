@@ -1,7 +1,10 @@
-"""The side-by-side comparison of an experiment's variants, as a table or JSON."""
+"""The decision report of an experiment, rendered from :func:`ftplug.analysis.analyse` as text, JSON or CSV
+(HTML: :mod:`ftplug.html_report`)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -14,36 +17,87 @@ def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
 
-def report_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table, one line per variant, with the simulated notice when any run was simulated."""
-    if not rows:
-        return "No runs stored yet: run `ftplug run EXPERIMENT.toml` first."
-    scorers = sorted({name for row in rows for name in row["scores"]})
-    header = ["variant", "model", "status", "n", "errors", *scorers, "prompt tok", "latency ms", "$ / 1k"]
-    lines = [[row["variant"], row["model"], row["status"], str(row["predictions"]), str(row["errors"]),
-              *(_fmt(row["scores"].get(name)) for name in scorers),
-              _fmt(row["mean_prompt_tokens"], 1), _fmt(row["mean_latency_ms"], 1),
-              _money(row["cost_per_1k_usd"])] for row in rows]
+def _with_ci(interval: dict[str, Any], digits: int = 3) -> str:
+    if interval.get("value") is None:
+        return "-"
+    if interval.get("low") is None:
+        return _fmt(interval["value"], digits)
+    return f"{_fmt(interval['value'], digits)} [{_fmt(interval['low'], digits)}–{_fmt(interval['high'], digits)}]"
+
+
+def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
 
     def render(cells: Sequence[str]) -> str:
         return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
-    simulated = any(row["simulated"] for row in rows)
-    title = f"Experiment {rows[0]['experiment']}" + (" [SIMULATED]" if simulated else "")
-    out = [title, render(header), render(["-" * w for w in widths]), *(render(line) for line in lines)]
-    out += fine_tuning_table(rows)
-    if simulated:
+    return [render(header), render(["-" * w for w in widths]), *(render(line) for line in lines)]
+
+
+def render_text(analysis: dict[str, Any]) -> str:
+    """The report as plain text: the comparison, tests against the reference, fine-tuning, break-even,
+    confusion matrices and the verdict."""
+    variants = analysis.get("variants") or []
+    if not variants:
+        return "No runs stored yet: run `ftplug run EXPERIMENT.toml` first."
+    scorers = list(analysis["scorers"])
+    title = f"Experiment {analysis['experiment']}" + (" [SIMULATED]" if analysis["simulated"] else "")
+    out = [title, "values with 95% bootstrap confidence intervals", ""]
+    header = ["variant", "model", "status", "n", "errors", *scorers, "$ / 1k", "latency ms (p95)", "prompt tok"]
+    lines = [[v["variant"], v["model"], v["status"], _fmt(v["predictions"]), _fmt(v["errors"]),
+              *(_with_ci(v["metrics"].get(name, {})) for name in scorers), _with_ci(v["cost_per_1k_usd"], 4),
+              f"{_fmt(v['latency_ms']['value'], 1)} ({_fmt(v['latency_ms']['p95'], 1)})",
+              _fmt(v["mean_prompt_tokens"], 1)] for v in variants]
+    out += _table(header, lines)
+    if analysis["comparisons"]:
+        out += ["", f"Against the reference {analysis['reference']!r} (paired, same examples)"]
+        out += _table(["variant", "scorer", "difference", "95% CI", "p", "method", "significant"],
+                      [[c["variant"], c["scorer"], _fmt(c["difference"]), f"{_fmt(c['low'])}–{_fmt(c['high'])}",
+                        f"{c['p_value']:.3g}", c["method"], "yes" if c["significant"] else "no"]
+                       for c in analysis["comparisons"]])
+    tuned = [v for v in variants if v.get("training")]
+    if tuned:
+        out += ["", "Fine-tuning (a reused job was paid for once, by the run that started it)"]
+        out += _table(["variant", "job", "trained tokens", "epochs", "training cost", "training time",
+                       "final train loss", "final valid loss"], [_training_line(v) for v in tuned])
+    if analysis["break_even"]:
+        scenarios = [s["scenario"] for s in analysis["break_even"][0]["scenarios"]]
+        out += ["", "Break-even: predictions after which fine-tuning (training + its inference) costs less"]
+        out += _table(["fine-tuned", "vs", *scenarios],
+                      [[row["fine_tuned"], row["prompted"],
+                        *(_fmt(s["predictions"]) if s["predictions"] is not None else "never"
+                          for s in row["scenarios"])] for row in analysis["break_even"]])
+    primary = analysis["primary"]
+    for v in variants:
+        confusion = v["confusion"].get(primary)
+        if confusion and len(confusion["labels"]) <= 12:
+            out += ["", f"Confusion matrix of {v['variant']} ({primary}; rows: expected, columns: answered)"]
+            out += _table(["", *confusion["labels"]],
+                          [[label, *map(str, row)] for label, row in zip(confusion["labels"], confusion["matrix"],
+                                                                       strict=True)])
+    verdict = analysis["verdict"]
+    out += ["", "Verdict", *(f"- {line}" for line in verdict["lines"])]
+    if verdict["caveats"]:
+        out += ["Caveats", *(f"- {line}" for line in verdict["caveats"])]
+    if analysis["simulated"]:
         out += ["", SIMULATED_NOTICE]
     return "\n".join(out)
+
+
+def _training_line(variant: dict[str, Any]) -> list[str]:
+    t = variant["training"]
+    job = t["job_id"] + (" (reused)" if t.get("reused_job") else "")
+    return [variant["variant"], job, _fmt(t.get("trained_tokens")), _fmt(t.get("n_epochs")),
+            _money(t.get("training_cost_usd")), _duration(t.get("training_seconds")),
+            _fmt(t.get("final_train_loss")), _fmt(t.get("final_valid_loss"))]
 
 
 def _duration(seconds: float | None) -> str:
@@ -54,38 +108,21 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def fine_tuning_table(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Lines for the variants trained by a fine-tuning job: job, tokens, epochs, cost, time, final losses."""
-    tuned = [row for row in rows if row.get("details", {}).get("job_id")]
-    if not tuned:
-        return []
-    header = ["variant", "job", "trained tokens", "epochs", "training cost", "training time", "final train loss",
-              "final valid loss"]
-    lines = []
-    for row in tuned:
-        d = row["details"]
-        job = d["job_id"] + (" (reused)" if d.get("reused_job") else "")
-        tokens = f"{d['trained_tokens']:,}" if d.get("trained_tokens") is not None else "-"
-        lines.append([row["variant"], job, tokens, _fmt(d.get("n_epochs")), _money(d.get("training_cost_usd")),
-                      _duration(d.get("training_seconds")), _fmt(d.get("final_train_loss")),
-                      _fmt(d.get("final_valid_loss"))])
-    widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
-
-    def render(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-
-    return ["", "Fine-tuning (a reused job was paid for once, by the run that started it)", render(header),
-            render(["-" * w for w in widths]), *(render(line) for line in lines)]
-
-
-def report_json(rows: Sequence[dict[str, Any]]) -> str:
-    """The same numbers as JSON: ``{"experiment", "simulated", "variants": [...]}``."""
-    variants = [{key: (value.isoformat() if hasattr(value, "isoformat") else value)
-                 for key, value in row.items() if key != "experiment"} for row in rows]
-    document = {
-        "experiment": rows[0]["experiment"] if rows else None,
-        "simulated": any(row["simulated"] for row in rows),
-        "notice": SIMULATED_NOTICE if any(row["simulated"] for row in rows) else None,
-        "variants": variants,
-    }
+def render_json(analysis: dict[str, Any]) -> str:
+    """The whole analysis as JSON (with the simulated notice when it applies)."""
+    document = {**analysis, "notice": SIMULATED_NOTICE if analysis.get("simulated") else None}
     return json.dumps(document, indent=2, default=str)
+
+
+def render_csv(analysis: dict[str, Any]) -> str:
+    """One row per variant and metric: value, CI, n — for spreadsheets."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["experiment", "variant", "metric", "value", "low", "high", "n", "simulated"])
+    for v in analysis.get("variants") or []:
+        rows = [(name, m) for name, m in v["metrics"].items()]
+        rows += [("cost_per_1k_usd", {**v["cost_per_1k_usd"], "n": v["predictions"]}), ("latency_ms", v["latency_ms"])]
+        for name, m in rows:
+            writer.writerow([analysis["experiment"], v["variant"], name, m.get("value"), m.get("low"), m.get("high"),
+                             m.get("n"), analysis["simulated"]])
+    return buffer.getvalue()

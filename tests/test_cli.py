@@ -63,9 +63,17 @@ def test_report_reads_the_same_numbers_back(example_run) -> None:
     document = json.loads(result.stdout)
     assert document["experiment"] == "fortunes-topic" and document["simulated"] is True
     assert [v["variant"] for v in document["variants"]] == ["zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"]
-    assert all(v["predictions"] == 60 and 0 <= v["scores"]["exact"] <= 1 for v in document["variants"])
+    with duckdb.connect(str(db), read_only=True) as con:
+        means = dict(con.execute("SELECT r.variant, avg(s.value) FROM scores s JOIN runs r USING (run_id) "
+                                 "WHERE s.scorer = 'exact' GROUP BY r.variant").fetchall())
+    for v in document["variants"]:
+        exact = v["metrics"]["exact"]
+        assert v["predictions"] == 60 and exact["n"] == 60
+        assert exact["value"] == pytest.approx(means[v["variant"]])
+        assert exact["low"] <= exact["value"] <= exact["high"]
+    assert document["verdict"]["caveats"][0].startswith("SIMULATED")
     table = run_cli("report", "--db", str(db))
-    assert table.returncode == 0 and "[SIMULATED]" in table.stdout
+    assert table.returncode == 0 and "[SIMULATED]" in table.stdout and "Verdict" in table.stdout
 
 
 def test_sql_command_queries_the_store(example_run) -> None:
