@@ -1,0 +1,157 @@
+"""The decision report as one self-contained HTML file: tables, the verdict and Plotly charts (the Plotly
+library is embedded, so the file opens offline)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from ftplug.report import SIMULATED_NOTICE
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: .2rem; } .sub { color: #666; margin-top: 0; }
+.simulated { background: #fff3cd; border: 2px solid #d39e00; padding: .8rem 1rem; font-weight: 600; }
+table { border-collapse: collapse; margin: .5rem 0 1.5rem; font-size: .9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .3rem .7rem; text-align: left; }
+th { background: #f5f5f5; } .chart { margin: 1rem 0 2rem; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def charts(analysis: dict[str, Any]) -> dict[str, Any]:
+    """The report's Plotly figures by name: ``metric:<scorer>``, ``cost-vs-<primary>``, ``break-even``,
+    ``loss:<variant>``, ``shots``."""
+    import plotly.graph_objects as go
+
+    variants = analysis["variants"]
+    names = [v["variant"] for v in variants]
+    figures: dict[str, Any] = {}
+    suffix = " (SIMULATED)" if analysis["simulated"] else ""
+    for scorer in analysis["scorers"]:
+        metrics = [v["metrics"].get(scorer, {}) for v in variants]
+        values = [m.get("value") for m in metrics]
+        if all(value is None for value in values):
+            continue
+        upper = [(m["high"] - m["value"]) if m.get("high") is not None else 0 for m in metrics]
+        lower = [(m["value"] - m["low"]) if m.get("low") is not None else 0 for m in metrics]
+        figure = go.Figure(go.Bar(x=names, y=values, error_y={"type": "data", "array": upper,
+                                                                "arrayminus": lower}))
+        figure.update_layout(title=f"{scorer} per variant, with 95% confidence intervals{suffix}",
+                             yaxis_title=scorer, height=380)
+        figures[f"metric:{scorer}"] = figure
+    primary = analysis["primary"]
+    points = [(v["variant"], v["cost_per_1k_usd"].get("value"), v["metrics"].get(primary, {}))
+              for v in variants]
+    points = [p for p in points if p[1] is not None and p[2].get("value") is not None]
+    if points:
+        figure = go.Figure(go.Scatter(
+            x=[p[1] for p in points], y=[p[2]["value"] for p in points], text=[p[0] for p in points],
+            mode="markers+text", textposition="top center",
+            error_y={"type": "data", "array": [p[2]["high"] - p[2]["value"] for p in points],
+                     "arrayminus": [p[2]["value"] - p[2]["low"] for p in points]}))
+        figure.update_layout(title=f"Cost vs {primary}{suffix}", xaxis_title="USD per 1,000 predictions",
+                             yaxis_title=primary, height=420)
+        figures[f"cost-vs-{primary}"] = figure
+    if analysis["break_even"]:
+        horizon = max([row["predictions"] or 0 for row in analysis["break_even"]] + [analysis["volume"] or 0])
+        horizon = max(1000, int(horizon * 2))
+        figure = go.Figure()
+        involved = {row["fine_tuned"] for row in analysis["break_even"]} | {row["prompted"]
+                                                                            for row in analysis["break_even"]}
+        for v in variants:
+            if v["variant"] not in involved or v["cost_per_prediction"] is None:
+                continue
+            start = (v.get("training") or {}).get("training_cost_usd") or 0.0
+            figure.add_trace(go.Scatter(x=[0, horizon], y=[start, start + horizon * v["cost_per_prediction"]],
+                                        mode="lines", name=v["variant"]))
+        figure.update_layout(title=f"Total cost by volume: where the lines cross, fine-tuning pays back{suffix}",
+                             xaxis_title="predictions", yaxis_title="USD (training + inference)", height=420)
+        figures["break-even"] = figure
+    for variant, curve in analysis.get("loss_curves", {}).items():
+        if not curve:
+            continue
+        figure = go.Figure()
+        figure.add_trace(go.Scatter(x=[p["step"] for p in curve], y=[p["train_loss"] for p in curve],
+                                    mode="lines", name="training loss"))
+        if any(p["valid_loss"] is not None for p in curve):
+            figure.add_trace(go.Scatter(x=[p["step"] for p in curve], y=[p["valid_loss"] for p in curve],
+                                        mode="lines", name="validation loss"))
+        figure.update_layout(title=f"Fine-tuning loss of {variant}{suffix}", xaxis_title="step",
+                             yaxis_title="loss", height=380)
+        figures[f"loss:{variant}"] = figure
+    shot_points = sorted((v["shots"], v["metrics"].get(primary, {}), v["variant"]) for v in variants
+                         if v["shots"] is not None and v["trainer"] == "none"
+                         and v["metrics"].get(primary, {}).get("value") is not None)
+    if len({p[0] for p in shot_points}) >= 2:
+        figure = go.Figure(go.Scatter(
+            x=[p[0] for p in shot_points], y=[p[1]["value"] for p in shot_points], text=[p[2] for p in shot_points],
+            mode="lines+markers",
+            error_y={"type": "data", "array": [p[1]["high"] - p[1]["value"] for p in shot_points],
+                     "arrayminus": [p[1]["value"] - p[1]["low"] for p in shot_points]}))
+        figure.update_layout(title=f"{primary} vs number of shots{suffix}", xaxis_title="shots (mean per prompt)",
+                             yaxis_title=primary, height=380)
+        figures["shots"] = figure
+    return figures
+
+
+def render_html(analysis: dict[str, Any]) -> str:
+    """The whole report as one HTML document."""
+    from plotly.offline import get_plotlyjs
+
+    variants = analysis["variants"]
+    scorers = list(analysis["scorers"])
+    parts = [f"<h1>Experiment {_e(analysis['experiment'])}{' [SIMULATED]' if analysis['simulated'] else ''}</h1>",
+             '<p class="sub">values with 95% bootstrap confidence intervals</p>']
+    if analysis["simulated"]:
+        parts.append(f'<p class="simulated">{_e(SIMULATED_NOTICE)}</p>')
+    verdict = analysis["verdict"]
+    parts.append("<h2>Verdict</h2><ul>" + "".join(f"<li>{_e(line)}</li>" for line in verdict["lines"]) + "</ul>")
+    if verdict["caveats"]:
+        parts.append("<h3>Caveats</h3><ul>" + "".join(f"<li>{_e(c)}</li>" for c in verdict["caveats"]) + "</ul>")
+    rows = []
+    for v in variants:
+        cells: list[Any] = [v["variant"], v["model"], v["status"], v["predictions"], v["errors"]]
+        for name in scorers:
+            m = v["metrics"].get(name, {})
+            cells.append(f"{_num(m.get('value'))} [{_num(m.get('low'))}–{_num(m.get('high'))}]")
+        cells += [f"${_num(v['cost_per_1k_usd'].get('value'), 4)}", _num(v["latency_ms"].get("value"), 1),
+                  _num(v["mean_prompt_tokens"], 1)]
+        rows.append(cells)
+    parts.append("<h2>Variants</h2>" + _table(["variant", "model", "status", "n", "errors", *scorers, "$ / 1k",
+                                               "latency ms", "prompt tokens"], rows))
+    if analysis["comparisons"]:
+        parts.append(f"<h2>Against the reference {_e(analysis['reference'])}</h2>" + _table(
+            ["variant", "scorer", "difference", "95% CI", "p", "method", "significant"],
+            [[c["variant"], c["scorer"], _num(c["difference"]), f"{_num(c['low'])}–{_num(c['high'])}",
+              f"{c['p_value']:.3g}", c["method"], "yes" if c["significant"] else "no"]
+             for c in analysis["comparisons"]]))
+    if analysis["break_even"]:
+        scenarios = [s["scenario"] for s in analysis["break_even"][0]["scenarios"]]
+        parts.append("<h2>Break-even (predictions)</h2>" + _table(
+            ["fine-tuned", "vs", *scenarios],
+            [[row["fine_tuned"], row["prompted"], *(_num(s["predictions"]) if s["predictions"] is not None
+                                                    else "never" for s in row["scenarios"])]
+             for row in analysis["break_even"]]))
+    parts.append("<h2>Charts</h2>")
+    for name, figure in charts(analysis).items():
+        chart = figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+        parts.append(f'<div class="chart" data-chart="{_e(name)}">{chart}</div>')
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>ftplug report: {_e(analysis['experiment'])}</title><style>{STYLE}</style>"
+            f"<script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
