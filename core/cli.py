@@ -183,23 +183,51 @@ def report(db: str, experiment: str | None, fmt: str, output: Path | None, volum
 @cli.command()
 @click.argument("query")
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
-def sql(query: str, db: str) -> None:
-    """Run a SQL QUERY against the results (read-only) and print the rows as tab-separated text."""
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "tsv"]), default="table",
+              show_default=True)
+def sql(query: str, db: str, fmt: str) -> None:
+    """Run a SQL QUERY against the results, read-only. Tables: runs, predictions, scores, examples,
+    finetune_jobs, finetune_events; views: summary, costs, comparisons, latest_runs."""
+    from ftplug.sql_output import format_rows, read_only
+
+    with read_only(db) as connection:
+        columns, rows = _query(connection, query)
+    if columns:
+        click.echo(format_rows(columns, rows, fmt))
+
+
+def _query(connection: Any, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     import duckdb
 
     from ftplug.errors import InputError
 
-    if not Path(db).exists():
-        raise InputError("no such result store", path=db)
-    with duckdb.connect(db, read_only=True) as connection:
-        try:
-            cursor = connection.execute(query)
-        except duckdb.Error as error:
-            raise InputError(f"SQL error: {str(error).splitlines()[0]}") from None
-        if cursor.description:
-            click.echo("\t".join(d[0] for d in cursor.description))
-            for row in cursor.fetchall():
-                click.echo("\t".join("" if v is None else str(v) for v in row))
+    try:
+        cursor = connection.execute(query)
+    except duckdb.Error as error:
+        raise InputError(f"SQL error: {str(error).splitlines()[0]}") from None
+    if not cursor.description:
+        return [], []
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+def export(folder: Path, db: str, fmt: str) -> None:
+    """Write every table and view of the result store to FOLDER, one file each."""
+    from ftplug.sql_output import EXPORTED, read_only
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with read_only(db) as connection:
+        present = {row[0] for row in connection.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        for name in EXPORTED:
+            if name in present:
+                target = folder / f"{name}.{fmt}"
+                options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+                connection.execute(f"COPY (SELECT * FROM {name}) TO '{target.as_posix()}' ({options})")
+                click.echo(f"wrote {target}")
 
 
 @cli.group()

@@ -75,11 +75,12 @@ def render_text(analysis: dict[str, Any]) -> str:
                       [[row["fine_tuned"], row["prompted"],
                         *(_fmt(s["predictions"]) if s["predictions"] is not None else "never"
                           for s in row["scenarios"])] for row in analysis["break_even"]])
-    primary = analysis["primary"]
+    labelled = [analysis["primary"], *analysis["scorers"]]
     for v in variants:
-        confusion = v["confusion"].get(primary)
+        scorer = next((name for name in labelled if v["confusion"].get(name)), None)
+        confusion = v["confusion"].get(scorer) if scorer else None
         if confusion and len(confusion["labels"]) <= 12:
-            out += ["", f"Confusion matrix of {v['variant']} ({primary}; rows: expected, columns: answered)"]
+            out += ["", f"Confusion matrix of {v['variant']} ({scorer}; rows: expected, columns: answered)"]
             out += _table(["", *confusion["labels"]],
                           [[label, *map(str, row)] for label, row in zip(confusion["labels"], confusion["matrix"],
                                                                        strict=True)])

@@ -53,6 +53,44 @@ CREATE TABLE IF NOT EXISTS finetune_events (
     PRIMARY KEY (job_id, event_id));
 """
 
+# Views giving the report's point estimates in SQL (the intervals come from `ftplug report`, which bootstraps).
+VIEWS = """
+CREATE OR REPLACE VIEW latest_runs AS
+SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY experiment, variant ORDER BY started_at DESC) = 1;
+CREATE OR REPLACE VIEW summary AS
+WITH per_scorer AS (
+    SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, s.scorer,
+           coalesce(json_extract_string(l.details, '$.scorers."' || s.scorer || '".aggregate'), 'mean') AS aggregate,
+           count(s.value) AS n, count(*) - count(s.value) AS missing, count(s.error) AS scorer_errors,
+           avg(s.value) AS mean_value
+    FROM latest_runs l JOIN scores s USING (run_id) GROUP BY ALL)
+SELECT experiment, variant, run_id, model, simulated, scorer, aggregate, n, missing, scorer_errors,
+       CASE aggregate WHEN 'rmse' THEN sqrt(mean_value) WHEN 'macro_f1' THEN NULL ELSE mean_value END AS value
+FROM per_scorer;
+CREATE OR REPLACE VIEW costs AS
+SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, count(p.example_id) AS predictions,
+       count(p.error) AS errors, sum(p.cost_usd) AS inference_cost_usd, 1000 * avg(p.cost_usd) AS cost_per_1k_usd,
+       avg(p.latency_ms) AS mean_latency_ms, quantile_cont(p.latency_ms, 0.95) AS p95_latency_ms,
+       avg(p.prompt_tokens) AS mean_prompt_tokens, avg(p.completion_tokens) AS mean_completion_tokens,
+       TRY_CAST(json_extract_string(l.details, '$.training_cost_usd') AS DOUBLE) AS training_cost_usd,
+       json_extract_string(l.details, '$.job_id') AS job_id
+FROM latest_runs l LEFT JOIN predictions p USING (run_id) GROUP BY ALL;
+CREATE OR REPLACE VIEW comparisons AS
+WITH pairs AS (
+    SELECT v.experiment, v.variant, r.variant AS reference, sv.scorer, sv.value AS a, sr.value AS b
+    FROM latest_runs v
+    JOIN latest_runs r ON r.experiment = v.experiment
+        AND r.variant = coalesce(json_extract_string(v.details, '$.report.reference'), v.variant)
+        AND r.variant <> v.variant
+    JOIN scores sv ON sv.run_id = v.run_id
+    JOIN scores sr ON sr.run_id = r.run_id AND sr.example_id = sv.example_id AND sr.scorer = sv.scorer
+    WHERE sv.value IS NOT NULL AND sr.value IS NOT NULL)
+SELECT experiment, variant, reference, scorer, count(*) AS n, avg(a - b) AS mean_difference,
+       count(*) FILTER (WHERE a = 1 AND b = 0) AS variant_only_right,
+       count(*) FILTER (WHERE a = 0 AND b = 1) AS reference_only_right
+FROM pairs GROUP BY ALL;
+"""
+
 # Forward migrations: statements that bring a file of schema N-1 to N (tables new in N are created above).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (),
@@ -116,6 +154,8 @@ class DuckDBStore:
                     for statement in MIGRATIONS[version]:
                         self.db.execute(statement)
                 self.db.execute("UPDATE schema_version SET version = ?", [SCHEMA_VERSION])
+        if row is None or row[0] is None or row[0] <= SCHEMA_VERSION:
+            self.db.execute(VIEWS)
 
     def save_examples(self, experiment: str, splits: Splits) -> None:
         """Store every example with its split (replacing an earlier copy of the same example)."""

@@ -78,7 +78,7 @@ def test_report_reads_the_same_numbers_back(example_run) -> None:
 
 def test_sql_command_queries_the_store(example_run) -> None:
     db, _ = example_run
-    result = run_cli("sql", "SELECT count(*) AS n FROM predictions WHERE simulated", "--db", str(db))
+    result = run_cli("sql", "SELECT count(*) AS n FROM predictions WHERE simulated", "--db", str(db), "--format", "tsv")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["n", "240"]
     bad = run_cli("sql", "SELEC nonsense", "--db", str(db))
