@@ -6,27 +6,18 @@ renders."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ftplug.statistics import RESAMPLES, compare_paired, f1_interval, mean_interval
+from ftplug.statistics import RESAMPLES
 
 PARSE_FAILURE_CAVEAT = 0.05  # flag a variant whose outputs fail to parse this often
 SMALL_SAMPLE = 100
 
 
-def _filled(column: Any) -> np.ndarray:
-    """A NumPy column with SQL NULLs as ``None``."""
-    if isinstance(column, np.ma.MaskedArray):
-        out = np.asarray(column.data, dtype=object)
-        out[np.ma.getmaskarray(column)] = None
-        return out
-    return np.asarray(column)
-
-
-def _scorer_meta(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _scorer_meta(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What each scorer is (its aggregate, its direction), as stored with the runs."""
     meta: dict[str, dict[str, Any]] = {}
     for row in rows:
         meta.update(row["details"].get("scorers", {}))
@@ -34,58 +25,6 @@ def _scorer_meta(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name in row["scores"]:
             meta.setdefault(name, {"name": name, "aggregate": "mean", "higher_is_better": True})
     return meta
-
-
-class _ScoreTable:
-    """One scorer's values as a matrix run × example (NaN where a run has no value), plus labels."""
-
-    def __init__(self, columns: dict[str, Any], scorer: str, run_ids: list[str]) -> None:
-        mask = columns["scorer"] == scorer
-        runs = columns["run_id"][mask]
-        examples = columns["example_id"][mask]
-        self.example_ids, example_index = np.unique(examples.astype(str), return_inverse=True)
-        run_position = {run_id: i for i, run_id in enumerate(run_ids)}
-        run_index = np.array([run_position[r] for r in runs], dtype=np.int64)
-        self.values = np.full((len(run_ids), len(self.example_ids)), np.nan)
-        self.values[run_index, example_index] = columns["value"][mask]
-        self.labels = np.full((len(run_ids), len(self.example_ids)), None, dtype=object)
-        self.labels[run_index, example_index] = _filled(columns["label"])[mask]
-        self.expected = np.full(len(self.example_ids), None, dtype=object)
-        self.expected[example_index] = _filled(columns["expected"])[mask]
-        self.errors = np.zeros(len(run_ids), dtype=np.int64)
-        np.add.at(self.errors, run_index, _filled(columns["error"])[mask] != None)  # noqa: E711
-
-
-def _interval(table: _ScoreTable, row: int, meta: dict[str, Any], rng: np.random.Generator,
-              resamples: int) -> dict[str, Any]:
-    from ftplug.plugins.scorers import normalize
-
-    values = table.values[row]
-    aggregate = meta.get("aggregate", "mean")
-    if aggregate == "macro_f1":
-        present = ~np.isnan(values)
-        truth = [normalize(str(x)) for x in table.expected[present]]
-        predicted = [str(x) if x is not None else "" for x in table.labels[row][present]]
-        interval = f1_interval(truth, predicted, rng, resamples=resamples)
-    else:
-        interval = mean_interval(values, rng, transform="sqrt" if aggregate == "rmse" else "identity",
-                                 resamples=resamples)
-    missing = int(np.isnan(values).sum()) - int((np.isnan(table.values).all(axis=0)).sum())
-    return {**interval.as_dict(), "missing": max(0, missing), "errors": int(table.errors[row]),
-            "aggregate": aggregate, "higher_is_better": meta.get("higher_is_better", True)}
-
-
-def _confusion(table: _ScoreTable, row: int) -> dict[str, Any]:
-    from ftplug.plugins.scorers import normalize
-
-    present = ~np.isnan(table.values[row])
-    truth = [normalize(str(x)) for x in table.expected[present]]
-    predicted = [str(x) if x else "(none)" for x in table.labels[row][present]]
-    labels = sorted(set(truth)) + sorted(set(predicted) - set(truth))
-    index = {label: i for i, label in enumerate(labels)}
-    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    np.add.at(matrix, ([index[t] for t in truth], [index[p] for p in predicted]), 1)
-    return {"labels": labels, "matrix": matrix.tolist()}
 
 
 def _training(details: dict[str, Any]) -> dict[str, Any] | None:
@@ -138,7 +77,9 @@ def _break_even_rows(variants: list[dict[str, Any]], primary: str) -> list[dict[
 
 def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAMPLES,
             volume: int | None = None, reference: str | None = None, primary: str | None = None) -> dict[str, Any]:
-    """Everything the report shows for the latest run of each variant of ``experiment``."""
+    """Everything the report shows for the latest run of each variant of ``experiment``: the data come
+    from SQL aggregations of the result store (see :class:`_Statistics`), the intervals from bootstraps
+    on those aggregates."""
     rows = store.variant_rows(experiment)
     if not rows:
         return {"experiment": experiment, "variants": []}
@@ -150,60 +91,38 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
     if reference not in names:
         reference = names[0]
     volume = volume if volume is not None else settings.get("volume") or 0
-    rng = np.random.default_rng(20_261_124)
-    run_ids = [r["run_id"] for r in rows]
-    columns = store.score_values(run_ids)
-    predictions = store.prediction_values(run_ids)
-    tables = {name: _ScoreTable(columns, name, run_ids) for name in meta} if columns else {}
+    stats = _Statistics(store, rows, meta, resamples)
     variants = []
-    for i, row in enumerate(rows):
-        in_run = predictions["run_id"] == row["run_id"] if predictions else np.zeros(0, dtype=bool)
-        costs = predictions["cost_usd"][in_run] if predictions else np.zeros(0)
-        latency = predictions["latency_ms"][in_run] if predictions else np.zeros(0)
-        cost_interval = mean_interval(costs, rng, resamples=resamples)
-        latency_interval = mean_interval(latency, rng, resamples=resamples)
-        metrics = {name: _interval(table, i, meta[name], rng, resamples) for name, table in tables.items()}
-        confusion = {name: _confusion(table, i) for name, table in tables.items()
-                     if any(label is not None for label in table.labels[i])}
-        per_1k = {key: (value * 1000 if value is not None else None)
-                  for key, value in cost_interval.as_dict().items() if key != "n"}
+    for row in rows:
+        run_id = row["run_id"]
+        metrics = {name: stats.interval(run_id, name) for name in meta}
+        cost = stats.interval(run_id, COST)
+        latency = stats.interval(run_id, LATENCY)
         variants.append({
             "variant": row["variant"], "model": row["model"], "trainer": row["trainer"] or "none",
             "status": row["status"], "simulated": bool(row["simulated"]), "predictions": row["predictions"],
-            "errors": row["errors"], "metrics": metrics, "confusion": confusion,
-            "cost_per_1k_usd": per_1k, "cost_per_prediction": cost_interval.value,
-            "latency_ms": {**latency_interval.as_dict(), "p95": row["p95_latency_ms"]},
+            "errors": row["errors"], "metrics": metrics, "confusion": stats.confusions(run_id),
+            "cost_per_1k_usd": {key: (cost[key] * 1000 if cost.get(key) is not None else None)
+                                for key in ("value", "low", "high")},
+            "cost_per_prediction": cost.get("value"),
+            "latency_ms": {key: latency.get(key) for key in ("value", "low", "high", "n")}
+            | {"p95": row["p95_latency_ms"]},
             "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
             "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
         })
-    comparisons = []
-    ref_row = names.index(reference)
-    for i, row in enumerate(rows):
-        if i == ref_row:
-            continue
-        for name, table in tables.items():
-            aggregate = meta[name].get("aggregate", "mean")
-            if aggregate == "macro_f1":
-                continue  # compared through its per-example correctness under accuracy scorers
-            result = compare_paired(table.values[i], table.values[ref_row], rng,
-                                    transform="sqrt" if aggregate == "rmse" else "identity", resamples=resamples)
-            if result is not None:
-                comparisons.append({"variant": row["variant"], "reference": reference, "scorer": name,
-                                    **result.as_dict()})
+    by_name = {r["variant"]: r["run_id"] for r in rows}
+    comparisons = [{"variant": name, "reference": reference, "scorer": scorer, **result}
+                   for name, scorer, result in stats.compare([n for n in names if n != reference], reference,
+                                                             by_name)]
     head_to_head = None
-    if primary in tables:
-        scored = [i for i, v in enumerate(variants) if v["metrics"][primary]["value"] is not None
-                  and v["status"] == "succeeded"]
-        higher = meta[primary].get("higher_is_better", True)
-        scored.sort(key=lambda i: variants[i]["metrics"][primary]["value"], reverse=higher)
-        aggregate = meta[primary].get("aggregate", "mean")
-        if len(scored) > 1 and aggregate != "macro_f1":
-            first, second = scored[0], scored[1]
-            result = compare_paired(tables[primary].values[first], tables[primary].values[second], rng,
-                                    transform="sqrt" if aggregate == "rmse" else "identity", resamples=resamples)
-            if result is not None:
-                head_to_head = {"variant": variants[first]["variant"], "reference": variants[second]["variant"],
-                                "scorer": primary, **result.as_dict()}
+    if primary in meta and meta[primary].get("aggregate") != "macro_f1":
+        scored = [v for v in variants if v["metrics"][primary]["value"] is not None and v["status"] == "succeeded"]
+        scored.sort(key=lambda v: v["metrics"][primary]["value"], reverse=meta[primary].get("higher_is_better", True))
+        if len(scored) > 1:
+            first, second = scored[0]["variant"], scored[1]["variant"]
+            found = [result for _, scorer, result in stats.compare([first], second, by_name) if scorer == primary]
+            if found:
+                head_to_head = {"variant": first, "reference": second, "scorer": primary, **found[0]}
     analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
                 "primary": primary, "reference": reference, "volume": volume, "resamples": resamples,
                 "scorers": meta, "variants": variants, "comparisons": comparisons, "head_to_head": head_to_head,
@@ -213,6 +132,197 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
 
     analysis["verdict"] = verdict(analysis, rows)
     return analysis
+
+
+COST, LATENCY = "$cost_usd", "$latency_ms"
+
+
+class _Statistics:
+    """Intervals and paired comparisons from a handful of SQL aggregations over the whole store:
+
+    - one summary per run and metric (count, sum, whether all values are 0/1, distinct values): 0/1
+      metrics need nothing more — their bootstrap is exact from the counts;
+    - histograms of metrics with few distinct values (exact multinomial bootstrap);
+    - for continuous metrics, a seeded subsample of examples (the same in every run, hence paired),
+      bootstrapped directly when small and with the bag of little bootstraps when large;
+    - one join per reference for the paired comparisons (discordant counts, mean differences);
+    - label counts for macro-F1 and the confusion matrices.
+    """
+
+    def __init__(self, store: Any, rows: list[dict[str, Any]], meta: dict[str, Any], resamples: int) -> None:
+        from ftplug.statistics import BLB_EXPONENT, BLB_SUBSETS, DIRECT_LIMIT, DISTINCT_LIMIT
+
+        self.store, self.meta, self.resamples = store, meta, resamples
+        self.run_ids = [r["run_id"] for r in rows]
+        self.rng = np.random.default_rng(20_261_124)
+        self.summary = {(run, metric): {"n": n, "missing": missing, "errors": errors, "sum": total or 0.0,
+                                        "binary": bool(binary), "distinct": distinct}
+                        for run, metric, n, missing, errors, total, binary, distinct
+                        in store.metric_summary(self.run_ids)}
+        self.kind: dict[str, str] = {}
+        for metric in {m for _, m in self.summary}:
+            entries = [e for (_, m), e in self.summary.items() if m == metric and e["n"]]
+            if not entries:
+                continue
+            if all(e["binary"] for e in entries):
+                self.kind[metric] = "binary"
+            elif max(e["distinct"] for e in entries) <= DISTINCT_LIMIT:
+                self.kind[metric] = "discrete"
+            else:
+                self.kind[metric] = "continuous"
+        self.histograms: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+        discrete = [m for m, k in self.kind.items() if k == "discrete"]
+        for run, metric, value, count in (store.metric_histograms(self.run_ids, discrete) if discrete else []):
+            values, counts = self.histograms.setdefault((run, metric), ([], []))
+            values.append(value)
+            counts.append(count)
+        continuous = [m for m, k in self.kind.items() if k == "continuous"]
+        largest = max((e["n"] for (_, m), e in self.summary.items() if m in continuous), default=0)
+        self.direct = largest <= DIRECT_LIMIT
+        self.parts = 1 if self.direct else BLB_SUBSETS
+        fraction = 1.0 if self.direct else min(1.0, BLB_SUBSETS * largest ** BLB_EXPONENT / largest)
+        self.samples: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        if continuous:
+            columns = store.metric_subsample(self.run_ids, continuous, fraction if not self.direct else 1.01,
+                                             self.parts)
+            order = np.lexsort((columns["example_id"].astype(str), columns["metric"].astype(str),
+                                columns["run_id"].astype(str)))
+            for key in columns:
+                columns[key] = np.asarray(columns[key])[order]
+            keys = list(zip(columns["run_id"], columns["metric"], strict=True))
+            start = 0
+            for index in range(1, len(keys) + 1):
+                if index == len(keys) or keys[index] != keys[start]:
+                    self.samples[keys[start]] = (columns["example_id"][start:index].astype(str),
+                                                 columns["part"][start:index].astype(np.int64),
+                                                 columns["value"][start:index].astype(np.float64))
+                    start = index
+        labelled = [name for name, m in meta.items() if m.get("aggregate") == "macro_f1" or m["name"] in
+                    ("accuracy", "f1")]
+        self.labels: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+        if labelled:
+            from ftplug.plugins.scorers import normalize
+
+            for run, scorer, expected, label, count in store.label_counts(self.run_ids, labelled):
+                cell = (normalize(str(expected)), label if label else "(none)")
+                table = self.labels.setdefault((run, scorer), {})
+                table[cell] = table.get(cell, 0) + count
+
+    def _transform(self, metric: str) -> str:
+        return "sqrt" if self.meta.get(metric, {}).get("aggregate") == "rmse" else "identity"
+
+    def interval(self, run: str, metric: str) -> dict[str, Any]:
+        """The metric of one run with its CI, as a JSON-ready dict."""
+        from ftplug.statistics import (
+            EMPTY,
+            f1_from_cells,
+            histogram_interval,
+            mean_interval,
+            subsample_interval,
+        )
+
+        entry = self.summary.get((run, metric), {"n": 0, "missing": 0, "errors": 0, "sum": 0.0})
+        meta = self.meta.get(metric, {})
+        kind, n, transform = self.kind.get(metric), entry["n"], self._transform(metric)
+        if meta.get("aggregate") == "macro_f1":
+            interval = f1_from_cells(self._cells(run, metric), self.rng, resamples=self.resamples)
+        elif not n:
+            interval = EMPTY
+        elif kind == "binary":
+            interval = histogram_interval(np.array([0.0, 1.0]), np.array([n - entry["sum"], entry["sum"]]), self.rng,
+                                          transform=transform, resamples=self.resamples)
+        elif kind == "discrete":
+            values, counts = self.histograms[(run, metric)]
+            interval = histogram_interval(np.array(values), np.array(counts), self.rng, transform=transform,
+                                          resamples=self.resamples)
+        else:
+            _, parts, values = self.samples.get((run, metric), (None, np.zeros(0, np.int64), np.zeros(0)))
+            if self.direct:
+                interval = mean_interval(values, self.rng, transform=transform, resamples=self.resamples)
+            else:
+                interval = subsample_interval([values[parts == k] for k in range(self.parts)], n, entry["sum"] / n,
+                                              self.rng, transform=transform)
+        return {**interval.as_dict(), "missing": entry["missing"], "errors": entry["errors"],
+                "aggregate": meta.get("aggregate", "mean"), "higher_is_better": meta.get("higher_is_better", True)}
+
+    def _cells(self, run: str, scorer: str) -> np.ndarray:
+        table = self.labels.get((run, scorer), {})
+        classes = sorted({truth for truth, _ in table})
+        index = {label: i for i, label in enumerate(classes)}
+        cells = np.zeros((len(classes), len(classes) + 1))
+        for (truth, label), count in table.items():
+            cells[index[truth], index.get(label, len(classes))] += count
+        return cells
+
+    def confusions(self, run: str) -> dict[str, Any]:
+        """Confusion matrices of the run's classification scorers."""
+        found = {}
+        for (r, scorer), table in self.labels.items():
+            if r != run:
+                continue
+            truths = sorted({t for t, _ in table})
+            labels = truths + sorted({p for _, p in table} - set(truths))
+            index = {label: i for i, label in enumerate(labels)}
+            matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+            for (truth, label), count in table.items():
+                matrix[index[truth], index[label]] += count
+            found[scorer] = {"labels": labels, "matrix": matrix.tolist()}
+        return found
+
+    def compare(self, variants: list[str], reference: str, run_of: dict[str, str]) -> list[tuple[str, str, Any]]:
+        """Paired comparisons of ``variants`` against ``reference`` on every scorer but macro-F1."""
+        from ftplug.statistics import (
+            binary_comparison,
+            compare_paired,
+            histogram_comparison,
+            subsample_comparison,
+        )
+
+        reference_run = run_of[reference]
+        runs = [run_of[v] for v in variants]
+        if not runs:
+            return []
+        scorers = [m for m in self.meta if self.meta[m].get("aggregate") != "macro_f1"]
+        paired = {(run, metric): (n, mean_a, mean_r, mean_d, b, c, binary, distinct)
+                  for run, metric, n, mean_a, mean_r, mean_d, b, c, binary, distinct
+                  in self.store.paired_summary(runs, reference_run) if metric in scorers}
+        discrete = [m for m in scorers if self.kind.get(m) == "discrete"]
+        differences: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+        for run, metric, difference, count in (self.store.difference_histograms(runs, reference_run, discrete)
+                                               if discrete else []):
+            values, counts = differences.setdefault((run, metric), ([], []))
+            values.append(difference)
+            counts.append(count)
+        results = []
+        for variant, run in zip(variants, runs, strict=True):
+            for metric in scorers:
+                if (run, metric) not in paired:
+                    continue
+                n, mean_a, mean_r, mean_d, b, c, binary, _ = paired[(run, metric)]
+                transform = self._transform(metric)
+                if binary and transform == "identity":
+                    result = binary_comparison(b, c, n, self.rng, resamples=self.resamples)
+                elif (run, metric) in differences and transform == "identity":
+                    values, counts = differences[(run, metric)]
+                    result = histogram_comparison(np.array(values), np.array(counts), self.rng,
+                                                  resamples=self.resamples)
+                else:
+                    a_ids, a_parts, a_values = self.samples.get((run, metric), (np.zeros(0, str), None, None))
+                    r_ids, _, r_values = self.samples.get((reference_run, metric), (np.zeros(0, str), None, None))
+                    _, ia, ir = np.intersect1d(a_ids, r_ids, assume_unique=True, return_indices=True)
+                    if not len(ia):
+                        continue
+                    a, r, parts = a_values[ia], r_values[ir], a_parts[ia]
+                    if self.direct:
+                        result = compare_paired(a, r, self.rng, transform=transform, resamples=self.resamples)
+                    else:
+                        point = (float(np.sqrt(mean_a) - np.sqrt(mean_r)) if transform == "sqrt" else float(mean_d))
+                        result = subsample_comparison([a[parts == k] for k in range(self.parts)],
+                                                      [r[parts == k] for k in range(self.parts)], n, point,
+                                                      self.rng, transform=transform)
+                if result is not None:
+                    results.append((variant, metric, result.as_dict()))
+        return results
 
 
 def _loss_curves(store: Any, variants: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -231,3 +231,115 @@ def compare_paired(variant: np.ndarray, reference: np.ndarray, rng: np.random.Ge
     low, high = float(np.mean([x[0] for x in bounds])), float(np.mean([x[1] for x in bounds]))
     p_value = float(np.mean([min(1.0, 2 * min(np.mean(stats <= 0), np.mean(stats >= 0))) for stats in stats_sets]))
     return Comparison(point, low, high, p_value, n, "paired bootstrap")
+
+
+# ---- from sufficient statistics (what the report gets from SQL aggregations) -----------------------------------
+
+
+def _shape(transform: str) -> Any:
+    return np.sqrt if transform == "sqrt" else (lambda x: x)
+
+
+def histogram_interval(values: np.ndarray, counts: np.ndarray, rng: np.random.Generator, *,
+                       transform: str = "identity", confidence: float = CONFIDENCE,
+                       resamples: int = RESAMPLES) -> Interval:
+    """The exact bootstrap of a mean from the distinct ``values`` and how often each occurs."""
+    counts = np.asarray(counts, dtype=np.float64)
+    n = int(counts.sum())
+    if n == 0:
+        return EMPTY
+    values = np.asarray(values, dtype=np.float64)
+    shape = _shape(transform)
+    draws = rng.multinomial(n, counts / n, size=resamples)
+    low, high = _percentiles(shape(draws @ values / n), confidence)
+    return Interval(float(shape(values @ counts / n)), low, high, n)
+
+
+def subsample_interval(subsets: list[np.ndarray], n: int, mean: float, rng: np.random.Generator, *,
+                       transform: str = "identity", confidence: float = CONFIDENCE) -> Interval:
+    """The bag of little bootstraps from ``subsets`` (disjoint random subsets of the ``n`` values, whose
+    mean is ``mean``): each subset's error distribution for a size-``n`` sample, around the full mean."""
+    shape = _shape(transform)
+    if n == 0:
+        return EMPTY
+    lows, highs = [], []
+    for subset in subsets:
+        if len(subset) < 2:
+            continue
+        centre = shape(subset.mean())
+        low, high = _percentiles(shape(_blb_weights(n, len(subset), rng) @ subset) - centre, confidence)
+        lows.append(low)
+        highs.append(high)
+    point = float(shape(mean))
+    if not lows:
+        return Interval(point, None, None, n)
+    return Interval(point, point + float(np.mean(lows)), point + float(np.mean(highs)), n)
+
+
+def binary_comparison(b: int, c: int, n: int, rng: np.random.Generator, *, confidence: float = CONFIDENCE,
+                      resamples: int = RESAMPLES) -> Comparison | None:
+    """A 0/1 metric on ``n`` paired examples: ``b`` right only for the variant, ``c`` only for the reference."""
+    if n == 0:
+        return None
+    draws = rng.multinomial(n, np.array([b, c, n - b - c]) / n, size=resamples)
+    low, high = _percentiles((draws[:, 0] - draws[:, 1]) / n, confidence)
+    return Comparison((b - c) / n, low, high, mcnemar_p(b, c), n, "McNemar exact")
+
+
+def histogram_comparison(differences: np.ndarray, counts: np.ndarray, rng: np.random.Generator, *,
+                         confidence: float = CONFIDENCE, resamples: int = RESAMPLES) -> Comparison | None:
+    """A paired bootstrap of the mean difference from the distinct per-example differences and counts."""
+    counts = np.asarray(counts, dtype=np.float64)
+    n = int(counts.sum())
+    if n == 0:
+        return None
+    differences = np.asarray(differences, dtype=np.float64)
+    stats = rng.multinomial(n, counts / n, size=resamples) @ differences / n
+    low, high = _percentiles(stats, confidence)
+    p_value = min(1.0, 2 * min(float(np.mean(stats <= 0)), float(np.mean(stats >= 0))))
+    return Comparison(float(differences @ counts / n), low, high, p_value, n, "paired bootstrap")
+
+
+def subsample_comparison(variant_subsets: list[np.ndarray], reference_subsets: list[np.ndarray], n: int,
+                         point: float, rng: np.random.Generator, *, transform: str = "identity",
+                         confidence: float = CONFIDENCE) -> Comparison | None:
+    """A paired bag of little bootstraps: aligned subsets of both metrics on the same examples."""
+    shape = _shape(transform)
+    stats_sets = []
+    for a, r in zip(variant_subsets, reference_subsets, strict=True):
+        if len(a) < 2:
+            continue
+        weights = _blb_weights(n, len(a), rng)
+        centre = shape(a.mean()) - shape(r.mean())
+        stats_sets.append(point + shape(weights @ a) - shape(weights @ r) - centre)
+    if not stats_sets or n == 0:
+        return None
+    bounds = [_percentiles(stats, confidence) for stats in stats_sets]
+    p_value = float(np.mean([min(1.0, 2 * min(np.mean(s <= 0), np.mean(s >= 0))) for s in stats_sets]))
+    return Comparison(point, float(np.mean([b[0] for b in bounds])), float(np.mean([b[1] for b in bounds])),
+                      p_value, n, "paired bootstrap")
+
+
+def f1_from_cells(cells: np.ndarray, rng: np.random.Generator, *, confidence: float = CONFIDENCE,
+                  resamples: int = RESAMPLES) -> Interval:
+    """Macro-F1 with its bootstrap CI from a confusion matrix of counts: rows are the true classes, columns
+    the same classes followed by one column for answers that are no class."""
+    cells = np.asarray(cells, dtype=np.float64)
+    classes = cells.shape[0]
+    n = int(cells.sum())
+    if n == 0:
+        return EMPTY
+
+    def score(matrix: np.ndarray) -> np.ndarray:
+        tp = matrix[..., np.arange(classes), np.arange(classes)]
+        row = matrix.sum(axis=-1)
+        column = matrix[..., :, :classes].sum(axis=-2)
+        present = row > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f1 = np.where(tp > 0, 2 * tp / (row + column), 0.0)
+        return (f1 * present).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
+
+    flat = cells.reshape(-1)
+    draws = rng.multinomial(n, flat / n, size=resamples).reshape(resamples, *cells.shape)
+    low, high = _percentiles(score(draws), confidence)
+    return Interval(float(score(cells)), low, high, n)

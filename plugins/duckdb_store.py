@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS finetune_events (
 
 # Views giving the report's point estimates in SQL (the intervals come from `ftplug report`, which bootstraps).
 VIEWS = """
+CREATE OR REPLACE VIEW metric_values AS
+SELECT run_id, scorer AS metric, example_id, value, error IS NOT NULL AS failed FROM scores
+UNION ALL SELECT run_id, '$cost_usd', example_id, cost_usd, false FROM predictions
+UNION ALL SELECT run_id, '$latency_ms', example_id, latency_ms, false FROM predictions;
 CREATE OR REPLACE VIEW latest_runs AS
 SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY experiment, variant ORDER BY started_at DESC) = 1;
 CREATE OR REPLACE VIEW summary AS
@@ -177,25 +181,46 @@ class DuckDBStore:
         self.db.execute("UPDATE runs SET model = ? WHERE run_id = ?", [model, run_id])
 
     def add_predictions(self, records: Sequence[PredictionRecord], simulated: bool) -> None:
-        """Commit predictions and their scores in one transaction, through DuckDB's appender (an upsert:
-        a prediction stored again replaces the earlier one)."""
+        """Commit predictions and their scores in one transaction. The rows go in column-wise (NumPy
+        columns scanned by DuckDB); a prediction stored before (a retry) is replaced."""
         if not records:
             return
-        now = datetime.now(UTC).replace(tzinfo=None)
-        prediction_rows = [(r.run_id, r.example_id, r.output, r.prompt_tokens, r.completion_tokens,
-                            r.cached_tokens, r.latency_ms, r.cost_usd, r.error, simulated, now,
-                            json.dumps(r.samples) if r.samples else None) for r in records]
-        score_rows = [(r.run_id, r.example_id, scorer, value, r.labels.get(scorer), r.score_errors.get(scorer))
-                      for r in records for scorer, value in r.scores.items()]
-        with self._transaction():
-            self._append("predictions", PREDICTION_COLUMNS, prediction_rows)
-            if score_rows:
-                self._append("scores", SCORE_COLUMNS, score_rows)
+        import duckdb
+        import numpy as np
 
-    def _append(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        appender = self.db.appender(table, columns=list(columns), action="upsert")
-        appender.append_rows(rows)
-        appender.flush()
+        now = datetime.now(UTC).replace(tzinfo=None)
+
+        def column(values: list[Any]) -> Any:
+            return np.array(values, dtype=object)
+
+        predictions = {
+            "run_id": column([r.run_id for r in records]), "example_id": column([r.example_id for r in records]),
+            "output": column([r.output for r in records]), "prompt_tokens": column([r.prompt_tokens for r in records]),
+            "completion_tokens": column([r.completion_tokens for r in records]),
+            "cached_tokens": column([r.cached_tokens for r in records]),
+            "latency_ms": column([r.latency_ms for r in records]), "cost_usd": column([r.cost_usd for r in records]),
+            "error": column([r.error for r in records]), "simulated": np.full(len(records), simulated),
+            "created_at": column([now] * len(records)),
+            "samples": column([json.dumps(r.samples) if r.samples else None for r in records])}
+        scores = _score_columns(records, column)
+        try:  # plain inserts are the common case and much faster than upserts
+            self._insert_columns(predictions, scores, "INSERT")
+        except duckdb.ConstraintException:  # some were stored before (a retried prediction): replace them
+            self._insert_columns(predictions, scores, "INSERT OR REPLACE")
+
+    def _insert_columns(self, predictions: dict[str, Any], scores: dict[str, Any], verb: str) -> None:
+        self.db.register("new_predictions", predictions)
+        self.db.register("new_scores", scores)
+        try:
+            with self._transaction():
+                self.db.execute(f"{verb} INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
+                                f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM new_predictions")
+                if len(scores["run_id"]):
+                    self.db.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}) "
+                                    f"SELECT {', '.join(SCORE_COLUMNS)} FROM new_scores")
+        finally:
+            self.db.unregister("new_predictions")
+            self.db.unregister("new_scores")
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,
                    details: Mapping[str, Any]) -> None:
@@ -222,6 +247,68 @@ class DuckDBStore:
             row["details"] = json.loads(row["details"]) if row["details"] else {}
             row["scores"] = {scorer: mean for run_id, scorer, mean, _ in sorted(means) if run_id == row["run_id"]}
         return rows
+
+    # ---- sufficient statistics for the report (see ftplug.analysis) -----------------------------------------------
+
+    def _rows(self, query: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self.db.execute(query, parameters).fetchall()
+
+    def metric_summary(self, run_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Per run and metric (scorers, ``$cost_usd``, ``$latency_ms``): values, missing, scorer errors,
+        sum, whether every value is 0 or 1, and an estimate of the distinct values."""
+        return self._rows(
+            "SELECT run_id, metric, count(value), count(*) - count(value), count(*) FILTER (WHERE failed), "
+            "sum(value), bool_and(value IN (0, 1)), approx_count_distinct(value) FROM metric_values "
+            "WHERE run_id IN (SELECT unnest($ids)) GROUP BY ALL", {"ids": list(run_ids)})
+
+    def metric_histograms(self, run_ids: Sequence[str], metrics: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(run, metric, value, count) for metrics with few distinct values."""
+        return self._rows(
+            "SELECT run_id, metric, value, count(*) FROM metric_values WHERE run_id IN (SELECT unnest($ids)) "
+            "AND metric IN (SELECT unnest($metrics)) AND value IS NOT NULL GROUP BY ALL",
+            {"ids": list(run_ids), "metrics": list(metrics)})
+
+    def metric_subsample(self, run_ids: Sequence[str], metrics: Sequence[str], fraction: float,
+                         subsets: int) -> dict[str, Any]:
+        """The values of a seeded random subset of examples — the same examples in every run, so the
+        subsample is paired — split into ``subsets`` parts: NumPy columns run_id, metric, example_id,
+        part, value."""
+        return self.db.execute(
+            "SELECT run_id, metric, example_id, hash(example_id || 'ftplug') % $parts AS part, value "
+            "FROM metric_values WHERE run_id IN (SELECT unnest($ids)) AND metric IN (SELECT unnest($metrics)) "
+            "AND value IS NOT NULL AND (hash(example_id || 'ftplug') // $parts) % 1000000 < $cut",
+            {"ids": list(run_ids), "metrics": list(metrics), "parts": subsets,
+             "cut": max(1, int(fraction * 1_000_000))}).fetchnumpy()
+
+    def paired_summary(self, run_ids: Sequence[str], reference: str) -> list[tuple[Any, ...]]:
+        """Per run and metric, against the run ``reference`` on the same examples: pairs, the mean of each
+        side and of the differences, and the discordant counts of 0/1 metrics."""
+        return self._rows(
+            "SELECT v.run_id, v.metric, count(*), avg(v.value), avg(r.value), avg(v.value - r.value), "
+            "count(*) FILTER (WHERE v.value = 1 AND r.value = 0), count(*) FILTER (WHERE v.value = 0 AND r.value = 1), "
+            "bool_and(v.value IN (0, 1) AND r.value IN (0, 1)), approx_count_distinct(v.value - r.value) "
+            "FROM metric_values v JOIN metric_values r ON r.run_id = $reference AND r.metric = v.metric "
+            "AND r.example_id = v.example_id "
+            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.value IS NOT NULL AND r.value IS NOT NULL GROUP BY ALL",
+            {"ids": list(run_ids), "reference": reference})
+
+    def difference_histograms(self, run_ids: Sequence[str], reference: str,
+                              metrics: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(run, metric, difference, count) of per-example differences against ``reference``."""
+        return self._rows(
+            "SELECT v.run_id, v.metric, v.value - r.value, count(*) FROM metric_values v JOIN metric_values r "
+            "ON r.run_id = $reference AND r.metric = v.metric AND r.example_id = v.example_id "
+            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.metric IN (SELECT unnest($metrics)) "
+            "AND v.value IS NOT NULL AND r.value IS NOT NULL GROUP BY ALL",
+            {"ids": list(run_ids), "reference": reference, "metrics": list(metrics)})
+
+    def label_counts(self, run_ids: Sequence[str], scorers: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(run, scorer, expected, label, count) for classification scorers."""
+        return self._rows(
+            "SELECT s.run_id, s.scorer, e.expected, s.label, count(*) FROM scores s JOIN runs r USING (run_id) "
+            "JOIN examples e ON e.experiment = r.experiment AND e.example_id = s.example_id "
+            "WHERE s.run_id IN (SELECT unnest($ids)) AND s.scorer IN (SELECT unnest($scorers)) "
+            "AND s.value IS NOT NULL GROUP BY ALL", {"ids": list(run_ids), "scorers": list(scorers)})
 
     def score_values(self, run_ids: Sequence[str]) -> dict[str, Any]:
         """Every score of ``run_ids`` as NumPy columns: run_id, scorer, example_id, value (NaN when
@@ -310,6 +397,32 @@ class DuckDBStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
+
+
+def _score_columns(records: Sequence[PredictionRecord], column: Any) -> dict[str, Any]:
+    """The scores of ``records`` as columns; fast when every record has the same scorers (the usual case)."""
+    import numpy as np
+
+    names = list(records[0].scores)
+    if all(list(r.scores) == names for r in records):
+        k, n = len(names), len(records)
+        values = column([r.scores[name] for r in records for name in names])
+        has_labels = any(r.labels for r in records)
+        has_errors = any(r.score_errors for r in records)
+        return {
+            "run_id": np.repeat(column([r.run_id for r in records]), k),
+            "example_id": np.repeat(column([r.example_id for r in records]), k),
+            "scorer": np.tile(column(names), n), "value": values,
+            "label": column([r.labels.get(name) for r in records for name in names]) if has_labels
+            else np.full(n * k, None, dtype=object),
+            "error": column([r.score_errors.get(name) for r in records for name in names]) if has_errors
+            else np.full(n * k, None, dtype=object)}
+    triples = [(r, name, value) for r in records for name, value in r.scores.items()]
+    return {"run_id": column([r.run_id for r, _, _ in triples]),
+            "example_id": column([r.example_id for r, _, _ in triples]),
+            "scorer": column([name for _, name, _ in triples]), "value": column([value for _, _, value in triples]),
+            "label": column([r.labels.get(name) for r, name, _ in triples]),
+            "error": column([r.score_errors.get(name) for r, name, _ in triples])}
 
 
 class _Transaction:
