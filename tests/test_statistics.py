@@ -66,3 +66,19 @@ def test_paired_comparisons_find_a_real_difference_and_not_a_fake_one() -> None:
     noisy = rng.normal(0, 1, 3000)
     shifted = compare_paired(noisy + 0.2, noisy + rng.normal(0, 0.5, 3000), rng)
     assert shifted.method == "paired bootstrap" and shifted.significant and shifted.low < 0.2 < shifted.high
+
+
+def test_the_aggregate_forms_agree_with_the_array_forms() -> None:
+    from ftplug.statistics import f1_from_cells, histogram_interval
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 5, 1000).astype(float)
+    distinct, counts = np.unique(values, return_counts=True)
+    from_counts = histogram_interval(distinct, counts, np.random.default_rng(9))
+    from_values = mean_interval(values, np.random.default_rng(9))
+    assert from_counts.value == pytest.approx(from_values.value)
+    assert from_counts.low == pytest.approx(from_values.low, abs=0.02)
+    assert from_counts.high == pytest.approx(from_values.high, abs=0.02)
+    # rows: true a, b; columns: answered a, b, no class
+    cells = np.array([[25, 25, 0], [0, 50, 0]])
+    assert f1_from_cells(cells, rng).value == pytest.approx((2 / 3 + 0.8) / 2)
