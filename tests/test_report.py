@@ -93,3 +93,24 @@ def test_export_writes_every_table_and_view(store_file: Path, tmp_path: Path) ->
     assert exported == 160
     assert run_cli("export", str(tmp_path / "csv"), "--db", str(store_file), "--format", "csv").returncode == 0
     assert (tmp_path / "csv" / "scores.csv").read_text().startswith("run_id,example_id,scorer,value,label,error")
+
+
+def test_consistency_asks_for_several_samples_and_stores_them(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace('scorers = ["exact"]',
+                                                       'scorers = ["exact", "consistency"]\nsamples = 4')
+    (tmp_path / "fortunes.csv").write_bytes(EXAMPLE.with_name("fortunes.csv").read_bytes())
+    (tmp_path / "exp.toml").write_text(text, encoding="utf-8")
+    db = tmp_path / "r.duckdb"
+    result = run_cli("run", str(tmp_path / "exp.toml"), "--db", str(db), "--limit", "12")
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        samples = [json.loads(s) for (s,) in con.execute("SELECT samples FROM predictions").fetchall()]
+        values = [v for (v,) in con.execute("SELECT value FROM scores WHERE scorer = 'consistency'").fetchall()]
+    assert len(samples) == 48 and all(len(s) == 4 for s in samples)
+    assert all(v in (0.25, 0.5, 0.75, 1.0) for v in values)
+    # temperature 1.0 by default with samples > 1: the few-shot variants do not always agree with themselves
+    assert min(values) < 1.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("samples = 4", "samples = 1"), encoding="utf-8")
+    refused = run_cli("run", str(bad), "--db", str(db))
+    assert refused.returncode == 2 and "the consistency scorer needs samples ≥ 2" in refused.stderr
