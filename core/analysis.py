@@ -5,6 +5,7 @@ renders."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -120,7 +121,7 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
         scored.sort(key=lambda v: v["metrics"][primary]["value"], reverse=meta[primary].get("higher_is_better", True))
         if len(scored) > 1:
             first, second = scored[0]["variant"], scored[1]["variant"]
-            found = [result for _, scorer, result in stats.compare([first], second, by_name) if scorer == primary]
+            found = [result for _, _, result in stats.compare([first], second, by_name, only=primary)]
             if found:
                 head_to_head = {"variant": first, "reference": second, "scorer": primary, **found[0]}
     analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
@@ -185,18 +186,18 @@ class _Statistics:
         if continuous:
             columns = store.metric_subsample(self.run_ids, continuous, fraction if not self.direct else 1.01,
                                              self.parts)
-            order = np.lexsort((columns["example_id"].astype(str), columns["metric"].astype(str),
-                                columns["run_id"].astype(str)))
-            for key in columns:
-                columns[key] = np.asarray(columns[key])[order]
-            keys = list(zip(columns["run_id"], columns["metric"], strict=True))
-            start = 0
-            for index in range(1, len(keys) + 1):
-                if index == len(keys) or keys[index] != keys[start]:
-                    self.samples[keys[start]] = (columns["example_id"][start:index].astype(str),
-                                                 columns["part"][start:index].astype(np.int64),
-                                                 columns["value"][start:index].astype(np.float64))
-                    start = index
+            key = np.asarray(columns["run"], dtype=np.int64) * (len(continuous) + 1) + np.asarray(columns["metric"])
+            bounds = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1, [len(key)]])
+            examples = np.asarray(columns["example"], dtype=np.int64)
+            parts = np.asarray(columns["part"], dtype=np.int64)
+            values = np.asarray(columns["value"], dtype=np.float64)
+            for start, end in itertools.pairwise(bounds):
+                if start == end:
+                    continue
+                run = self.run_ids[int(columns["run"][start]) - 1]
+                metric = continuous[int(columns["metric"][start]) - 1]
+                self.samples[(run, metric)] = (examples[start:end], parts[start:end], values[start:end])
+        self._weights: dict[tuple[int, int], np.ndarray] = {}
         labelled = [name for name, m in meta.items() if m.get("aggregate") == "macro_f1" or m["name"] in
                     ("accuracy", "f1")]
         self.labels: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
@@ -207,6 +208,15 @@ class _Statistics:
                 cell = (normalize(str(expected)), label if label else "(none)")
                 table = self.labels.setdefault((run, scorer), {})
                 table[cell] = table.get(cell, 0) + count
+
+    def weights(self, n: int, b: int) -> np.ndarray:
+        """Resampling weights for the bag of little bootstraps, drawn once per size and shared by every
+        metric and run (each interval stays valid; only their Monte Carlo noise is shared)."""
+        from ftplug.statistics import _blb_weights
+
+        if (n, b) not in self._weights:
+            self._weights[(n, b)] = _blb_weights(n, b, self.rng)
+        return self._weights[(n, b)]
 
     def _transform(self, metric: str) -> str:
         return "sqrt" if self.meta.get(metric, {}).get("aggregate") == "rmse" else "identity"
@@ -241,7 +251,7 @@ class _Statistics:
                 interval = mean_interval(values, self.rng, transform=transform, resamples=self.resamples)
             else:
                 interval = subsample_interval([values[parts == k] for k in range(self.parts)], n, entry["sum"] / n,
-                                              self.rng, transform=transform)
+                                              self.rng, transform=transform, weights=self.weights)
         return {**interval.as_dict(), "missing": entry["missing"], "errors": entry["errors"],
                 "aggregate": meta.get("aggregate", "mean"), "higher_is_better": meta.get("higher_is_better", True)}
 
@@ -269,8 +279,10 @@ class _Statistics:
             found[scorer] = {"labels": labels, "matrix": matrix.tolist()}
         return found
 
-    def compare(self, variants: list[str], reference: str, run_of: dict[str, str]) -> list[tuple[str, str, Any]]:
-        """Paired comparisons of ``variants`` against ``reference`` on every scorer but macro-F1."""
+    def compare(self, variants: list[str], reference: str, run_of: dict[str, str],
+                only: str | None = None) -> list[tuple[str, str, Any]]:
+        """Paired comparisons of ``variants`` against ``reference`` on every scorer but macro-F1 (or on
+        ``only``)."""
         from ftplug.statistics import (
             binary_comparison,
             compare_paired,
@@ -282,10 +294,10 @@ class _Statistics:
         runs = [run_of[v] for v in variants]
         if not runs:
             return []
-        scorers = [m for m in self.meta if self.meta[m].get("aggregate") != "macro_f1"]
+        scorers = [m for m in self.meta if self.meta[m].get("aggregate") != "macro_f1" and only in (None, m)]
         paired = {(run, metric): (n, mean_a, mean_r, mean_d, b, c, binary, distinct)
                   for run, metric, n, mean_a, mean_r, mean_d, b, c, binary, distinct
-                  in self.store.paired_summary(runs, reference_run) if metric in scorers}
+                  in self.store.paired_summary(runs, reference_run, scorers)}
         discrete = [m for m in scorers if self.kind.get(m) == "discrete"]
         differences: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
         for run, metric, difference, count in (self.store.difference_histograms(runs, reference_run, discrete)
@@ -307,8 +319,8 @@ class _Statistics:
                     result = histogram_comparison(np.array(values), np.array(counts), self.rng,
                                                   resamples=self.resamples)
                 else:
-                    a_ids, a_parts, a_values = self.samples.get((run, metric), (np.zeros(0, str), None, None))
-                    r_ids, _, r_values = self.samples.get((reference_run, metric), (np.zeros(0, str), None, None))
+                    a_ids, a_parts, a_values = self.samples.get((run, metric), (np.zeros(0, np.int64), None, None))
+                    r_ids, _, r_values = self.samples.get((reference_run, metric), (np.zeros(0, np.int64), None, None))
                     _, ia, ir = np.intersect1d(a_ids, r_ids, assume_unique=True, return_indices=True)
                     if not len(ia):
                         continue
@@ -319,7 +331,7 @@ class _Statistics:
                         point = (float(np.sqrt(mean_a) - np.sqrt(mean_r)) if transform == "sqrt" else float(mean_d))
                         result = subsample_comparison([a[parts == k] for k in range(self.parts)],
                                                       [r[parts == k] for k in range(self.parts)], n, point,
-                                                      self.rng, transform=transform)
+                                                      self.rng, transform=transform, weights=self.weights)
                 if result is not None:
                     results.append((variant, metric, result.as_dict()))
         return results

@@ -21,7 +21,7 @@ RESAMPLES = 2000
 CONFIDENCE = 0.95
 DISTINCT_LIMIT = 1024  # at most this many distinct values: exact multinomial bootstrap
 DIRECT_LIMIT = 20_000  # at most this many values: resample them directly
-BLB_SUBSETS, BLB_RESAMPLES, BLB_EXPONENT = 5, 100, 0.7
+BLB_SUBSETS, BLB_RESAMPLES, BLB_EXPONENT = 5, 100, 0.6
 
 
 @dataclass(frozen=True)
@@ -188,12 +188,12 @@ def mcnemar_p(b: int, c: int) -> float:
     if n == 0:
         return 1.0
     k = min(b, c)
-    # the binomial tail, summed in log space so that large counts do not overflow
-    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2)
-                 for i in range(k + 1)]
-    top = max(log_terms)
-    tail = math.exp(top) * sum(math.exp(term - top) for term in log_terms)
-    return min(1.0, 2 * tail)
+    # the binomial tail P(X ≤ k), X ~ Binomial(n, 1/2), summed in log space: log C(n, i) built up by
+    # cumulative sums of log((n − i) / (i + 1)), so large counts neither overflow nor loop in Python
+    i = np.arange(k, dtype=np.float64)
+    log_terms = np.concatenate([[0.0], np.cumsum(np.log(n - i) - np.log(i + 1))]) - n * math.log(2)
+    top = log_terms.max()
+    return float(min(1.0, 2 * math.exp(top) * np.exp(log_terms - top).sum()))
 
 
 def compare_paired(variant: np.ndarray, reference: np.ndarray, rng: np.random.Generator, *,
@@ -255,8 +255,12 @@ def histogram_interval(values: np.ndarray, counts: np.ndarray, rng: np.random.Ge
     return Interval(float(shape(values @ counts / n)), low, high, n)
 
 
+Weights = Any  # a callable (n, b) -> resampling weights, e.g. a cache over _blb_weights
+
+
 def subsample_interval(subsets: list[np.ndarray], n: int, mean: float, rng: np.random.Generator, *,
-                       transform: str = "identity", confidence: float = CONFIDENCE) -> Interval:
+                       transform: str = "identity", confidence: float = CONFIDENCE,
+                       weights: Weights = None) -> Interval:
     """The bag of little bootstraps from ``subsets`` (disjoint random subsets of the ``n`` values, whose
     mean is ``mean``): each subset's error distribution for a size-``n`` sample, around the full mean."""
     shape = _shape(transform)
@@ -267,7 +271,8 @@ def subsample_interval(subsets: list[np.ndarray], n: int, mean: float, rng: np.r
         if len(subset) < 2:
             continue
         centre = shape(subset.mean())
-        low, high = _percentiles(shape(_blb_weights(n, len(subset), rng) @ subset) - centre, confidence)
+        matrix = weights(n, len(subset)) if weights else _blb_weights(n, len(subset), rng)
+        low, high = _percentiles(shape(matrix @ subset) - centre, confidence)
         lows.append(low)
         highs.append(high)
     point = float(shape(mean))
@@ -302,16 +307,16 @@ def histogram_comparison(differences: np.ndarray, counts: np.ndarray, rng: np.ra
 
 def subsample_comparison(variant_subsets: list[np.ndarray], reference_subsets: list[np.ndarray], n: int,
                          point: float, rng: np.random.Generator, *, transform: str = "identity",
-                         confidence: float = CONFIDENCE) -> Comparison | None:
+                         confidence: float = CONFIDENCE, weights: Weights = None) -> Comparison | None:
     """A paired bag of little bootstraps: aligned subsets of both metrics on the same examples."""
     shape = _shape(transform)
     stats_sets = []
     for a, r in zip(variant_subsets, reference_subsets, strict=True):
         if len(a) < 2:
             continue
-        weights = _blb_weights(n, len(a), rng)
+        matrix = weights(n, len(a)) if weights else _blb_weights(n, len(a), rng)
         centre = shape(a.mean()) - shape(r.mean())
-        stats_sets.append(point + shape(weights @ a) - shape(weights @ r) - centre)
+        stats_sets.append(point + shape(matrix @ a) - shape(matrix @ r) - centre)
     if not stats_sets or n == 0:
         return None
     bounds = [_percentiles(stats, confidence) for stats in stats_sets]

@@ -271,26 +271,34 @@ class DuckDBStore:
     def metric_subsample(self, run_ids: Sequence[str], metrics: Sequence[str], fraction: float,
                          subsets: int) -> dict[str, Any]:
         """The values of a seeded random subset of examples — the same examples in every run, so the
-        subsample is paired — split into ``subsets`` parts: NumPy columns run_id, metric, example_id,
-        part, value."""
+        subsample is paired — split into ``subsets`` parts. NumPy columns sorted by run, metric and example:
+        run and metric (1-based positions in ``run_ids`` and ``metrics``), example (an integer, the same in
+        every run for the same example), part, value."""
         return self.db.execute(
-            "SELECT run_id, metric, example_id, hash(example_id || 'ftplug') % $parts AS part, value "
-            "FROM metric_values WHERE run_id IN (SELECT unnest($ids)) AND metric IN (SELECT unnest($metrics)) "
-            "AND value IS NOT NULL AND (hash(example_id || 'ftplug') // $parts) % 1000000 < $cut",
-            {"ids": list(run_ids), "metrics": list(metrics), "parts": subsets,
+            "WITH picked AS (SELECT example_id, row_number() OVER (ORDER BY h) AS example, h % $parts AS part "
+            "  FROM (SELECT example_id, hash(example_id || 'ftplug') AS h FROM examples WHERE split = 'test' "
+            "        AND experiment = (SELECT experiment FROM runs WHERE run_id = $first)) "
+            "  WHERE (h // $parts) % 1000000 < $cut) "
+            "SELECT list_position($ids, v.run_id) AS run, list_position($metrics, v.metric) AS metric, p.example, "
+            "p.part, v.value FROM metric_values v JOIN picked p USING (example_id) "
+            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.metric IN (SELECT unnest($metrics)) "
+            "AND v.value IS NOT NULL ORDER BY run, metric, p.example",
+            {"ids": list(run_ids), "metrics": list(metrics), "parts": subsets, "first": run_ids[0],
              "cut": max(1, int(fraction * 1_000_000))}).fetchnumpy()
 
-    def paired_summary(self, run_ids: Sequence[str], reference: str) -> list[tuple[Any, ...]]:
-        """Per run and metric, against the run ``reference`` on the same examples: pairs, the mean of each
+    def paired_summary(self, run_ids: Sequence[str], reference: str,
+                       metrics: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Per run and scorer, against the run ``reference`` on the same examples: pairs, the mean of each
         side and of the differences, and the discordant counts of 0/1 metrics."""
         return self._rows(
-            "SELECT v.run_id, v.metric, count(*), avg(v.value), avg(r.value), avg(v.value - r.value), "
+            "SELECT v.run_id, v.scorer, count(*), avg(v.value), avg(r.value), avg(v.value - r.value), "
             "count(*) FILTER (WHERE v.value = 1 AND r.value = 0), count(*) FILTER (WHERE v.value = 0 AND r.value = 1), "
             "bool_and(v.value IN (0, 1) AND r.value IN (0, 1)), approx_count_distinct(v.value - r.value) "
-            "FROM metric_values v JOIN metric_values r ON r.run_id = $reference AND r.metric = v.metric "
+            "FROM scores v JOIN scores r ON r.run_id = $reference AND r.scorer = v.scorer "
             "AND r.example_id = v.example_id "
-            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.value IS NOT NULL AND r.value IS NOT NULL GROUP BY ALL",
-            {"ids": list(run_ids), "reference": reference})
+            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.scorer IN (SELECT unnest($metrics)) "
+            "AND v.value IS NOT NULL AND r.value IS NOT NULL GROUP BY ALL",
+            {"ids": list(run_ids), "reference": reference, "metrics": list(metrics)})
 
     def difference_histograms(self, run_ids: Sequence[str], reference: str,
                               metrics: Sequence[str]) -> list[tuple[Any, ...]]:
