@@ -93,6 +93,20 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
         reference = names[0]
     volume = volume if volume is not None else settings.get("volume") or 0
     stats = _Statistics(store, rows, meta, resamples)
+    by_name = {r["variant"]: r["run_id"] for r in rows}
+    variant_of = {run: name for name, run in by_name.items()}
+    pairs = [(by_name[name], by_name[reference]) for name in names if name != reference]
+    head_pair = None
+    if primary in meta and meta[primary].get("aggregate") != "macro_f1":
+        # the two best by the point estimate (from the summary) are also compared head to head
+        means = [(stats.mean(r["run_id"], primary), r["run_id"]) for r in rows if r["status"] == "succeeded"]
+        ranked = sorted(((m, run) for m, run in means if m is not None),
+                        reverse=meta[primary].get("higher_is_better", True))
+        if len(ranked) > 1:
+            head_pair = (ranked[0][1], ranked[1][1])
+            if head_pair not in pairs:
+                pairs.append(head_pair)
+    stats.load_histograms(pairs)
     variants = []
     for row in rows:
         run_id = row["run_id"]
@@ -111,19 +125,11 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
             "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
             "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
         })
-    by_name = {r["variant"]: r["run_id"] for r in rows}
-    comparisons = [{"variant": name, "reference": reference, "scorer": scorer, **result}
-                   for name, scorer, result in stats.compare([n for n in names if n != reference], reference,
-                                                             by_name)]
-    head_to_head = None
-    if primary in meta and meta[primary].get("aggregate") != "macro_f1":
-        scored = [v for v in variants if v["metrics"][primary]["value"] is not None and v["status"] == "succeeded"]
-        scored.sort(key=lambda v: v["metrics"][primary]["value"], reverse=meta[primary].get("higher_is_better", True))
-        if len(scored) > 1:
-            first, second = scored[0]["variant"], scored[1]["variant"]
-            found = [result for _, _, result in stats.compare([first], second, by_name, only=primary)]
-            if found:
-                head_to_head = {"variant": first, "reference": second, "scorer": primary, **found[0]}
+    results = stats.compare_all(pairs)
+    comparisons = [{"variant": variant_of[a], "reference": reference, "scorer": scorer, **result}
+                   for a, b, scorer, result in results if b == by_name[reference] and a != b]
+    head_to_head = next(({"variant": variant_of[a], "reference": variant_of[b], "scorer": scorer, **result}
+                         for a, b, scorer, result in results if (a, b) == head_pair and scorer == primary), None)
     analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
                 "primary": primary, "reference": reference, "volume": volume, "resamples": resamples,
                 "scorers": meta, "variants": variants, "comparisons": comparisons, "head_to_head": head_to_head,
@@ -139,75 +145,108 @@ COST, LATENCY = "$cost_usd", "$latency_ms"
 
 
 class _Statistics:
-    """Intervals and paired comparisons from a handful of SQL aggregations over the whole store:
+    """Intervals and paired comparisons from a few SQL aggregations of the store (no row-by-row loading):
 
-    - one summary per run and metric (count, sum, whether all values are 0/1, distinct values): 0/1
-      metrics need nothing more — their bootstrap is exact from the counts;
-    - histograms of metrics with few distinct values (exact multinomial bootstrap);
-    - for continuous metrics, a seeded subsample of examples (the same in every run, hence paired),
-      bootstrapped directly when small and with the bag of little bootstraps when large;
-    - one join per reference for the paired comparisons (discordant counts, mean differences);
-    - label counts for macro-F1 and the confusion matrices.
+    the scores of the compared runs are pivoted once (one row per scorer and example, one column per run);
+    a 0/1 metric then needs only its counts — its bootstrap is exact from them; a metric with few distinct
+    values, its histogram; a continuous one, a seeded subsample of examples (aligned across runs, so paired),
+    resampled directly when small and with the bag of little bootstraps when large; the paired comparisons,
+    one aggregation over the pivot; macro-F1 and the confusion matrices, label counts.
     """
 
     def __init__(self, store: Any, rows: list[dict[str, Any]], meta: dict[str, Any], resamples: int) -> None:
-        from ftplug.statistics import BLB_EXPONENT, BLB_SUBSETS, DIRECT_LIMIT, DISTINCT_LIMIT
+        from ftplug.statistics import BLB_EXPONENT, BLB_SUBSETS, DIRECT_LIMIT
 
         self.store, self.meta, self.resamples = store, meta, resamples
         self.run_ids = [r["run_id"] for r in rows]
+        self.position = {run: i for i, run in enumerate(self.run_ids)}
         self.rng = np.random.default_rng(20_261_124)
-        self.summary = {(run, metric): {"n": n, "missing": missing, "errors": errors, "sum": total or 0.0,
-                                        "binary": bool(binary), "distinct": distinct}
-                        for run, metric, n, missing, errors, total, binary, distinct
-                        in store.metric_summary(self.run_ids)}
-        self.kind: dict[str, str] = {}
+        self._weights: dict[tuple[int, int], np.ndarray] = {}
+        self.summary: dict[tuple[int, str], dict[str, Any]] = {}
+        for run, scorer, n, missing, errors, total, binary, distinct in store.score_summary(self.run_ids):
+            self.summary[(self.position[run], scorer)] = {
+                "n": n, "missing": missing or 0, "errors": errors or 0, "sum": total or 0.0, "binary": bool(binary),
+                "distinct": distinct or 0}
+        for run, *values in store.prediction_summary(self.run_ids):
+            i = self.position[run]
+            for metric, (n, total, binary, distinct) in ((COST, values[0:4]), (LATENCY, values[4:8])):
+                self.summary[(i, metric)] = {"n": n, "missing": 0, "errors": 0, "sum": total or 0.0,
+                                             "binary": bool(binary), "distinct": distinct or 0}
+        self.kind = self._kinds()
+        largest = max((e["n"] for (_, m), e in self.summary.items() if self.kind.get(m) == "continuous"), default=0)
+        self.direct = largest <= DIRECT_LIMIT
+        self.parts = 1 if self.direct else BLB_SUBSETS
+        fraction = 1.01 if self.direct else min(1.0, BLB_SUBSETS * largest ** BLB_EXPONENT / largest)
+        self.histograms: dict[tuple[int, str], tuple[list[float], list[int]]] = {}
+        self.samples: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # scorer → (parts, runs × examples)
+        continuous = [m for m, k in self.kind.items() if k == "continuous" and m in meta]
+        if continuous:
+            columns = store.score_subsample(self.run_ids, continuous, fraction, self.parts)
+            scorers = np.asarray(columns["scorer"], dtype=object)
+            bounds = np.concatenate([[0], np.flatnonzero(scorers[1:] != scorers[:-1]) + 1, [len(scorers)]])
+            matrix = np.vstack([np.asarray(columns[f"v{i}"], dtype=np.float64) for i in range(len(self.run_ids))])
+            parts = np.asarray(columns["part"], dtype=np.int64)
+            for start, end in itertools.pairwise(bounds):
+                if start < end:
+                    self.samples[str(scorers[start])] = (parts[start:end], matrix[:, start:end])
+        for metric, column in ((COST, "cost_usd"), (LATENCY, "latency_ms")):
+            if self.kind.get(metric) == "discrete":
+                for i, value, count in store.prediction_histograms(self.run_ids, column):
+                    values, counts = self.histograms.setdefault((i, metric), ([], []))
+                    values.append(value)
+                    counts.append(count)
+        self.prediction_samples: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        if any(self.kind.get(m) == "continuous" for m in (COST, LATENCY)):
+            columns = store.prediction_subsample(self.run_ids, fraction, self.parts)
+            runs = np.asarray(columns["run"], dtype=np.int64) - 1
+            parts = np.asarray(columns["part"], dtype=np.int64)
+            for i in range(len(self.run_ids)):
+                mine = runs == i
+                for metric, key in ((COST, "cost_usd"), (LATENCY, "latency_ms")):
+                    values = np.asarray(columns[key], dtype=np.float64)[mine]
+                    keep = ~np.isnan(values)
+                    self.prediction_samples[(i, metric)] = (parts[mine][keep], values[keep])
+        self.labels = self._label_counts()
+
+    def _kinds(self) -> dict[str, str]:
+        from ftplug.statistics import DISTINCT_LIMIT
+
+        kinds = {}
         for metric in {m for _, m in self.summary}:
             entries = [e for (_, m), e in self.summary.items() if m == metric and e["n"]]
             if not entries:
                 continue
             if all(e["binary"] for e in entries):
-                self.kind[metric] = "binary"
+                kinds[metric] = "binary"
             elif max(e["distinct"] for e in entries) <= DISTINCT_LIMIT:
-                self.kind[metric] = "discrete"
+                kinds[metric] = "discrete"
             else:
-                self.kind[metric] = "continuous"
-        self.histograms: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
-        discrete = [m for m, k in self.kind.items() if k == "discrete"]
-        for run, metric, value, count in (store.metric_histograms(self.run_ids, discrete) if discrete else []):
-            values, counts = self.histograms.setdefault((run, metric), ([], []))
-            values.append(value)
-            counts.append(count)
-        continuous = [m for m, k in self.kind.items() if k == "continuous"]
-        largest = max((e["n"] for (_, m), e in self.summary.items() if m in continuous), default=0)
-        self.direct = largest <= DIRECT_LIMIT
-        self.parts = 1 if self.direct else BLB_SUBSETS
-        fraction = 1.0 if self.direct else min(1.0, BLB_SUBSETS * largest ** BLB_EXPONENT / largest)
-        self.samples: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        if continuous:
-            columns = store.metric_subsample(self.run_ids, continuous, fraction if not self.direct else 1.01,
-                                             self.parts)
-            key = np.asarray(columns["run"], dtype=np.int64) * (len(continuous) + 1) + np.asarray(columns["metric"])
-            bounds = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1, [len(key)]])
-            examples = np.asarray(columns["example"], dtype=np.int64)
-            parts = np.asarray(columns["part"], dtype=np.int64)
-            values = np.asarray(columns["value"], dtype=np.float64)
-            for start, end in itertools.pairwise(bounds):
-                if start == end:
-                    continue
-                run = self.run_ids[int(columns["run"][start]) - 1]
-                metric = continuous[int(columns["metric"][start]) - 1]
-                self.samples[(run, metric)] = (examples[start:end], parts[start:end], values[start:end])
-        self._weights: dict[tuple[int, int], np.ndarray] = {}
-        labelled = [name for name, m in meta.items() if m.get("aggregate") == "macro_f1" or m["name"] in
-                    ("accuracy", "f1")]
-        self.labels: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+                kinds[metric] = "continuous"
+        return kinds
+
+    def _label_counts(self) -> dict[tuple[str, str], dict[tuple[str, str], int]]:
+        labelled = [name for name, m in self.meta.items() if m.get("aggregate") == "macro_f1"
+                    or m.get("name") in ("accuracy", "f1")]
+        labels: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
         if labelled:
             from ftplug.plugins.scorers import normalize
 
-            for run, scorer, expected, label, count in store.label_counts(self.run_ids, labelled):
+            for run, scorer, expected, label, count in self.store.label_counts(self.run_ids, labelled):
                 cell = (normalize(str(expected)), label if label else "(none)")
-                table = self.labels.setdefault((run, scorer), {})
+                table = labels.setdefault((run, scorer), {})
                 table[cell] = table.get(cell, 0) + count
+        return labels
+
+    def _split(self, parts: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
+        """The subsample's parts, cut to a common size so that one weight matrix serves them all."""
+        pieces = [values[parts == k] for k in range(self.parts)]
+        size = min((len(piece) for piece in pieces), default=0)
+        return [piece[:size] for piece in pieces]
+
+    def mean(self, run: str, metric: str) -> float | None:
+        """The plain mean of a run's metric (from the summary)."""
+        entry = self.summary.get((self.position[run], metric))
+        return entry["sum"] / entry["n"] if entry and entry["n"] else None
 
     def weights(self, n: int, b: int) -> np.ndarray:
         """Resampling weights for the bag of little bootstraps, drawn once per size and shared by every
@@ -221,6 +260,13 @@ class _Statistics:
     def _transform(self, metric: str) -> str:
         return "sqrt" if self.meta.get(metric, {}).get("aggregate") == "rmse" else "identity"
 
+    def _continuous(self, i: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        if metric in (COST, LATENCY):
+            return self.prediction_samples.get((i, metric), (np.zeros(0, np.int64), np.zeros(0)))
+        parts, matrix = self.samples.get(metric, (np.zeros(0, np.int64), np.zeros((len(self.run_ids), 0))))
+        keep = ~np.isnan(matrix[i])
+        return parts[keep], matrix[i][keep]
+
     def interval(self, run: str, metric: str) -> dict[str, Any]:
         """The metric of one run with its CI, as a JSON-ready dict."""
         from ftplug.statistics import (
@@ -231,7 +277,8 @@ class _Statistics:
             subsample_interval,
         )
 
-        entry = self.summary.get((run, metric), {"n": 0, "missing": 0, "errors": 0, "sum": 0.0})
+        i = self.position[run]
+        entry = self.summary.get((i, metric), {"n": 0, "missing": 0, "errors": 0, "sum": 0.0})
         meta = self.meta.get(metric, {})
         kind, n, transform = self.kind.get(metric), entry["n"], self._transform(metric)
         if meta.get("aggregate") == "macro_f1":
@@ -242,16 +289,16 @@ class _Statistics:
             interval = histogram_interval(np.array([0.0, 1.0]), np.array([n - entry["sum"], entry["sum"]]), self.rng,
                                           transform=transform, resamples=self.resamples)
         elif kind == "discrete":
-            values, counts = self.histograms[(run, metric)]
+            values, counts = self.histograms.get((i, metric), ([], []))
             interval = histogram_interval(np.array(values), np.array(counts), self.rng, transform=transform,
                                           resamples=self.resamples)
         else:
-            _, parts, values = self.samples.get((run, metric), (None, np.zeros(0, np.int64), np.zeros(0)))
+            parts, values = self._continuous(i, metric)
             if self.direct:
                 interval = mean_interval(values, self.rng, transform=transform, resamples=self.resamples)
             else:
-                interval = subsample_interval([values[parts == k] for k in range(self.parts)], n, entry["sum"] / n,
-                                              self.rng, transform=transform, weights=self.weights)
+                interval = subsample_interval(self._split(parts, values), n, entry["sum"] / n, self.rng,
+                                              transform=transform, weights=self.weights)
         return {**interval.as_dict(), "missing": entry["missing"], "errors": entry["errors"],
                 "aggregate": meta.get("aggregate", "mean"), "higher_is_better": meta.get("higher_is_better", True)}
 
@@ -279,10 +326,20 @@ class _Statistics:
             found[scorer] = {"labels": labels, "matrix": matrix.tolist()}
         return found
 
-    def compare(self, variants: list[str], reference: str, run_of: dict[str, str],
-                only: str | None = None) -> list[tuple[str, str, Any]]:
-        """Paired comparisons of ``variants`` against ``reference`` on every scorer but macro-F1 (or on
-        ``only``)."""
+    def load_histograms(self, pairs: list[tuple[str, str]]) -> None:
+        """Fetch the value and difference histograms of the metrics with few distinct values."""
+        discrete = [m for m, k in self.kind.items() if k == "discrete" and m in self.meta]
+        positions = [(self.position[a], self.position[b]) for a, b in pairs]
+        self.discrete_rows = self.store.score_histograms(self.run_ids, discrete, positions) if discrete else []
+        for k, scorer, value, count in self.discrete_rows:
+            if k < len(self.run_ids):
+                values, counts = self.histograms.setdefault((k, scorer), ([], []))
+                values.append(value)
+                counts.append(count)
+
+    def compare_all(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str, Any]]:
+        """Paired comparisons ``(variant run, reference run)`` on every scorer but macro-F1:
+        ``(variant run, reference run, scorer, result)``."""
         from ftplug.statistics import (
             binary_comparison,
             compare_paired,
@@ -290,50 +347,48 @@ class _Statistics:
             subsample_comparison,
         )
 
-        reference_run = run_of[reference]
-        runs = [run_of[v] for v in variants]
-        if not runs:
+        positions = [(self.position[a], self.position[b]) for a, b in pairs]
+        if not positions:
             return []
-        scorers = [m for m in self.meta if self.meta[m].get("aggregate") != "macro_f1" and only in (None, m)]
-        paired = {(run, metric): (n, mean_a, mean_r, mean_d, b, c, binary, distinct)
-                  for run, metric, n, mean_a, mean_r, mean_d, b, c, binary, distinct
-                  in self.store.paired_summary(runs, reference_run, scorers)}
-        discrete = [m for m in scorers if self.kind.get(m) == "discrete"]
-        differences: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
-        for run, metric, difference, count in (self.store.difference_histograms(runs, reference_run, discrete)
-                                               if discrete else []):
-            values, counts = differences.setdefault((run, metric), ([], []))
-            values.append(difference)
-            counts.append(count)
+        scorers = [m for m in self.meta if self.meta[m].get("aggregate") != "macro_f1"]
+        stats = {row[0]: row[1:] for row in self.store.score_pairs(self.run_ids, positions)}
+        differences: dict[tuple[int, str], tuple[list[float], list[int]]] = {}
+        runs = len(self.run_ids)
+        for k, scorer, value, count in self.discrete_rows:
+            if k >= runs:
+                values, counts = differences.setdefault((k - runs, scorer), ([], []))
+                values.append(value)
+                counts.append(count)
         results = []
-        for variant, run in zip(variants, runs, strict=True):
-            for metric in scorers:
-                if (run, metric) not in paired:
+        for k, ((run_a, run_b), (a, b)) in enumerate(zip(pairs, positions, strict=True)):
+            for scorer in scorers:
+                if scorer not in stats:
                     continue
-                n, mean_a, mean_r, mean_d, b, c, binary, _ = paired[(run, metric)]
-                transform = self._transform(metric)
-                if binary and transform == "identity":
-                    result = binary_comparison(b, c, n, self.rng, resamples=self.resamples)
-                elif (run, metric) in differences and transform == "identity":
-                    values, counts = differences[(run, metric)]
+                n, mean_d, only_a, only_b = stats[scorer][4 * k: 4 * k + 4]
+                if not n:
+                    continue
+                transform = self._transform(scorer)
+                if self.kind.get(scorer) == "binary" and transform == "identity":
+                    result = binary_comparison(only_a, only_b, n, self.rng, resamples=self.resamples)
+                elif (k, scorer) in differences and transform == "identity":
+                    values, counts = differences[(k, scorer)]
                     result = histogram_comparison(np.array(values), np.array(counts), self.rng,
                                                   resamples=self.resamples)
                 else:
-                    a_ids, a_parts, a_values = self.samples.get((run, metric), (np.zeros(0, np.int64), None, None))
-                    r_ids, _, r_values = self.samples.get((reference_run, metric), (np.zeros(0, np.int64), None, None))
-                    _, ia, ir = np.intersect1d(a_ids, r_ids, assume_unique=True, return_indices=True)
-                    if not len(ia):
+                    parts, matrix = self.samples.get(scorer, (np.zeros(0, np.int64), np.zeros((len(self.run_ids), 0))))
+                    both = ~(np.isnan(matrix[a]) | np.isnan(matrix[b]))
+                    x, y, part = matrix[a][both], matrix[b][both], parts[both]
+                    if not len(x):
                         continue
-                    a, r, parts = a_values[ia], r_values[ir], a_parts[ia]
                     if self.direct:
-                        result = compare_paired(a, r, self.rng, transform=transform, resamples=self.resamples)
+                        result = compare_paired(x, y, self.rng, transform=transform, resamples=self.resamples)
                     else:
-                        point = (float(np.sqrt(mean_a) - np.sqrt(mean_r)) if transform == "sqrt" else float(mean_d))
-                        result = subsample_comparison([a[parts == k] for k in range(self.parts)],
-                                                      [r[parts == k] for k in range(self.parts)], n, point,
-                                                      self.rng, transform=transform, weights=self.weights)
+                        point = (float(np.sqrt(x.mean()) - np.sqrt(y.mean())) if transform == "sqrt"
+                                 else float(mean_d))
+                        result = subsample_comparison(self._split(part, x), self._split(part, y), n, point, self.rng,
+                                                      transform=transform, weights=self.weights)
                 if result is not None:
-                    results.append((variant, metric, result.as_dict()))
+                    results.append((run_a, run_b, scorer, result.as_dict()))
         return results
 
 

@@ -48,14 +48,9 @@ class Store(JobLedger, Protocol):
         its aggregate numbers: one dict per variant, for reports."""
         ...
 
-    def score_values(self, run_ids: Sequence[str]) -> dict[str, Any]:
-        """Every score of ``run_ids`` as NumPy columns: run_id, scorer, example_id, value (NaN when
-        missing), label, error, expected."""
-        ...
-
-    def prediction_values(self, run_ids: Sequence[str]) -> dict[str, Any]:
-        """Per-prediction columns of ``run_ids``: run_id, example_id, cost_usd, latency_ms, failed."""
-        ...
+    # The report's statistics come from these aggregations (see ftplug.analysis and the DuckDB plugin):
+    # score_summary, score_pairs, score_histograms, score_subsample, prediction_summary,
+    # prediction_subsample and label_counts. A store without them cannot produce the decision report.
 
     def close(self) -> None:
         """Flush and release the store."""

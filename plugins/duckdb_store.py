@@ -250,93 +250,90 @@ class DuckDBStore:
 
     # ---- sufficient statistics for the report (see ftplug.analysis) -----------------------------------------------
 
-    def _rows(self, query: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return self.db.execute(query, parameters).fetchall()
-
-    def metric_summary(self, run_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        """Per run and metric (scorers, ``$cost_usd``, ``$latency_ms``): values, missing, scorer errors,
-        sum, whether every value is 0 or 1, and an estimate of the distinct values."""
-        return self._rows(
-            "SELECT run_id, metric, count(value), count(*) - count(value), count(*) FILTER (WHERE failed), "
-            "sum(value), bool_and(value IN (0, 1)), approx_count_distinct(value) FROM metric_values "
-            "WHERE run_id IN (SELECT unnest($ids)) GROUP BY ALL", {"ids": list(run_ids)})
-
-    def metric_histograms(self, run_ids: Sequence[str], metrics: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(run, metric, value, count) for metrics with few distinct values."""
-        return self._rows(
-            "SELECT run_id, metric, value, count(*) FROM metric_values WHERE run_id IN (SELECT unnest($ids)) "
-            "AND metric IN (SELECT unnest($metrics)) AND value IS NOT NULL GROUP BY ALL",
-            {"ids": list(run_ids), "metrics": list(metrics)})
-
-    def metric_subsample(self, run_ids: Sequence[str], metrics: Sequence[str], fraction: float,
-                         subsets: int) -> dict[str, Any]:
-        """The values of a seeded random subset of examples — the same examples in every run, so the
-        subsample is paired — split into ``subsets`` parts. NumPy columns sorted by run, metric and example:
-        run and metric (1-based positions in ``run_ids`` and ``metrics``), example (an integer, the same in
-        every run for the same example), part, value."""
+    def score_summary(self, run_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Per run and scorer: values, missing, scorer errors, sum, whether all are 0/1, distinct values."""
         return self.db.execute(
-            "WITH picked AS (SELECT example_id, row_number() OVER (ORDER BY h) AS example, h % $parts AS part "
-            "  FROM (SELECT example_id, hash(example_id || 'ftplug') AS h FROM examples WHERE split = 'test' "
-            "        AND experiment = (SELECT experiment FROM runs WHERE run_id = $first)) "
-            "  WHERE (h // $parts) % 1000000 < $cut) "
-            "SELECT list_position($ids, v.run_id) AS run, list_position($metrics, v.metric) AS metric, p.example, "
-            "p.part, v.value FROM metric_values v JOIN picked p USING (example_id) "
-            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.metric IN (SELECT unnest($metrics)) "
-            "AND v.value IS NOT NULL ORDER BY run, metric, p.example",
-            {"ids": list(run_ids), "metrics": list(metrics), "parts": subsets, "first": run_ids[0],
-             "cut": max(1, int(fraction * 1_000_000))}).fetchnumpy()
+            "SELECT run_id, scorer, count(value), count(*) - count(value), count(error), sum(value), "
+            "bool_and(value IN (0, 1)), approx_count_distinct(value) FROM scores "
+            "WHERE run_id IN (SELECT unnest($ids)) GROUP BY ALL", {"ids": list(run_ids)}).fetchall()
 
-    def paired_summary(self, run_ids: Sequence[str], reference: str,
-                       metrics: Sequence[str]) -> list[tuple[Any, ...]]:
-        """Per run and scorer, against the run ``reference`` on the same examples: pairs, the mean of each
-        side and of the differences, and the discordant counts of 0/1 metrics."""
-        return self._rows(
-            "SELECT v.run_id, v.scorer, count(*), avg(v.value), avg(r.value), avg(v.value - r.value), "
-            "count(*) FILTER (WHERE v.value = 1 AND r.value = 0), count(*) FILTER (WHERE v.value = 0 AND r.value = 1), "
-            "bool_and(v.value IN (0, 1) AND r.value IN (0, 1)), approx_count_distinct(v.value - r.value) "
-            "FROM scores v JOIN scores r ON r.run_id = $reference AND r.scorer = v.scorer "
-            "AND r.example_id = v.example_id "
-            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.scorer IN (SELECT unnest($metrics)) "
-            "AND v.value IS NOT NULL AND r.value IS NOT NULL GROUP BY ALL",
-            {"ids": list(run_ids), "reference": reference, "metrics": list(metrics)})
+    def score_pairs(self, run_ids: Sequence[str], pairs: Sequence[tuple[int, int]]) -> list[tuple[Any, ...]]:
+        """Per scorer, then for each (variant, reference) pair of positions in ``run_ids``, over the examples
+        both scored: pairs, mean difference, and the discordant counts of 0/1 values (variant only right,
+        reference only right). One pass: the scores are pivoted to one row per scorer and example with a
+        column per run."""
+        columns = ", ".join(f"max(value) FILTER (WHERE run_id = {_literal(run)}) AS v{i}"
+                            for i, run in enumerate(run_ids))
+        aggregates = ", ".join(  # few, simple aggregates: over 100,000s of examples each one costs
+            f"count(v{a} - v{b}), avg(v{a} - v{b}), sum(CASE WHEN v{a} = 1 AND v{b} = 0 THEN 1 ELSE 0 END), "
+            f"sum(CASE WHEN v{a} = 0 AND v{b} = 1 THEN 1 ELSE 0 END)" for a, b in pairs)
+        return self.db.execute(
+            f"WITH paired AS (SELECT scorer, {columns} FROM scores WHERE run_id IN (SELECT unnest($ids)) "
+            f"GROUP BY scorer, example_id) SELECT scorer, {aggregates} FROM paired GROUP BY scorer",
+            {"ids": list(run_ids)}).fetchall()
 
-    def difference_histograms(self, run_ids: Sequence[str], reference: str,
-                              metrics: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(run, metric, difference, count) of per-example differences against ``reference``."""
-        return self._rows(
-            "SELECT v.run_id, v.metric, v.value - r.value, count(*) FROM metric_values v JOIN metric_values r "
-            "ON r.run_id = $reference AND r.metric = v.metric AND r.example_id = v.example_id "
-            "WHERE v.run_id IN (SELECT unnest($ids)) AND v.metric IN (SELECT unnest($metrics)) "
-            "AND v.value IS NOT NULL AND r.value IS NOT NULL GROUP BY ALL",
-            {"ids": list(run_ids), "reference": reference, "metrics": list(metrics)})
+    def score_histograms(self, run_ids: Sequence[str], scorers: Sequence[str],
+                         pairs: Sequence[tuple[int, int]]) -> list[tuple[Any, ...]]:
+        """(position, scorer, value, count): the value histogram of each run (positions 0…) and then the
+        per-example difference histogram of each pair (positions after the runs), for ``scorers``."""
+        columns = ", ".join(f"max(value) FILTER (WHERE run_id = {_literal(run)}) AS v{i}"
+                            for i, run in enumerate(run_ids))
+        expressions = [f"v{i}" for i in range(len(run_ids))] + [f"v{a} - v{b}" for a, b in pairs]
+        parts = " UNION ALL ".join(f"SELECT {k}, scorer, {e}, count(*) FROM paired WHERE {e} IS NOT NULL GROUP BY ALL"
+                                   for k, e in enumerate(expressions))
+        return self.db.execute(
+            f"WITH paired AS (SELECT scorer, {columns} FROM scores WHERE run_id IN (SELECT unnest($ids)) "
+            f"AND scorer IN (SELECT unnest($scorers)) GROUP BY scorer, example_id) {parts}",
+            {"ids": list(run_ids), "scorers": list(scorers)}).fetchall()
+
+    def score_subsample(self, run_ids: Sequence[str], scorers: Sequence[str], fraction: float,
+                        parts: int) -> dict[str, Any]:
+        """A seeded random subset of examples for ``scorers`` (chosen by a hash of the example id, so the
+        same examples in every run): NumPy columns scorer, part and v0… (one row per example, NaN where a
+        run has no value), sorted by scorer."""
+        columns = ", ".join(f"coalesce(max(value) FILTER (WHERE run_id = {_literal(run)}), 'NaN'::DOUBLE) AS v{i}"
+                            for i, run in enumerate(run_ids))
+        return self.db.execute(
+            f"SELECT scorer, any_value(hash(example_id)) % {int(parts)} AS part, {columns} FROM scores "
+            "WHERE run_id IN (SELECT unnest($ids)) AND scorer IN (SELECT unnest($scorers)) "
+            f"AND (hash(example_id) // {int(parts)}) % 1000000 < {_cut(fraction)} GROUP BY scorer, example_id "
+            "ORDER BY scorer",
+            {"ids": list(run_ids), "scorers": list(scorers)}).fetchnumpy()
+
+    def prediction_summary(self, run_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Per run, for cost and latency: values, sum, all-0/1, distinct values."""
+        return self.db.execute(
+            "SELECT run_id, count(cost_usd), sum(cost_usd), bool_and(cost_usd IN (0, 1)), "
+            "approx_count_distinct(cost_usd), count(latency_ms), sum(latency_ms), bool_and(latency_ms IN (0, 1)), "
+            "approx_count_distinct(latency_ms) FROM predictions WHERE run_id IN (SELECT unnest($ids)) GROUP BY run_id",
+            {"ids": list(run_ids)}).fetchall()
+
+    def prediction_histograms(self, run_ids: Sequence[str], column: str) -> list[tuple[Any, ...]]:
+        """(run position, value, count) of ``column`` (``cost_usd`` or ``latency_ms``)."""
+        if column not in ("cost_usd", "latency_ms"):
+            raise ValueError(f"not a prediction metric: {column}")
+        return self.db.execute(
+            f"SELECT list_position($ids, run_id) - 1, {column}, count(*) FROM predictions "
+            f"WHERE run_id IN (SELECT unnest($ids)) AND {column} IS NOT NULL GROUP BY ALL",
+            {"ids": list(run_ids)}).fetchall()
+
+    def prediction_subsample(self, run_ids: Sequence[str], fraction: float, parts: int) -> dict[str, Any]:
+        """Cost and latency of a seeded random subset of each run's predictions: NumPy columns run (1-based
+        position), part, cost_usd, latency_ms (NaN when missing)."""
+        return self.db.execute(
+            f"SELECT list_position($ids, run_id) AS run, hash(rowid) % {int(parts)} AS part, "
+            "coalesce(cost_usd, 'NaN'::DOUBLE) AS cost_usd, coalesce(latency_ms, 'NaN'::DOUBLE) AS latency_ms "
+            f"FROM predictions WHERE run_id IN (SELECT unnest($ids)) "
+            f"AND (hash(rowid) // {int(parts)}) % 1000000 < {_cut(fraction)} ORDER BY run",
+            {"ids": list(run_ids)}).fetchnumpy()
 
     def label_counts(self, run_ids: Sequence[str], scorers: Sequence[str]) -> list[tuple[Any, ...]]:
         """(run, scorer, expected, label, count) for classification scorers."""
-        return self._rows(
+        return self.db.execute(
             "SELECT s.run_id, s.scorer, e.expected, s.label, count(*) FROM scores s JOIN runs r USING (run_id) "
             "JOIN examples e ON e.experiment = r.experiment AND e.example_id = s.example_id "
             "WHERE s.run_id IN (SELECT unnest($ids)) AND s.scorer IN (SELECT unnest($scorers)) "
-            "AND s.value IS NOT NULL GROUP BY ALL", {"ids": list(run_ids), "scorers": list(scorers)})
-
-    def score_values(self, run_ids: Sequence[str]) -> dict[str, Any]:
-        """Every score of ``run_ids`` as NumPy columns: run_id, scorer, example_id, value (NaN when
-        missing), label, error (``None`` when absent), and the example's expected output."""
-        if not run_ids:
-            return {}
-        return self.db.execute(
-            "SELECT s.run_id, s.scorer, s.example_id, coalesce(s.value, 'NaN'::DOUBLE) AS value, s.label, "
-            "s.error, e.expected FROM scores s JOIN runs r USING (run_id) "
-            "LEFT JOIN examples e ON e.experiment = r.experiment AND e.example_id = s.example_id "
-            "WHERE s.run_id IN (SELECT unnest($ids))", {"ids": list(run_ids)}).fetchnumpy()
-
-    def prediction_values(self, run_ids: Sequence[str]) -> dict[str, Any]:
-        """Per-prediction cost and latency of ``run_ids`` as NumPy columns (NaN when missing)."""
-        if not run_ids:
-            return {}
-        return self.db.execute(
-            "SELECT run_id, example_id, coalesce(cost_usd, 'NaN'::DOUBLE) AS cost_usd, "
-            "coalesce(latency_ms, 'NaN'::DOUBLE) AS latency_ms, error IS NOT NULL AS failed "
-            "FROM predictions WHERE run_id IN (SELECT unnest($ids))", {"ids": list(run_ids)}).fetchnumpy()
+            "AND s.value IS NOT NULL GROUP BY ALL", {"ids": list(run_ids), "scorers": list(scorers)}).fetchall()
 
     # ---- fine-tuning jobs (the JobLedger of ftplug.finetune_jobs) ------------------------------------------
 
@@ -431,6 +428,17 @@ def _score_columns(records: Sequence[PredictionRecord], column: Any) -> dict[str
             "scorer": column([name for _, name, _ in triples]), "value": column([value for _, _, value in triples]),
             "label": column([r.labels.get(name) for r, name, _ in triples]),
             "error": column([r.score_errors.get(name) for r, name, _ in triples])}
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal (for values inlined where a parameter would slow the query down)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _cut(fraction: float) -> int:
+    """The hash threshold (out of 1,000,000) that keeps about ``fraction`` of the rows. Inlined into the SQL
+    as a constant: bound as a parameter it defeats DuckDB's constant folding and the filter runs ~20× slower."""
+    return max(1, int(fraction * 1_000_000))
 
 
 class _Transaction:
