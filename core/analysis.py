@@ -163,15 +163,14 @@ class _Statistics:
         self.rng = np.random.default_rng(20_261_124)
         self._weights: dict[tuple[int, int], np.ndarray] = {}
         self.summary: dict[tuple[int, str], dict[str, Any]] = {}
-        for run, scorer, n, missing, errors, total, binary, distinct in store.score_summary(self.run_ids):
-            self.summary[(self.position[run], scorer)] = {
-                "n": n, "missing": missing or 0, "errors": errors or 0, "sum": total or 0.0, "binary": bool(binary),
-                "distinct": distinct or 0}
-        for run, *values in store.prediction_summary(self.run_ids):
-            i = self.position[run]
-            for metric, (n, total, binary, distinct) in ((COST, values[0:4]), (LATENCY, values[4:8])):
-                self.summary[(i, metric)] = {"n": n, "missing": 0, "errors": 0, "sum": total or 0.0,
-                                             "binary": bool(binary), "distinct": distinct or 0}
+        for i, row in enumerate(rows):
+            for scorer, entry in row.get("score_summary", {}).items():
+                self.summary[(i, scorer)] = entry
+            self.summary[(i, COST)] = {"n": row["cost_n"], "missing": 0, "errors": 0, "sum": row["cost_usd"] or 0.0,
+                                       "binary": bool(row["cost_binary"]), "distinct": row["cost_distinct"]}
+            self.summary[(i, LATENCY)] = {"n": row["latency_n"], "missing": 0, "errors": 0,
+                                          "sum": row["latency_sum"] or 0.0, "binary": bool(row["latency_binary"]),
+                                          "distinct": row["latency_distinct"]}
         self.kind = self._kinds()
         largest = max((e["n"] for (_, m), e in self.summary.items() if self.kind.get(m) == "continuous"), default=0)
         self.direct = largest <= DIRECT_LIMIT

@@ -49,8 +49,8 @@ class Store(JobLedger, Protocol):
         ...
 
     # The report's statistics come from these aggregations (see ftplug.analysis and the DuckDB plugin):
-    # score_summary, score_pairs, score_histograms, score_subsample, prediction_summary,
-    # prediction_subsample and label_counts. A store without them cannot produce the decision report.
+    # variant_rows (with its per-scorer summaries), score_pairs, score_histograms, score_subsample,
+    # prediction_histograms, prediction_subsample and label_counts. A store without them cannot report.
 
     def close(self) -> None:
         """Flush and release the store."""

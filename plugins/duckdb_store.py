@@ -112,22 +112,28 @@ EVENT_COLUMNS = [f.name for f in fields(JobEvent)]
 VARIANT_ROWS = """
 WITH latest AS (
     SELECT * FROM runs WHERE experiment = $experiment
-    QUALIFY row_number() OVER (PARTITION BY variant ORDER BY started_at DESC) = 1)
+    QUALIFY row_number() OVER (PARTITION BY variant ORDER BY started_at DESC) = 1),
+per_run AS (  -- aggregated per run first: grouping 1M rows by the run's wide columns would cost far more
+    SELECT run_id, count(example_id) AS predictions, count(error) AS errors,
+           avg(prompt_tokens) AS mean_prompt_tokens, avg(completion_tokens) AS mean_completion_tokens,
+           avg(latency_ms) AS mean_latency_ms, quantile_cont(latency_ms, 0.95) AS p95_latency_ms,
+           sum(cost_usd) AS cost_usd, 1000 * avg(cost_usd) AS cost_per_1k_usd,
+           count(cost_usd) AS cost_n, bool_and(cost_usd IN (0, 1)) AS cost_binary,
+           approx_count_distinct(cost_usd) AS cost_distinct,
+           count(latency_ms) AS latency_n, sum(latency_ms) AS latency_sum,
+           bool_and(latency_ms IN (0, 1)) AS latency_binary, approx_count_distinct(latency_ms) AS latency_distinct
+    FROM predictions WHERE run_id IN (SELECT run_id FROM latest) GROUP BY run_id)
 SELECT l.run_id, l.variant, l.model, l.trainer, l.status, l.simulated, l.started_at, l.details,
-       count(p.example_id) AS predictions,
-       count(p.error) AS errors,
-       avg(p.prompt_tokens) AS mean_prompt_tokens,
-       avg(p.completion_tokens) AS mean_completion_tokens,
-       avg(p.latency_ms) AS mean_latency_ms,
-       quantile_cont(p.latency_ms, 0.95) AS p95_latency_ms,
-       sum(p.cost_usd) AS cost_usd,
-       1000 * avg(p.cost_usd) AS cost_per_1k_usd
-FROM latest l LEFT JOIN predictions p USING (run_id)
-GROUP BY ALL ORDER BY l.started_at, l.variant
+       coalesce(r.predictions, 0) AS predictions, coalesce(r.errors, 0) AS errors, r.mean_prompt_tokens,
+       r.mean_completion_tokens, r.mean_latency_ms, r.p95_latency_ms, r.cost_usd, r.cost_per_1k_usd,
+       coalesce(r.cost_n, 0) AS cost_n, r.cost_binary, coalesce(r.cost_distinct, 0) AS cost_distinct,
+       coalesce(r.latency_n, 0) AS latency_n, r.latency_sum, r.latency_binary,
+       coalesce(r.latency_distinct, 0) AS latency_distinct
+FROM latest l LEFT JOIN per_run r USING (run_id) ORDER BY l.started_at, l.variant
 """
-
-SCORE_MEANS = """
-SELECT run_id, scorer, avg(value) AS mean, count(value) AS n
+SCORE_SUMMARY = """
+SELECT run_id, scorer, count(value) AS n, count(*) - count(value) AS missing, count(error) AS errors,
+       sum(value) AS total, bool_and(value IN (0, 1)) AS binary, approx_count_distinct(value) AS distinct_values
 FROM scores WHERE run_id IN (SELECT unnest($run_ids)) GROUP BY ALL
 """
 
@@ -234,41 +240,40 @@ class DuckDBStore:
         return row[0] if row else None
 
     def variant_rows(self, experiment: str | None = None) -> list[dict[str, Any]]:
-        """The latest run of each variant of ``experiment`` (default: the latest one) with aggregates."""
+        """The latest run of each variant of ``experiment`` (default: the latest one) with aggregates:
+        prediction counts, tokens, latency, cost, and per scorer ``scores`` (means) and ``score_summary``
+        (values, missing, errors, sum, all-0/1, distinct values)."""
         experiment = experiment or self.latest_experiment()
         if experiment is None:
             return []
         cursor = self.db.execute(VARIANT_ROWS, {"experiment": experiment})
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        means = self.db.execute(SCORE_MEANS, {"run_ids": [r["run_id"] for r in rows]}).fetchall()
+        summary = self.db.execute(SCORE_SUMMARY, {"run_ids": [r["run_id"] for r in rows]}).fetchall()
         for row in rows:
             row["experiment"] = experiment
             row["details"] = json.loads(row["details"]) if row["details"] else {}
-            row["scores"] = {scorer: mean for run_id, scorer, mean, _ in sorted(means) if run_id == row["run_id"]}
+            mine = sorted(entry for entry in summary if entry[0] == row["run_id"])
+            row["scores"] = {scorer: (total / n if n else None) for _, scorer, n, _, _, total, _, _ in mine}
+            row["score_summary"] = {scorer: {"n": n, "missing": missing, "errors": errors, "sum": total or 0.0,
+                                             "binary": bool(binary), "distinct": distinct}
+                                    for _, scorer, n, missing, errors, total, binary, distinct in mine}
         return rows
 
     # ---- sufficient statistics for the report (see ftplug.analysis) -----------------------------------------------
-
-    def score_summary(self, run_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        """Per run and scorer: values, missing, scorer errors, sum, whether all are 0/1, distinct values."""
-        return self.db.execute(
-            "SELECT run_id, scorer, count(value), count(*) - count(value), count(error), sum(value), "
-            "bool_and(value IN (0, 1)), approx_count_distinct(value) FROM scores "
-            "WHERE run_id IN (SELECT unnest($ids)) GROUP BY ALL", {"ids": list(run_ids)}).fetchall()
 
     def score_pairs(self, run_ids: Sequence[str], pairs: Sequence[tuple[int, int]]) -> list[tuple[Any, ...]]:
         """Per scorer, then for each (variant, reference) pair of positions in ``run_ids``, over the examples
         both scored: pairs, mean difference, and the discordant counts of 0/1 values (variant only right,
         reference only right). One pass: the scores are pivoted to one row per scorer and example with a
         column per run."""
-        columns = ", ".join(f"max(value) FILTER (WHERE run_id = {_literal(run)}) AS v{i}"
-                            for i, run in enumerate(run_ids))
+        columns = ", ".join(f"max(value) FILTER (WHERE k = {i + 1}) AS v{i}" for i in range(len(run_ids)))
         aggregates = ", ".join(  # few, simple aggregates: over 100,000s of examples each one costs
             f"count(v{a} - v{b}), avg(v{a} - v{b}), sum(CASE WHEN v{a} = 1 AND v{b} = 0 THEN 1 ELSE 0 END), "
             f"sum(CASE WHEN v{a} = 0 AND v{b} = 1 THEN 1 ELSE 0 END)" for a, b in pairs)
         return self.db.execute(
-            f"WITH paired AS (SELECT scorer, {columns} FROM scores WHERE run_id IN (SELECT unnest($ids)) "
+            "WITH numbered AS (SELECT scorer, example_id, list_position($ids, run_id) AS k, value FROM scores "
+            f"WHERE run_id IN (SELECT unnest($ids))), paired AS (SELECT scorer, {columns} FROM numbered "
             f"GROUP BY scorer, example_id) SELECT scorer, {aggregates} FROM paired GROUP BY scorer",
             {"ids": list(run_ids)}).fetchall()
 
@@ -299,14 +304,6 @@ class DuckDBStore:
             f"AND (hash(example_id) // {int(parts)}) % 1000000 < {_cut(fraction)} GROUP BY scorer, example_id "
             "ORDER BY scorer",
             {"ids": list(run_ids), "scorers": list(scorers)}).fetchnumpy()
-
-    def prediction_summary(self, run_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        """Per run, for cost and latency: values, sum, all-0/1, distinct values."""
-        return self.db.execute(
-            "SELECT run_id, count(cost_usd), sum(cost_usd), bool_and(cost_usd IN (0, 1)), "
-            "approx_count_distinct(cost_usd), count(latency_ms), sum(latency_ms), bool_and(latency_ms IN (0, 1)), "
-            "approx_count_distinct(latency_ms) FROM predictions WHERE run_id IN (SELECT unnest($ids)) GROUP BY run_id",
-            {"ids": list(run_ids)}).fetchall()
 
     def prediction_histograms(self, run_ids: Sequence[str], column: str) -> list[tuple[Any, ...]]:
         """(run position, value, count) of ``column`` (``cost_usd`` or ``latency_ms``)."""

@@ -73,6 +73,20 @@ def _job(store: Any, job_id: str) -> Any:
     return record
 
 
+@contextmanager
+def job_session(job_id: str, db: str) -> Iterator[tuple[Any, Any, Any, Any]]:
+    """The result store, the job's record, a client for its endpoint and the API's job, freshly synced."""
+    from ftplug.store import open_existing_store
+
+    store = open_existing_store(db)
+    try:
+        record = _job(store, job_id)
+        with job_client(record, db) as client:
+            yield store, record, client, _refresh(record, client, store)
+    finally:
+        store.close()
+
+
 def _label(record: Any) -> str:
     return " [simulated]" if record.simulated else ""
 
@@ -116,13 +130,7 @@ def list_jobs(db: str, as_json: bool) -> None:
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
 def show(job_id: str, db: str) -> None:
     """A job's live status, model, tokens, cost, hyperparameters and final losses."""
-    from ftplug.store import open_existing_store
-
-    store = open_existing_store(db)
-    try:
-        record = _job(store, job_id)
-        with job_client(record, db) as client:
-            _refresh(record, client, store)
+    with job_session(job_id, db) as (store, record, _, _):
         metrics = [e for e in store.job_events(job_id) if e.step is not None]
         lines = [f"job {record.job_id}{_label(record)}: {record.status}",
                  f"  experiment/variant: {record.experiment}/{record.variant}; endpoint {record.endpoint}",
@@ -141,8 +149,6 @@ def show(job_id: str, db: str) -> None:
         if record.error:
             lines.append(f"  error: {record.error}")
         click.echo("\n".join(lines))
-    finally:
-        store.close()
 
 
 def _usd(value: float | None) -> str:
@@ -154,17 +160,9 @@ def _usd(value: float | None) -> str:
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
 def events(job_id: str, db: str) -> None:
     """A job's events, oldest first (new ones are fetched and stored first)."""
-    from ftplug.store import open_existing_store
-
-    store = open_existing_store(db)
-    try:
-        record = _job(store, job_id)
-        with job_client(record, db) as client:
-            _refresh(record, client, store)
+    with job_session(job_id, db) as (store, _, _, _):
         for event in store.job_events(job_id):
             click.echo(f"{event.created_at:%Y-%m-%d %H:%M:%S}  {event.level:<5} {event.message}")
-    finally:
-        store.close()
 
 
 @finetune.command()
@@ -175,23 +173,16 @@ def cancel(job_id: str, db: str) -> None:
     import openai
 
     from ftplug.errors import FtplugError
-    from ftplug.store import open_existing_store
 
-    store = open_existing_store(db)
-    try:
-        record = _job(store, job_id)
-        with job_client(record, db) as client:
-            job = _refresh(record, client, store)
-            if not record.active:
-                raise FtplugError(f"job {job_id} has already {job.status}; nothing to cancel")
-            try:
-                client.fine_tuning.jobs.cancel(job_id)
-            except openai.APIStatusError as error:
-                raise FtplugError(f"the endpoint would not cancel job {job_id}: {error.message}") from None
-            _refresh(record, client, store)
-        click.echo(f"job {job_id}: {record.status}{_label(record)}")
-    finally:
-        store.close()
+    with job_session(job_id, db) as (store, record, client, job):
+        if not record.active:
+            raise FtplugError(f"job {job_id} has already {job.status}; nothing to cancel")
+        try:
+            client.fine_tuning.jobs.cancel(job_id)
+        except openai.APIStatusError as error:
+            raise FtplugError(f"the endpoint would not cancel job {job_id}: {error.message}") from None
+        _refresh(record, client, store)
+    click.echo(f"job {job_id}: {record.status}{_label(record)}")
 
 
 @hookimpl
