@@ -77,12 +77,14 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--yes", is_flag=True, help="Start fine-tuning jobs without asking, whatever the estimate.")
 @click.option("--max-training-cost", type=click.FloatRange(min=0), metavar="USD",
               help="Refuse to start a fine-tuning job estimated above USD.")
+@click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
+                                            "resumed or is complete.")
 def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
-        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None) -> int:
+        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, fresh: bool) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
-    result is labelled simulated.
+    result is labelled simulated. Running it again resumes what an interrupted run left unfinished.
     """
     from ftplug.analysis import analyse
     from ftplug.endpoint import open_endpoint, simulator_state_dir
@@ -96,7 +98,7 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     spec = load_experiment(experiment, plugins.registry)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]), yes=yes,
-                         max_training_cost=max_training_cost,
+                         max_training_cost=max_training_cost, fresh=fresh,
                          confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
                          resume_hint=" ".join(shlex.quote(part) for part in ("ftplug", "run", str(experiment),
                                                                              "--db", db)))
@@ -121,7 +123,8 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
             try:
                 summaries = runner.run(endpoint, plan)
             except KeyboardInterrupt:
-                _err(f"ftplug: interrupted; predictions committed so far are kept in {db}")
+                _err(f"ftplug: interrupted; predictions committed so far are kept in {db}. Resume with: "
+                     f"{options.resume_hint}")
                 return 130
         click.echo(render_text(analyse(store, spec.name)))
     finally:

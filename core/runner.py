@@ -18,6 +18,7 @@ from ftplug.dataset import Example, Splits, check_unique_ids, split_dataset
 from ftplug.endpoint import Endpoint
 from ftplug.errors import DataError, FtplugError
 from ftplug.experiment import Experiment, VariantSpec
+from ftplug.run_keys import variant_key
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
 from ftplug.store import Store
@@ -30,6 +31,9 @@ PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in on
 @dataclass
 class RunOptions:
     """How to run: ``limit`` caps the test examples, ``batch_size`` is predictions per store commit.
+
+    A variant whose earlier run (same data, settings and kind of endpoint) did not finish is resumed: only
+    the examples without a stored, error-free prediction are asked again; ``fresh`` starts new runs instead.
 
     The cost gate, before any live training: refuse above ``max_training_cost`` USD; above
     ``confirm_above_usd`` (or when the cost is unknown) ask ``confirm`` unless ``yes``; with no way to
@@ -45,6 +49,7 @@ class RunOptions:
     confirm_above_usd: float = 1.0
     confirm: Callable[[str], bool] | None = None
     resume_hint: str = "ftplug run EXPERIMENT.toml"
+    fresh: bool = False
 
 
 @dataclass
@@ -153,12 +158,28 @@ class ExperimentRunner:
         """Train (if the variant does), predict every test example, score and store each prediction."""
         spec = variant.spec
         assert self.endpoint is not None, "run_variant is called by run()"
-        run = RunInfo(run_id=uuid.uuid4().hex, experiment=self.experiment.name, variant=spec.name,
-                      model=self.experiment.base_model, base_model=self.experiment.base_model,
+        key = variant_key(self.experiment, spec, [e.id for e in test], self.endpoint.simulated)
+        earlier = None if self.options.fresh else self.store.resumable_run(self.experiment.name, spec.name, key)
+        run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
+                      variant=spec.name, model=self.experiment.base_model, base_model=self.experiment.base_model,
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
                       simulated=self.endpoint.simulated, endpoint=self.endpoint.label,
-                      started_at=datetime.now(UTC).replace(tzinfo=None))
-        self.store.start_run(run)
+                      started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key)
+        total = len(test)
+        if earlier:
+            done = self.store.stored_examples(run.run_id)
+            test = [example for example in test if example.id not in done]
+            if not test and earlier[1] == "succeeded":
+                self.log(f"{spec.name}: complete: all {total} predictions are stored (run {run.run_id}); "
+                         "--fresh runs it again")
+                stored, errors = self.store.run_counts(run.run_id)
+                return RunSummary(run_id=run.run_id, variant=spec.name, status="succeeded", predictions=stored,
+                                  errors=errors)
+            self.log(f"{spec.name}: resuming run {run.run_id} ({earlier[1]}): {total - len(test)} of {total} "
+                     "predictions already stored")
+            self.store.reopen_run(run.run_id)
+        else:
+            self.store.start_run(run)
         self.hooks.ftplug_run_started(run=run)
         sink = _Sink(self.store, run, self.options.batch_size,
                      lambda record: self.hooks.ftplug_prediction_stored(run=run, prediction=record))
@@ -186,12 +207,12 @@ class ExperimentRunner:
             raise
         finally:
             sink.flush()
-            summary.predictions, summary.errors = sink.stored, sink.errors
+            summary.predictions, summary.errors = self.store.run_counts(run.run_id)
             self.store.finish_run(run.run_id, summary.status, datetime.now(UTC).replace(tzinfo=None),
                                   summary.error, summary.details)
             self.hooks.ftplug_run_finished(run=run, summary=summary)
         label = " [simulated]" if run.simulated else ""
-        self.log(f"{spec.name}: {sink.stored}/{len(test)} predictions, {sink.errors} errors{label}")
+        self.log(f"{spec.name}: {summary.predictions}/{total} predictions, {summary.errors} errors{label}")
         return summary
 
     def _train(self, variant: PreparedVariant, splits: Splits, run: RunInfo) -> TrainedModel:

@@ -24,6 +24,7 @@ class RunInfo:
     simulated: bool
     endpoint: str
     started_at: datetime
+    config_key: str = ""
 
 
 @dataclass

@@ -30,6 +30,22 @@ class Store(JobLedger, Protocol):
         """Store a new run with status ``running``."""
         ...
 
+    def resumable_run(self, experiment: str, variant: str, config_key: str) -> tuple[str, str, Any] | None:
+        """The newest run of ``variant`` stored under ``config_key``: ``(run_id, status, started_at)``."""
+        ...
+
+    def stored_examples(self, run_id: str) -> set[str]:
+        """Examples of ``run_id`` with a prediction that holds no error."""
+        ...
+
+    def reopen_run(self, run_id: str) -> None:
+        """Mark an earlier run as running again (it is being resumed)."""
+        ...
+
+    def run_counts(self, run_id: str) -> tuple[int, int]:
+        """Stored predictions of ``run_id`` and how many of them hold an error."""
+        ...
+
     def set_model(self, run_id: str, model: str) -> None:
         """Record the model a run ended up using (a trainer may have produced a new one)."""
         ...

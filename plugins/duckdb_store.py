@@ -15,7 +15,7 @@ from ftplug.errors import FtplugError
 from ftplug.finetune_jobs import JobEvent, JobRecord
 from ftplug.runs import PredictionRecord, RunInfo
 
-SCHEMA_VERSION = 3  # 2: finetune_jobs and finetune_events; 3: scores.label/error, predictions.samples
+SCHEMA_VERSION = 4  # 2: finetune tables; 3: scores.label/error, predictions.samples; 4: runs.config_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS runs (
     model VARCHAR NOT NULL, base_model VARCHAR, trainer VARCHAR, prompt_builder VARCHAR,
     simulated BOOLEAN NOT NULL, endpoint VARCHAR,
     started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, status VARCHAR NOT NULL,
-    error VARCHAR, details JSON);
+    error VARCHAR, details JSON, config_key VARCHAR);
 CREATE TABLE IF NOT EXISTS predictions (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, output VARCHAR,
     prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,
@@ -101,6 +101,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS samples JSON",
         "ALTER TABLE scores ADD COLUMN IF NOT EXISTS label VARCHAR",
         "ALTER TABLE scores ADD COLUMN IF NOT EXISTS error VARCHAR"),
+    4: ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS config_key VARCHAR",),
 }
 PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
                       "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples")
@@ -178,9 +179,32 @@ class DuckDBStore:
         """Store a new run, status ``running``."""
         self.db.execute(
             "INSERT INTO runs (run_id, experiment, variant, model, base_model, trainer, prompt_builder, "
-            "simulated, endpoint, started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+            "simulated, endpoint, started_at, status, config_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
             [run.run_id, run.experiment, run.variant, run.model, run.base_model, run.trainer,
-             run.prompt_builder, run.simulated, run.endpoint, run.started_at])
+             run.prompt_builder, run.simulated, run.endpoint, run.started_at, run.config_key or None])
+
+    def resumable_run(self, experiment: str, variant: str, config_key: str) -> tuple[str, str, Any] | None:
+        """The newest run of ``variant`` with ``config_key``: ``(run_id, status, started_at)``, or ``None``."""
+        row = self.db.execute(
+            "SELECT run_id, status, started_at FROM runs WHERE experiment = ? AND variant = ? AND config_key = ? "
+            "ORDER BY started_at DESC LIMIT 1", [experiment, variant, config_key]).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def stored_examples(self, run_id: str) -> set[str]:
+        """The examples of ``run_id`` that have a prediction without an error."""
+        rows = self.db.execute("SELECT example_id FROM predictions WHERE run_id = ? AND error IS NULL",
+                               [run_id]).fetchall()
+        return {row[0] for row in rows}
+
+    def reopen_run(self, run_id: str) -> None:
+        """Mark an earlier run as running again (it is being resumed)."""
+        self.db.execute("UPDATE runs SET status = 'running', finished_at = NULL, error = NULL WHERE run_id = ?",
+                        [run_id])
+
+    def run_counts(self, run_id: str) -> tuple[int, int]:
+        """Stored predictions of ``run_id`` and how many of them hold an error."""
+        row = self.db.execute("SELECT count(*), count(error) FROM predictions WHERE run_id = ?", [run_id]).fetchone()
+        return int(row[0]), int(row[1])
 
     def set_model(self, run_id: str, model: str) -> None:
         """Record the model a run ended up using (a trainer may produce a new one)."""

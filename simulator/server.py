@@ -145,6 +145,12 @@ class _Server(ThreadingHTTPServer):
             self.recorder = Recorder(options.record_dir, options.upstream_api_key, options.upstream_base_url)
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer (an interrupted run) is normal, not worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class Simulator:
     """The offline OpenAI API on loopback. ``start()`` serves it from a background thread.

@@ -1,0 +1,30 @@
+"""What makes two runs of a variant the same run: the key under which an interrupted run is resumed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ftplug.experiment import ComponentSpec, Experiment, VariantSpec
+
+
+def _component(spec: ComponentSpec) -> dict[str, Any]:
+    return {"name": spec.name, "options": spec.options}
+
+
+def variant_key(experiment: Experiment, variant: VariantSpec, test_ids: Sequence[str], simulated: bool) -> str:
+    """A hash of everything that decides a variant's answers and scores: the data and split, the base
+    model, the variant's trainer and prompt settings, the scorers, sampling and the kind of endpoint.
+    A re-run with the same key continues the stored run instead of starting another."""
+    payload = {
+        "experiment": experiment.name, "seed": experiment.seed, "base_model": experiment.base_model,
+        "data": _component(experiment.data), "test": hashlib.sha256("\n".join(test_ids).encode()).hexdigest(),
+        "trainer": _component(variant.trainer), "prompt": _component(variant.prompt),
+        "scorers": [[scorer_id, _component(spec)] for scorer_id, spec in
+                    zip(experiment.scorer_ids or [s.name for s in experiment.scorers], experiment.scorers,
+                        strict=True)],
+        "samples": experiment.samples, "temperature": experiment.temperature, "simulated": simulated,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -1,0 +1,91 @@
+"""Resuming: an interrupted or killed run is finished, not repeated; a complete one is left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ftplug import runner as runner_module
+from ftplug.endpoint import open_endpoint
+from ftplug.experiment import load_experiment
+from ftplug.plugins.duckdb_store import DuckDBStore
+from ftplug.runner import ExperimentRunner, RunOptions
+from tests.helpers import EXAMPLE, fresh_plugins
+
+
+def _runner(store: Any, lines: list[str], **options: Any) -> ExperimentRunner:
+    plugins = fresh_plugins()
+    experiment = load_experiment(EXAMPLE, plugins.registry)
+    return ExperimentRunner(experiment, store=store, hooks=plugins.hook,
+                            options=RunOptions(limit=20, batch_size=5, **options), log=lines.append)
+
+
+PER_VARIANT = ("SELECT r.variant, count(DISTINCT r.run_id), count(p.example_id), count(DISTINCT p.example_id) "
+               "FROM runs r LEFT JOIN predictions p USING (run_id) GROUP BY r.variant")
+VARIANTS = ("zero-shot", "few-shot-5", "few-shot-40", "fine-tuned")
+
+
+def _per_variant(connection: Any) -> dict[str, tuple[int, int, int]]:
+    """Runs, predictions and distinct examples per variant."""
+    return {variant: (runs, predictions, distinct)
+            for variant, runs, predictions, distinct in connection.execute(PER_VARIANT).fetchall()}
+
+
+def test_an_interrupted_run_is_resumed_and_a_complete_one_left_alone(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "r.duckdb"
+    store = DuckDBStore(str(db))
+    monkeypatch.setattr(runner_module, "FLUSH_SECONDS", 0.0)
+    flushes = {"count": 0}
+    original = runner_module._Sink.flush
+
+    def flush_then_interrupt(self: Any) -> None:
+        original(self)
+        flushes["count"] += 1
+        if flushes["count"] == 2 and self.stored:
+            raise KeyboardInterrupt  # Ctrl-C just after the second batch was committed
+
+    monkeypatch.setattr(runner_module._Sink, "flush", flush_then_interrupt)
+    with open_endpoint("simulate", seed=7, state_dir=tmp_path / "sim") as endpoint:
+        with pytest.raises(KeyboardInterrupt):
+            _runner(store, []).run(endpoint)
+        monkeypatch.setattr(runner_module._Sink, "flush", original)
+        interrupted = _per_variant(store.db)["zero-shot"]
+        assert interrupted[0] == 1 and 0 < interrupted[1] < 20
+        lines: list[str] = []
+        summaries = _runner(store, lines).run(endpoint)
+        assert any(line.startswith("zero-shot: resuming run ") and f"{interrupted[1]} of 20 predictions already "
+                   "stored" in line for line in lines)
+        assert [s.predictions for s in summaries] == [20, 20, 20, 20]
+        assert _per_variant(store.db) == {v: (1, 20, 20) for v in VARIANTS}
+        lines = []
+        again = _runner(store, lines).run(endpoint)
+        assert all(s.status == "succeeded" and s.predictions == 20 for s in again)
+        complete = tuple(f"{v}: complete: all 20 predictions are stored" for v in VARIANTS)
+        assert sum(line.startswith(complete) for line in lines) == 4
+        _runner(store, [], fresh=True).run(endpoint)
+        assert _per_variant(store.db)["zero-shot"] == (2, 40, 20)  # --fresh: a second, complete run
+    store.close()
+
+
+@pytest.mark.parametrize("delay", [1.5, 3.0])
+def test_a_run_killed_at_any_point_resumes_to_the_full_set(tmp_path: Path, delay: float) -> None:
+    db = tmp_path / "r.duckdb"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    command = [sys.executable, "-m", "ftplug.cli", "run", str(EXAMPLE), "--db", str(db), "--limit", "40"]
+    first = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(delay)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    second = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=240, check=False)
+    assert second.returncode == 0, second.stderr
+    with duckdb.connect(str(db), read_only=True) as connection:
+        assert _per_variant(connection) == {v: (1, 40, 40) for v in VARIANTS}
