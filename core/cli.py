@@ -77,10 +77,13 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--yes", is_flag=True, help="Start fine-tuning jobs without asking, whatever the estimate.")
 @click.option("--max-training-cost", type=click.FloatRange(min=0), metavar="USD",
               help="Refuse to start a fine-tuning job estimated above USD.")
+@click.option("--no-cache", "no_cache", is_flag=True, help="Ask the model even where the response cache holds "
+                                                          "the answer (new answers are still cached).")
 @click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
                                             "resumed or is complete.")
 def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
-        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, fresh: bool) -> int:
+        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, no_cache: bool,
+        fresh: bool) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
@@ -98,7 +101,7 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     spec = load_experiment(experiment, plugins.registry)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]), yes=yes,
-                         max_training_cost=max_training_cost, fresh=fresh,
+                         max_training_cost=max_training_cost, fresh=fresh, use_cache=not no_cache,
                          confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
                          resume_hint=" ".join(shlex.quote(part) for part in ("ftplug", "run", str(experiment),
                                                                              "--db", db)))
@@ -211,6 +214,39 @@ def _query(connection: Any, query: str) -> tuple[list[str], list[tuple[Any, ...]
     if not cursor.description:
         return [], []
     return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+@cli.group()
+def cache() -> None:
+    """The response cache in the result store: every answer paid for once."""
+
+
+@cache.command("stats")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+def cache_stats(db: str) -> None:
+    """Cached responses and how often they were reused, live and simulated apart."""
+    store = _open_existing_store(db)
+    try:
+        stats = store.cache_stats()
+        with_hits = store.db.execute("SELECT count(*) FILTER (WHERE from_cache), count(*) FROM predictions").fetchone()
+    finally:
+        store.close()
+    for kind in ("live", "simulated"):
+        click.echo(f"{kind}: {stats['entries'].get(kind, 0):,} cached responses, reused "
+                   f"{stats['hits'].get(kind, 0):,} times")
+    click.echo(f"predictions answered from the cache: {with_hits[0]:,} of {with_hits[1]:,}")
+
+
+@cache.command("clear")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+def cache_clear(db: str) -> None:
+    """Empty the response cache (stored predictions are kept)."""
+    store = _open_existing_store(db)
+    try:
+        removed = store.clear_cache()
+    finally:
+        store.close()
+    click.echo(f"removed {removed:,} cached responses")
 
 
 @cli.command()

@@ -18,6 +18,7 @@ from ftplug.dataset import Example, Splits, check_unique_ids, split_dataset
 from ftplug.endpoint import Endpoint
 from ftplug.errors import DataError, FtplugError
 from ftplug.experiment import Experiment, VariantSpec
+from ftplug.response_cache import CachedResponse, request_key
 from ftplug.run_keys import variant_key
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
@@ -50,6 +51,7 @@ class RunOptions:
     confirm: Callable[[str], bool] | None = None
     resume_hint: str = "ftplug run EXPERIMENT.toml"
     fresh: bool = False
+    use_cache: bool = True
 
 
 @dataclass
@@ -286,28 +288,55 @@ class ExperimentRunner:
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
                                 run: RunInfo, sink: _Sink, endpoint: Endpoint) -> None:
         client = endpoint.async_client(max_retries=self.options.max_retries)
-        prompts = _prompts(variant.prompt, test)
+        parameters = self._parameters(variant)
+        where = "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
+        prompts = self._with_cache(_prompts(variant.prompt, test), where, model, parameters)
 
         async def worker() -> None:
-            for example, messages in prompts:  # one shared iterator: each example is taken by one worker
-                sink.add(await self._predict_one(client, model, variant, example, messages, run))
+            for example, messages, key, hit in prompts:  # one shared iterator: each example goes to one worker
+                if hit is not None:
+                    sink.add(self._from_cache(run, example, model, key, hit))
+                else:
+                    sink.add(await self._predict_one(client, model, parameters, example, messages, run, key))
 
         try:
             await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
         finally:
             await client.close()
 
-    async def _predict_one(self, client: Any, model: str, variant: PreparedVariant, example: Example,
-                           messages: list[dict[str, Any]], run: RunInfo) -> PredictionRecord:
+    def _parameters(self, variant: PreparedVariant) -> dict[str, Any]:
+        """The request's sampling parameters (part of its cache key)."""
+        parameters: dict[str, Any] = {"temperature": self.experiment.temperature, "seed": self.experiment.seed}
         limit = getattr(variant.prompt, "max_output_tokens", None)
-        extra = {"max_completion_tokens": limit} if limit else {}
+        if limit:
+            parameters["max_completion_tokens"] = limit
+        if self.experiment.samples > 1:
+            parameters["n"] = self.experiment.samples
+        return parameters
+
+    def _with_cache(self, prompts: Iterator[tuple[Example, list[dict[str, Any]]]], where: str, model: str,
+                    parameters: dict[str, Any]) -> Iterator[tuple[Example, list[dict[str, Any]], str, Any]]:
+        """Each prompt with its cache key and its cached response, looked up a chunk at a time."""
+        while chunk := list(itertools.islice(prompts, PROMPT_CHUNK)):
+            keys = [request_key(where, model, messages, parameters) for _, messages in chunk]
+            found = self.store.cached_responses(keys) if self.options.use_cache else {}
+            for (example, messages), key in zip(chunk, keys, strict=True):
+                yield example, messages, key, found.get(key)
+
+    def _from_cache(self, run: RunInfo, example: Example, model: str, key: str, entry: str) -> PredictionRecord:
+        response = CachedResponse.from_json(entry)
+        samples = list(response.samples)
+        cost = (request_cost(model, response.prompt_tokens, response.completion_tokens, response.cached_tokens)
+                if response.prompt_tokens is not None and response.completion_tokens is not None else None)
+        return self._record(run, example, samples[0] if samples else "", samples, prompt_tokens=response.prompt_tokens,
+                            completion_tokens=response.completion_tokens, cached_tokens=response.cached_tokens,
+                            latency_ms=response.latency_ms, cost_usd=cost, from_cache=True, cache_key=key)
+
+    async def _predict_one(self, client: Any, model: str, parameters: dict[str, Any], example: Example,
+                           messages: list[dict[str, Any]], run: RunInfo, key: str) -> PredictionRecord:
         started = time.perf_counter()
         try:
-            if self.experiment.samples > 1:
-                extra["n"] = self.experiment.samples
-            response = await client.chat.completions.create(model=model, messages=messages,
-                                                            temperature=self.experiment.temperature,
-                                                            seed=self.experiment.seed, **extra)
+            response = await client.chat.completions.create(model=model, messages=messages, **parameters)
         except Exception as error:
             if not _is_openai_error(error):
                 raise
@@ -322,9 +351,10 @@ class ExperimentRunner:
         details = usage.prompt_tokens_details if usage else None
         cached = (details.cached_tokens or 0) if details else 0
         cost = request_cost(model, prompt_tokens, completion_tokens, cached) if usage else None
+        entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, latency).to_json()
         return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,
                             completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=latency,
-                            cost_usd=cost)
+                            cost_usd=cost, cache_key=key, cache_entry=entry)
 
 
 def _prompts(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:

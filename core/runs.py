@@ -44,6 +44,9 @@ class PredictionRecord:
     labels: dict[str, str] = field(default_factory=dict)
     score_errors: dict[str, str] = field(default_factory=dict)
     samples: list[str] | None = None
+    from_cache: bool = False
+    cache_key: str | None = None
+    cache_entry: str | None = None  # the response to keep in the cache (JSON), for a fresh answer
 
 
 @dataclass

@@ -46,6 +46,10 @@ class Store(JobLedger, Protocol):
         """Stored predictions of ``run_id`` and how many of them hold an error."""
         ...
 
+    def cached_responses(self, keys: Sequence[str]) -> dict[str, str]:
+        """Cached responses (JSON) of those request ``keys`` that are in the response cache."""
+        ...
+
     def set_model(self, run_id: str, model: str) -> None:
         """Record the model a run ended up using (a trainer may have produced a new one)."""
         ...

@@ -15,7 +15,7 @@ from ftplug.errors import FtplugError
 from ftplug.finetune_jobs import JobEvent, JobRecord
 from ftplug.runs import PredictionRecord, RunInfo
 
-SCHEMA_VERSION = 4  # 2: finetune tables; 3: scores.label/error, predictions.samples; 4: runs.config_key
+SCHEMA_VERSION = 5  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -33,8 +33,11 @@ CREATE TABLE IF NOT EXISTS predictions (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, output VARCHAR,
     prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,
     latency_ms DOUBLE, cost_usd DOUBLE, error VARCHAR, simulated BOOLEAN NOT NULL,
-    created_at TIMESTAMP DEFAULT current_timestamp, samples JSON,
+    created_at TIMESTAMP DEFAULT current_timestamp, samples JSON, from_cache BOOLEAN DEFAULT false,
     PRIMARY KEY (run_id, example_id));
+CREATE TABLE IF NOT EXISTS response_cache (
+    key VARCHAR PRIMARY KEY, model VARCHAR NOT NULL, response JSON NOT NULL, simulated BOOLEAN NOT NULL,
+    created_at TIMESTAMP NOT NULL, hits INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS scores (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, scorer VARCHAR NOT NULL, value DOUBLE,
     label VARCHAR, error VARCHAR,
@@ -102,9 +105,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE scores ADD COLUMN IF NOT EXISTS label VARCHAR",
         "ALTER TABLE scores ADD COLUMN IF NOT EXISTS error VARCHAR"),
     4: ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS config_key VARCHAR",),
+    5: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS from_cache BOOLEAN DEFAULT false",),
 }
 PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
-                      "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples")
+                      "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache")
 SCORE_COLUMNS = ("run_id", "example_id", "scorer", "value", "label", "error")
 
 JOB_COLUMNS = [f.name for f in fields(JobRecord)]
@@ -183,6 +187,26 @@ class DuckDBStore:
             [run.run_id, run.experiment, run.variant, run.model, run.base_model, run.trainer,
              run.prompt_builder, run.simulated, run.endpoint, run.started_at, run.config_key or None])
 
+    def cached_responses(self, keys: Sequence[str]) -> dict[str, str]:
+        """The cached responses (JSON) of those ``keys`` that are in the cache."""
+        if not keys:
+            return {}
+        rows = self.db.execute("SELECT key, response FROM response_cache WHERE key IN (SELECT unnest($k))",
+                               {"k": list(keys)}).fetchall()
+        return dict(rows)
+
+    def cache_stats(self) -> dict[str, Any]:
+        """Entries, hits, and predictions answered from the cache, by kind of endpoint."""
+        entries = self.db.execute("SELECT simulated, count(*), sum(hits) FROM response_cache GROUP BY ALL").fetchall()
+        return {"entries": {("simulated" if s else "live"): int(n) for s, n, _ in entries},
+                "hits": {("simulated" if s else "live"): int(h or 0) for s, _, h in entries}}
+
+    def clear_cache(self) -> int:
+        """Empty the cache; how many entries it held."""
+        count = self.db.execute("SELECT count(*) FROM response_cache").fetchone()[0]
+        self.db.execute("DELETE FROM response_cache")
+        return int(count)
+
     def resumable_run(self, experiment: str, variant: str, config_key: str) -> tuple[str, str, Any] | None:
         """The newest run of ``variant`` with ``config_key``: ``(run_id, status, started_at)``, or ``None``."""
         row = self.db.execute(
@@ -231,18 +255,36 @@ class DuckDBStore:
             "latency_ms": column([r.latency_ms for r in records]), "cost_usd": column([r.cost_usd for r in records]),
             "error": column([r.error for r in records]), "simulated": np.full(len(records), simulated),
             "created_at": column([now] * len(records)),
-            "samples": column([json.dumps(r.samples) if r.samples else None for r in records])}
+            "samples": column([json.dumps(r.samples) if r.samples else None for r in records]),
+            "from_cache": np.array([r.from_cache for r in records], dtype=bool)}
+        entries = [(r.cache_key, r.cache_entry) for r in records if r.cache_key and r.cache_entry]
+        model = self._run_models([r.run_id for r in records]) if entries else {}
         scores = _score_columns(records, column)
+        cache_rows = [(key, model.get(r.run_id, ""), entry, simulated, now)
+                      for r in records if (key := r.cache_key) and (entry := r.cache_entry)]
+        hits = [r.cache_key for r in records if r.from_cache and r.cache_key]
         try:  # plain inserts are the common case and much faster than upserts
-            self._insert_columns(predictions, scores, "INSERT")
+            self._insert_columns(predictions, scores, "INSERT", cache_rows, hits)
         except duckdb.ConstraintException:  # some were stored before (a retried prediction): replace them
-            self._insert_columns(predictions, scores, "INSERT OR REPLACE")
+            self._insert_columns(predictions, scores, "INSERT OR REPLACE", cache_rows, hits)
 
-    def _insert_columns(self, predictions: dict[str, Any], scores: dict[str, Any], verb: str) -> None:
+    def _run_models(self, run_ids: list[str]) -> dict[str, str]:
+        rows = self.db.execute("SELECT run_id, model FROM runs WHERE run_id IN (SELECT unnest($ids))",
+                               {"ids": sorted(set(run_ids))}).fetchall()
+        return dict(rows)
+
+    def _insert_columns(self, predictions: dict[str, Any], scores: dict[str, Any], verb: str,
+                        cache_rows: list[tuple[Any, ...]], hits: list[str]) -> None:
         self.db.register("new_predictions", predictions)
         self.db.register("new_scores", scores)
         try:
             with self._transaction():
+                if cache_rows:  # in the same transaction: a stored answer is always also cached
+                    self.db.executemany("INSERT OR IGNORE INTO response_cache (key, model, response, simulated, "
+                                        "created_at) VALUES (?, ?, ?, ?, ?)", cache_rows)
+                if hits:
+                    self.db.execute("UPDATE response_cache SET hits = hits + 1 WHERE key IN (SELECT unnest($k))",
+                                    {"k": hits})
                 self.db.execute(f"{verb} INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
                                 f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM new_predictions")
                 if len(scores["run_id"]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,7 @@ class State:
     batches: dict[str, Batch] = field(default_factory=dict)
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted_models: set[str] = field(default_factory=set)
+    requests: Counter[str] = field(default_factory=Counter)  # requests received, by "METHOD /path"
 
     def __post_init__(self) -> None:
         self.ids = IdMaker(self.seed)

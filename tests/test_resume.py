@@ -89,3 +89,35 @@ def test_a_run_killed_at_any_point_resumes_to_the_full_set(tmp_path: Path, delay
     assert second.returncode == 0, second.stderr
     with duckdb.connect(str(db), read_only=True) as connection:
         assert _per_variant(connection) == {v: (1, 40, 40) for v in VARIANTS}
+
+
+def test_the_cache_answers_identical_requests_and_a_fresh_run_calls_nothing(tmp_path: Path) -> None:
+    from ftplug.simulator import Simulator
+
+    db = tmp_path / "r.duckdb"
+    store = DuckDBStore(str(db))
+    with Simulator(seed=7, state_dir=tmp_path / "sim") as simulator:
+        from ftplug.endpoint import Endpoint
+
+        endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-sim", simulated=True)
+        _runner(store, []).run(endpoint)
+        first = sum(n for route, n in simulator.state.requests.items() if route.endswith("/chat/completions"))
+        assert first == 80  # 4 variants × 20 examples
+        _runner(store, [], fresh=True).run(endpoint)
+        second = sum(n for route, n in simulator.state.requests.items() if route.endswith("/chat/completions"))
+        assert second == first  # every answer came from the cache: no request at all
+        _runner(store, [], fresh=True, use_cache=False).run(endpoint)
+        third = sum(n for route, n in simulator.state.requests.items() if route.endswith("/chat/completions"))
+        assert third == first + 80
+    cached, total = store.db.execute("SELECT count(*) FILTER (WHERE from_cache), count(*) FROM predictions").fetchone()
+    assert (cached, total) == (80, 240)
+    # answers from the cache are the same answers, and are priced as what they would cost
+    pairs, equal = store.db.execute(
+        "SELECT count(*), count(*) FILTER (WHERE a.output = b.output AND a.cost_usd = b.cost_usd) "
+        "FROM predictions a JOIN runs ra ON ra.run_id = a.run_id "
+        "JOIN runs rb ON rb.variant = ra.variant AND rb.run_id <> ra.run_id "
+        "JOIN predictions b ON b.run_id = rb.run_id AND b.example_id = a.example_id "
+        "WHERE a.from_cache AND NOT b.from_cache").fetchone()
+    assert pairs == 160 and equal == 160  # each cached answer against both asked ones (temperature 0)
+    assert store.cache_stats() == {"entries": {"simulated": 80}, "hits": {"simulated": 80}}
+    store.close()

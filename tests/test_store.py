@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from ftplug.dataset import Example, Splits
-from ftplug.plugins.duckdb_store import DuckDBStore
+from ftplug.plugins.duckdb_store import SCHEMA_VERSION, DuckDBStore
 from ftplug.runs import PredictionRecord, RunInfo
 
 CONTRACT = {
@@ -36,7 +36,7 @@ def test_tables_follow_the_contract(tmp_path: Path) -> None:
         for table, columns in CONTRACT.items():
             found = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
             assert columns <= found, (table, columns - found)
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
 
 
 def test_a_version_1_file_is_migrated_forward_and_keeps_its_rows(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_a_version_1_file_is_migrated_forward_and_keeps_its_rows(tmp_path: Path)
                     "INSERT INTO scores VALUES ('r', 'e', 'exact', 1.0)")
     DuckDBStore(path).close()
     with duckdb.connect(path, read_only=True) as con:
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert con.execute("SELECT count(*) FROM finetune_jobs").fetchone() == (0,)
         assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0, None, None)]
 
