@@ -33,6 +33,9 @@ PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in on
 class RunOptions:
     """How to run: ``limit`` caps the test examples, ``batch_size`` is predictions per store commit.
 
+    ``max_cost``: stop taking new requests once this invocation has paid that many USD for answers (answers
+    from the cache cost nothing); what was asked is stored, the stopped run resumes like an interrupted one.
+
     A variant whose earlier run (same data, settings and kind of endpoint) did not finish is resumed: only
     the examples without a stored, error-free prediction are asked again; ``fresh`` starts new runs instead.
 
@@ -52,6 +55,7 @@ class RunOptions:
     resume_hint: str = "ftplug run EXPERIMENT.toml"
     fresh: bool = False
     use_cache: bool = True
+    max_cost: float | None = None
 
 
 @dataclass
@@ -77,9 +81,12 @@ class _Sink:
     stored: int = 0
     errors: int = 0
     last_flush: float = field(default_factory=time.monotonic)
+    spent: float = 0.0
 
     def add(self, record: PredictionRecord) -> None:
         self.pending.append(record)
+        if not record.from_cache and record.cost_usd:
+            self.spent += record.cost_usd
         if len(self.pending) >= MAX_BATCH or (len(self.pending) >= self.batch_size
                                                and time.monotonic() - self.last_flush >= FLUSH_SECONDS):
             self.flush()
@@ -126,6 +133,7 @@ class ExperimentRunner:
         self.options = options or RunOptions(concurrency=int(experiment.run_options.get("concurrency", 8)))
         self.log = log
         ids = experiment.scorer_ids or tuple(spec.name for spec in experiment.scorers)
+        self.spent = 0.0  # USD paid for answers by this invocation
         self.scorers = [(scorer_id, spec.create()) for scorer_id, spec in zip(ids, experiment.scorers, strict=True)]
         self.scoring_details = {
             "scorers": {scorer_id: scorer_info(scorer, spec.name)
@@ -154,7 +162,17 @@ class ExperimentRunner:
         splits = plan.splits
         self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
                  f"{len(plan.test)} test examples; endpoint: {endpoint.label}")
-        return [self.run_variant(variant, splits, plan.test) for variant in plan.variants]
+        summaries = []
+        for variant in plan.variants:
+            if self._over_budget():
+                self.log(f"{variant.spec.name}: not started: the run has spent ${self.spent:,.4f}, its --max-cost "
+                         f"is ${self.options.max_cost:,.4f}")
+                continue
+            summaries.append(self.run_variant(variant, splits, plan.test))
+        return summaries
+
+    def _over_budget(self, pending: float = 0.0) -> bool:
+        return self.options.max_cost is not None and self.spent + pending >= self.options.max_cost
 
     def run_variant(self, variant: PreparedVariant, splits: Splits, test: Sequence[Example]) -> RunSummary:
         """Train (if the variant does), predict every test example, score and store each prediction."""
@@ -201,6 +219,9 @@ class ExperimentRunner:
             if hasattr(variant.prompt, "report"):
                 summary.details["prompt"] = variant.prompt.report()
                 self.log(f"{spec.name}: {variant.prompt.describe()}")
+        except BudgetReached as stop:
+            summary.status, summary.error = "stopped", str(stop)
+            self.log(f"{spec.name}: stopped: {stop}; raise --max-cost and run again to resume")
         except FtplugError as error:
             summary.error = str(error)
             self.log(f"{spec.name}: failed: {error}")
@@ -209,6 +230,7 @@ class ExperimentRunner:
             raise
         finally:
             sink.flush()
+            self.spent += sink.spent
             summary.predictions, summary.errors = self.store.run_counts(run.run_id)
             self.store.finish_run(run.run_id, summary.status, datetime.now(UTC).replace(tzinfo=None),
                                   summary.error, summary.details)
@@ -292,8 +314,15 @@ class ExperimentRunner:
         where = "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
         prompts = self._with_cache(_prompts(variant.prompt, test), where, model, parameters)
 
+        stopped: list[str] = []
+
         async def worker() -> None:
             for example, messages, key, hit in prompts:  # one shared iterator: each example goes to one worker
+                if hit is None and (stopped or self._over_budget(sink.spent)):
+                    # stop asking; requests in flight in other workers finish and are stored
+                    stopped.append(f"spent ${self.spent + sink.spent:,.4f}, the --max-cost is "
+                                   f"${self.options.max_cost:,.4f}")
+                    return
                 if hit is not None:
                     sink.add(self._from_cache(run, example, model, key, hit))
                 else:
@@ -301,6 +330,8 @@ class ExperimentRunner:
 
         try:
             await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
+            if stopped:
+                raise BudgetReached(stopped[0])
         finally:
             await client.close()
 
@@ -355,6 +386,10 @@ class ExperimentRunner:
         return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,
                             completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=latency,
                             cost_usd=cost, cache_key=key, cache_entry=entry)
+
+
+class BudgetReached(FtplugError):
+    """The run has spent its ``--max-cost``."""
 
 
 def _prompts(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:

@@ -51,7 +51,7 @@ def test_an_interrupted_run_is_resumed_and_a_complete_one_left_alone(tmp_path: P
         original(self)
         flushes["count"] += 1
         if flushes["count"] == 2 and self.stored:
-            raise KeyboardInterrupt  # Ctrl-C just after the second batch was committed
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C just after the second batch was committed
 
     monkeypatch.setattr(runner_module._Sink, "flush", flush_then_interrupt)
     with open_endpoint("simulate", seed=7, state_dir=tmp_path / "sim") as endpoint:
@@ -121,3 +121,25 @@ def test_the_cache_answers_identical_requests_and_a_fresh_run_calls_nothing(tmp_
     assert pairs == 160 and equal == 160  # each cached answer against both asked ones (temperature 0)
     assert store.cache_stats() == {"entries": {"simulated": 80}, "hits": {"simulated": 80}}
     store.close()
+
+
+def test_max_cost_stops_cleanly_and_a_higher_limit_resumes(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    db = tmp_path / "r.duckdb"
+    stopped = run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "30", "--max-cost", "0.0001")
+    assert stopped.returncode == 1, stopped.stderr
+    assert "zero-shot: stopped: spent $" in stopped.stderr and "raise --max-cost and run again" in stopped.stderr
+    assert "fine-tuned: not started: the run has spent $" in stopped.stderr
+    with duckdb.connect(str(db), read_only=True) as connection:
+        paid, stored, dearest = connection.execute(
+            "SELECT sum(cost_usd), count(*), max(cost_usd) FROM predictions").fetchone()
+        status = connection.execute("SELECT status FROM runs").fetchall()
+    concurrency = 8  # requests in flight when the limit is reached finish and are stored: the only overshoot
+    assert 0 < stored < 30 and paid <= 0.0001 + concurrency * dearest
+    assert status == [("stopped",)]
+    finished = run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "30")
+    assert finished.returncode == 0, finished.stderr
+    assert "zero-shot: resuming run " in finished.stderr
+    with duckdb.connect(str(db), read_only=True) as connection:
+        assert _per_variant(connection) == {v: (1, 30, 30) for v in VARIANTS}
