@@ -143,3 +143,24 @@ def test_max_cost_stops_cleanly_and_a_higher_limit_resumes(tmp_path: Path) -> No
     assert "zero-shot: resuming run " in finished.stderr
     with duckdb.connect(str(db), read_only=True) as connection:
         assert _per_variant(connection) == {v: (1, 30, 30) for v in VARIANTS}
+
+
+def test_under_20_percent_injected_faults_every_prediction_is_stored_exactly_once(tmp_path: Path) -> None:
+    from ftplug.endpoint import Endpoint
+    from ftplug.simulator import FaultRule, Simulator, SimulatorOptions
+
+    faults = tuple(FaultRule.parse(f"{kind}@/v1/chat/completions:p=0.07:retry_after_ms=20")
+                   for kind in ("429", "500", "503"))
+    store = DuckDBStore(str(tmp_path / "r.duckdb"))
+    with Simulator(seed=5, options=SimulatorOptions(faults=faults), state_dir=tmp_path / "sim") as simulator:
+        endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-sim", simulated=True)
+        runs = 0
+        while runs < 3:  # the SDK retries each request; what still fails is retried by the next run
+            runs += 1
+            if all(s.errors == 0 for s in _runner(store, []).run(endpoint)):
+                break
+        requests = sum(n for route, n in simulator.state.requests.items() if route.endswith("/chat/completions"))
+    assert requests > 80  # faults happened, and were retried
+    assert _per_variant(store.db) == {v: (1, 20, 20) for v in VARIANTS}
+    assert store.db.execute("SELECT count(*) FROM predictions WHERE error IS NOT NULL").fetchone() == (0,)
+    store.close()
