@@ -49,6 +49,12 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _quiet_log(message: str) -> None:
+    """With --quiet, only what went wrong still reaches the terminal."""
+    if any(marker in message for marker in (": failed: ", ": stopped: ", ": warning: ")):
+        click.echo(message, err=True)
+
+
 @click.group(cls=PluginGroup)
 @click.version_option(__version__, prog_name="ftplug")
 @click.option("--models", "model_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
@@ -77,6 +83,8 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--yes", is_flag=True, help="Start fine-tuning jobs without asking, whatever the estimate.")
 @click.option("--max-training-cost", type=click.FloatRange(min=0), metavar="USD",
               help="Refuse to start a fine-tuning job estimated above USD.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or information lines: only errors, the SIMULATED "
+                                                 "notice and the report.")
 @click.option("--max-cost", type=click.FloatRange(min=0), metavar="USD",
               help="Stop asking once this run has paid USD for answers (resume later with a higher limit).")
 @click.option("--no-cache", "no_cache", is_flag=True, help="Ask the model even where the response cache holds "
@@ -84,8 +92,8 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
                                             "resumed or is complete.")
 def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
-        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, max_cost: float | None,
-        no_cache: bool, fresh: bool) -> int:
+        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, quiet: bool,
+        max_cost: float | None, no_cache: bool, fresh: bool) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
@@ -104,7 +112,7 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]), yes=yes,
                          max_training_cost=max_training_cost, fresh=fresh, use_cache=not no_cache,
-                         max_cost=max_cost,
+                         max_cost=max_cost, quiet=quiet,
                          confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
                          resume_hint=" ".join(shlex.quote(part) for part in ("ftplug", "run", str(experiment),
                                                                              "--db", db)))
@@ -121,7 +129,8 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
         return 0
     store = open_store(db)
     try:
-        runner = ExperimentRunner(spec, store=store, hooks=plugins.hook, options=options, log=_err)
+        runner = ExperimentRunner(spec, store=store, hooks=plugins.hook, options=options,
+                                  log=_quiet_log if quiet else _err)
         plan = runner.plan()
         with open_endpoint(mode or "auto", seed=spec.seed, state_dir=simulator_state_dir(db)) as endpoint:
             if endpoint.simulated:

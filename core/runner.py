@@ -18,6 +18,7 @@ from ftplug.dataset import Example, Splits, check_unique_ids, split_dataset
 from ftplug.endpoint import Endpoint
 from ftplug.errors import DataError, FtplugError
 from ftplug.experiment import Experiment, VariantSpec
+from ftplug.progress import Progress
 from ftplug.response_cache import CachedResponse, request_key
 from ftplug.run_keys import variant_key
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
@@ -56,6 +57,8 @@ class RunOptions:
     fresh: bool = False
     use_cache: bool = True
     max_cost: float | None = None
+    progress_interval: float = 5.0
+    quiet: bool = False
 
 
 @dataclass
@@ -201,8 +204,15 @@ class ExperimentRunner:
         else:
             self.store.start_run(run)
         self.hooks.ftplug_run_started(run=run)
-        sink = _Sink(self.store, run, self.options.batch_size,
-                     lambda record: self.hooks.ftplug_prediction_stored(run=run, prediction=record))
+        progress = None if self.options.quiet else Progress(spec.name, len(test), log=self.log,
+                                                            interval=self.options.progress_interval)
+
+        def stored(record: PredictionRecord) -> None:
+            if progress is not None:
+                progress.add(record.error is not None, None if record.from_cache else record.cost_usd)
+            self.hooks.ftplug_prediction_stored(run=run, prediction=record)
+
+        sink = _Sink(self.store, run, self.options.batch_size, stored)
         summary = RunSummary(run_id=run.run_id, variant=spec.name, status="failed",
                              details=dict(self.scoring_details))
         try:
@@ -230,6 +240,8 @@ class ExperimentRunner:
             raise
         finally:
             sink.flush()
+            if progress is not None:
+                progress.finish()
             self.spent += sink.spent
             summary.predictions, summary.errors = self.store.run_counts(run.run_id)
             self.store.finish_run(run.run_id, summary.status, datetime.now(UTC).replace(tzinfo=None),
