@@ -47,40 +47,47 @@ def _percentiles(stats: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap_means(values: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES) -> np.ndarray:
-    """``resamples`` bootstrap replicates of the mean of ``values`` (for large continuous samples: one
-    subset's replicates of the bag of little bootstraps — use :func:`mean_interval` for intervals)."""
-    n = len(values)
-    distinct, counts = np.unique(values, return_counts=True)
-    if len(distinct) <= DISTINCT_LIMIT:
-        draws = rng.multinomial(n, counts / n, size=resamples)
-        return draws @ distinct / n
+def _resampled(values: list[np.ndarray], rng: np.random.Generator, resamples: int, shape: Any) -> np.ndarray:
+    """Direct bootstrap replicates: ``shape`` of each array's mean over the same resampled indices, minus
+    one another when two arrays are given (paired). In chunks, so memory stays bounded."""
+    n = len(values[0])
     out = np.empty(resamples)
     chunk = max(1, 2_000_000 // n)
     for start in range(0, resamples, chunk):
         size = min(chunk, resamples - start)
-        out[start:start + size] = values[rng.integers(0, n, size=(size, n))].mean(axis=1)
+        index = rng.integers(0, n, size=(size, n))
+        means = [shape(v[index].mean(axis=1)) for v in values]
+        out[start:start + size] = means[0] if len(means) == 1 else means[0] - means[1]
     return out
+
+
+def _disjoint_subsets(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Index sets of the bag of little bootstraps: ``BLB_SUBSETS`` disjoint random subsets of size n^BLB_EXPONENT."""
+    b = int(n ** BLB_EXPONENT)
+    picked = rng.permutation(n)[: BLB_SUBSETS * b]
+    return [picked[k * b:(k + 1) * b] for k in range(BLB_SUBSETS)]
 
 
 def mean_interval(values: np.ndarray, rng: np.random.Generator, *, transform: str = "identity",
                   confidence: float = CONFIDENCE, resamples: int = RESAMPLES) -> Interval:
-    """The mean of ``values`` (or its square root, ``transform="sqrt"``, for RMSE) with a bootstrap CI."""
+    """The mean of ``values`` (or its square root, ``transform="sqrt"``, for RMSE) with a bootstrap CI:
+    exact on the distinct values when there are few, direct up to ``DIRECT_LIMIT`` values, and the bag of
+    little bootstraps beyond."""
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
     n = len(values)
     if n == 0:
         return EMPTY
-    point = float(values.mean())
-
-    def shape(x: Any) -> Any:
-        return np.sqrt(x) if transform == "sqrt" else x
-
-    if len(np.unique(values)) <= DISTINCT_LIMIT or n <= DIRECT_LIMIT:
-        low, high = _percentiles(shape(bootstrap_means(values, rng, resamples)), confidence)
-    else:
-        low, high = _little_bootstraps(values, rng, confidence, shape)
-    return Interval(float(shape(point)), low, high, n)
+    distinct, counts = np.unique(values, return_counts=True)
+    if len(distinct) <= DISTINCT_LIMIT:
+        return histogram_interval(distinct, counts, rng, transform=transform, confidence=confidence,
+                                  resamples=resamples)
+    if n > DIRECT_LIMIT:
+        return subsample_interval([values[pick] for pick in _disjoint_subsets(n, rng)], n, float(values.mean()),
+                                  rng, transform=transform, confidence=confidence)
+    shape = _shape(transform)
+    low, high = _percentiles(_resampled([values], rng, resamples, shape), confidence)
+    return Interval(float(shape(values.mean())), low, high, n)
 
 
 def _blb_weights(n: int, b: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,59 +99,41 @@ def _blb_weights(n: int, b: int, rng: np.random.Generator) -> np.ndarray:
     return counts / counts.sum(axis=1, keepdims=True)
 
 
-def _little_bootstraps(values: np.ndarray, rng: np.random.Generator, confidence: float,
-                       shape: Any) -> tuple[float, float]:
-    """The bag of little bootstraps: each subset's replicates give the estimator's error distribution
-    (replicates minus the subset's own estimate); the averaged error quantiles are put around the full
-    sample's estimate."""
-    n = len(values)
-    b = int(n ** BLB_EXPONENT)
-    lows, highs = [], []
-    for _ in range(BLB_SUBSETS):
-        subset = values[rng.choice(n, size=b, replace=False)]
-        centre = shape(subset.mean())
-        low, high = _percentiles(shape(_blb_weights(n, b, rng) @ subset) - centre, confidence)
-        lows.append(low)
-        highs.append(high)
-    point = shape(values.mean())
-    return float(point + np.mean(lows)), float(point + np.mean(highs))
+def _confusion_cells(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Counts by (true class, answered class), with one last column for answers that are no true class
+    (label codes as integers; the true classes are those occurring in ``truth``)."""
+    classes = np.unique(truth)
+    index = {label: i for i, label in enumerate(classes.tolist())}
+    other = len(classes)
+    t = np.array([index[x] for x in truth.tolist()], dtype=np.int64)
+    p = np.array([index.get(x, other) for x in predicted.tolist()], dtype=np.int64)
+    return np.bincount(t * (other + 1) + p, minlength=other * (other + 1)).reshape(other, other + 1).astype(float)
+
+
+def _macro_f1_of(matrix: np.ndarray) -> np.ndarray:
+    """Macro-F1 of confusion matrices (the last two axes: true classes × answered classes + no class)."""
+    classes = matrix.shape[-2]
+    tp = matrix[..., np.arange(classes), np.arange(classes)]
+    row = matrix.sum(axis=-1)
+    column = matrix[..., :, :classes].sum(axis=-2)
+    present = row > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(tp > 0, 2 * tp / (row + column), 0.0)
+    return (f1 * present).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
 
 
 def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """Macro-averaged F1 over the labels that occur in ``truth`` (label codes as integers)."""
-    labels = np.unique(truth)
-    scores = []
-    for label in labels:
-        tp = np.sum((truth == label) & (predicted == label))
-        fp = np.sum((truth != label) & (predicted == label))
-        fn = np.sum((truth == label) & (predicted != label))
-        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
+    """Macro-averaged F1 over the labels that occur in ``truth``."""
+    return float(_macro_f1_of(_confusion_cells(np.asarray(truth), np.asarray(predicted)))) if len(truth) else 0.0
 
 
 def f1_interval(truth: list[str], predicted: list[str], rng: np.random.Generator, *,
                 confidence: float = CONFIDENCE, resamples: int = RESAMPLES) -> Interval:
     """Macro-F1 with a bootstrap CI, resampling the cells of the confusion matrix."""
-    n = len(truth)
-    if n == 0:
+    if not truth:
         return EMPTY
-    classes = sorted(set(truth))
-    codes = {label: i for i, label in enumerate(classes)}
-    other = len(classes)  # predictions that are no true class
-    t = np.array([codes[x] for x in truth])
-    p = np.array([codes.get(x, other) for x in predicted])
-    k = other + 1
-    cells = np.bincount(t * k + p, minlength=other * k).astype(np.float64)
-    draws = rng.multinomial(n, cells / n, size=resamples).reshape(resamples, other, k)
-    tp = draws[:, np.arange(other), np.arange(other)]
-    row = draws.sum(axis=2)  # true counts
-    column = draws[:, :, :other].sum(axis=1)  # predicted counts per true class
-    present = row > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f1 = np.where(tp > 0, 2 * tp / (row + column), 0.0)
-    stats = (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-    low, high = _percentiles(stats, confidence)
-    return Interval(macro_f1(t, p), low, high, n)
+    cells = _confusion_cells(np.array(truth, dtype=object), np.array(predicted, dtype=object))
+    return f1_from_cells(cells, rng, confidence=confidence, resamples=resamples)
 
 
 @dataclass(frozen=True)
@@ -170,18 +159,6 @@ class Comparison:
                 "n": self.n, "method": self.method, "significant": self.significant}
 
 
-def _paired_direct(a: np.ndarray, r: np.ndarray, rng: np.random.Generator, resamples: int,
-                   shape: Any) -> np.ndarray:
-    n = len(a)
-    out = np.empty(resamples)
-    chunk = max(1, 2_000_000 // n)
-    for start in range(0, resamples, chunk):
-        size = min(chunk, resamples - start)
-        index = rng.integers(0, n, size=(size, n))
-        out[start:start + size] = shape(a[index].mean(axis=1)) - shape(r[index].mean(axis=1))
-    return out
-
-
 def mcnemar_p(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``."""
     n = b + c
@@ -199,38 +176,35 @@ def mcnemar_p(b: int, c: int) -> float:
 def compare_paired(variant: np.ndarray, reference: np.ndarray, rng: np.random.Generator, *,
                    transform: str = "identity", confidence: float = CONFIDENCE,
                    resamples: int = RESAMPLES) -> Comparison | None:
-    """Compare two metrics measured on the same examples (aligned arrays; NaN where a value is missing)."""
+    """Compare two metrics measured on the same examples (aligned arrays; NaN where a value is missing):
+    McNemar for 0/1 values, else a paired bootstrap — exact on few distinct differences, direct up to
+    ``DIRECT_LIMIT`` pairs, the bag of little bootstraps beyond."""
     both = ~(np.isnan(variant) | np.isnan(reference))
     a, r = variant[both], reference[both]
     n = len(a)
     if n == 0:
         return None
-    binary = np.isin(a, (0.0, 1.0)).all() and np.isin(r, (0.0, 1.0)).all() and transform == "identity"
-    differences = a - r
-    if binary:
+    if transform == "identity" and np.isin(a, (0.0, 1.0)).all() and np.isin(r, (0.0, 1.0)).all():
         b, c = int(np.sum((a == 1) & (r == 0))), int(np.sum((a == 0) & (r == 1)))
-        draws = rng.multinomial(n, np.array([b, c, n - b - c]) / n, size=resamples)
-        stats = (draws[:, 0] - draws[:, 1]) / n
-        low, high = _percentiles(stats, confidence)
-        return Comparison(float(differences.mean()), low, high, mcnemar_p(b, c), n, "McNemar exact")
-    shape = np.sqrt if transform == "sqrt" else (lambda x: x)
+        return binary_comparison(b, c, n, rng, confidence=confidence, resamples=resamples)
+    differences = a - r
+    distinct, counts = np.unique(differences, return_counts=True)
+    if transform == "identity" and len(distinct) <= DISTINCT_LIMIT:
+        return histogram_comparison(distinct, counts, rng, confidence=confidence, resamples=resamples)
+    shape = _shape(transform)
     point = float(shape(a.mean()) - shape(r.mean()))
-    if transform == "identity" and len(np.unique(differences)) <= DISTINCT_LIMIT:
-        stats_sets = [bootstrap_means(differences, rng, resamples)]  # exact, on the distinct differences
-    elif n <= DIRECT_LIMIT:
-        stats_sets = [_paired_direct(a, r, rng, resamples, shape)]
-    else:  # bag of little bootstraps over pairs: each subset's error distribution, around the full estimate
-        stats_sets = []
-        b = int(n ** BLB_EXPONENT)
-        for _ in range(BLB_SUBSETS):
-            pick = rng.choice(n, size=b, replace=False)
-            weights = _blb_weights(n, b, rng)
-            centre = shape(a[pick].mean()) - shape(r[pick].mean())
-            stats_sets.append(point + shape(weights @ a[pick]) - shape(weights @ r[pick]) - centre)
-    bounds = [_percentiles(stats, confidence) for stats in stats_sets]
-    low, high = float(np.mean([x[0] for x in bounds])), float(np.mean([x[1] for x in bounds]))
-    p_value = float(np.mean([min(1.0, 2 * min(np.mean(stats <= 0), np.mean(stats >= 0))) for stats in stats_sets]))
-    return Comparison(point, low, high, p_value, n, "paired bootstrap")
+    if n > DIRECT_LIMIT:
+        subsets = _disjoint_subsets(n, rng)
+        return subsample_comparison([a[pick] for pick in subsets], [r[pick] for pick in subsets], n, point, rng,
+                                    transform=transform, confidence=confidence)
+    stats = _resampled([a, r], rng, resamples, shape)
+    low, high = _percentiles(stats, confidence)
+    return Comparison(point, low, high, _two_sided_p(stats), n, "paired bootstrap")
+
+
+def _two_sided_p(stats: np.ndarray) -> float:
+    """Twice the smaller share of bootstrap replicates on either side of zero (at most 1)."""
+    return float(min(1.0, 2 * min(np.mean(stats <= 0), np.mean(stats >= 0))))
 
 
 # ---- from sufficient statistics (what the report gets from SQL aggregations) -----------------------------------
@@ -301,8 +275,7 @@ def histogram_comparison(differences: np.ndarray, counts: np.ndarray, rng: np.ra
     differences = np.asarray(differences, dtype=np.float64)
     stats = rng.multinomial(n, counts / n, size=resamples) @ differences / n
     low, high = _percentiles(stats, confidence)
-    p_value = min(1.0, 2 * min(float(np.mean(stats <= 0)), float(np.mean(stats >= 0))))
-    return Comparison(float(differences @ counts / n), low, high, p_value, n, "paired bootstrap")
+    return Comparison(float(differences @ counts / n), low, high, _two_sided_p(stats), n, "paired bootstrap")
 
 
 def subsample_comparison(variant_subsets: list[np.ndarray], reference_subsets: list[np.ndarray], n: int,
@@ -320,7 +293,7 @@ def subsample_comparison(variant_subsets: list[np.ndarray], reference_subsets: l
     if not stats_sets or n == 0:
         return None
     bounds = [_percentiles(stats, confidence) for stats in stats_sets]
-    p_value = float(np.mean([min(1.0, 2 * min(np.mean(s <= 0), np.mean(s >= 0))) for s in stats_sets]))
+    p_value = float(np.mean([_two_sided_p(stats) for stats in stats_sets]))
     return Comparison(point, float(np.mean([b[0] for b in bounds])), float(np.mean([b[1] for b in bounds])),
                       p_value, n, "paired bootstrap")
 
@@ -330,21 +303,9 @@ def f1_from_cells(cells: np.ndarray, rng: np.random.Generator, *, confidence: fl
     """Macro-F1 with its bootstrap CI from a confusion matrix of counts: rows are the true classes, columns
     the same classes followed by one column for answers that are no class."""
     cells = np.asarray(cells, dtype=np.float64)
-    classes = cells.shape[0]
     n = int(cells.sum())
     if n == 0:
         return EMPTY
-
-    def score(matrix: np.ndarray) -> np.ndarray:
-        tp = matrix[..., np.arange(classes), np.arange(classes)]
-        row = matrix.sum(axis=-1)
-        column = matrix[..., :, :classes].sum(axis=-2)
-        present = row > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = np.where(tp > 0, 2 * tp / (row + column), 0.0)
-        return (f1 * present).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
-
-    flat = cells.reshape(-1)
-    draws = rng.multinomial(n, flat / n, size=resamples).reshape(resamples, *cells.shape)
-    low, high = _percentiles(score(draws), confidence)
-    return Interval(float(score(cells)), low, high, n)
+    draws = rng.multinomial(n, cells.reshape(-1) / n, size=resamples).reshape(resamples, *cells.shape)
+    low, high = _percentiles(_macro_f1_of(draws), confidence)
+    return Interval(float(_macro_f1_of(cells)), low, high, n)
