@@ -177,6 +177,7 @@ class _Statistics:
         self.parts = 1 if self.direct else BLB_SUBSETS
         fraction = 1.01 if self.direct else min(1.0, BLB_SUBSETS * largest ** BLB_EXPONENT / largest)
         self.histograms: dict[tuple[int, str], tuple[list[float], list[int]]] = {}
+        self.discrete_rows: list[tuple[Any, ...]] = []  # value and difference histograms (load_histograms)
         self.samples: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # scorer → (parts, runs × examples)
         continuous = [m for m, k in self.kind.items() if k == "continuous" and m in meta]
         if continuous:

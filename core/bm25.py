@@ -52,10 +52,6 @@ class BM25:
                 scores[posting[0]] += posting[1]
         return scores
 
-    def ranking(self, query: str) -> Any:
-        """A NumPy array of document indices, most similar first (ties: pool order)."""
-        return self.rank(self.scores(query))
-
     def rank(self, scores: Any) -> Any:
         """Indices ordered by ``scores``, highest first (ties: pool order)."""
         return self._np.argsort(-scores, kind="stable")

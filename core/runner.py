@@ -82,7 +82,6 @@ class _Sink:
     on_stored: Callable[[PredictionRecord], None]
     pending: list[PredictionRecord] = field(default_factory=list)
     stored: int = 0
-    errors: int = 0
     last_flush: float = field(default_factory=time.monotonic)
     spent: float = 0.0
 
@@ -101,7 +100,6 @@ class _Sink:
         batch, self.pending = self.pending, []
         self.store.add_predictions(batch, simulated=self.run.simulated)
         self.stored += len(batch)
-        self.errors += sum(1 for r in batch if r.error)
         for record in batch:
             self.on_stored(record)
 

@@ -257,11 +257,10 @@ class DuckDBStore:
             "created_at": column([now] * len(records)),
             "samples": column([json.dumps(r.samples) if r.samples else None for r in records]),
             "from_cache": np.array([r.from_cache for r in records], dtype=bool)}
-        entries = [(r.cache_key, r.cache_entry) for r in records if r.cache_key and r.cache_entry]
-        model = self._run_models([r.run_id for r in records]) if entries else {}
         scores = _score_columns(records, column)
-        cache_rows = [(key, model.get(r.run_id, ""), entry, simulated, now)
-                      for r in records if (key := r.cache_key) and (entry := r.cache_entry)]
+        fresh = [r for r in records if r.cache_key and r.cache_entry]  # answers to keep in the cache
+        model = self._run_models([r.run_id for r in fresh]) if fresh else {}
+        cache_rows = [(r.cache_key, model.get(r.run_id, ""), r.cache_entry, simulated, now) for r in fresh]
         hits = [r.cache_key for r in records if r.from_cache and r.cache_key]
         try:  # plain inserts are the common case and much faster than upserts
             self._insert_columns(predictions, scores, "INSERT", cache_rows, hits)

@@ -23,10 +23,22 @@ HYPERPARAMETERS = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256),
                    "learning_rate_multiplier": (float, 1e-6, 100.0)}
 
 
+Conversation = list[dict[str, Any]]
+
+
+def conversations(examples: Sequence[Example], prompt: PromptBuilder) -> list[Conversation]:
+    """The examples as the prompt builder formats them for training (system, query, expected answer)."""
+    return [prompt.training_messages(example) for example in examples]
+
+
+def _jsonl(chats: Sequence[Conversation]) -> bytes:
+    lines = (json.dumps({"messages": messages}, ensure_ascii=False) for messages in chats)
+    return ("\n".join(lines) + "\n").encode()
+
+
 def chat_jsonl(examples: Sequence[Example], prompt: PromptBuilder) -> bytes:
     """The examples as fine-tuning chat JSONL, one ``{"messages": [...]}`` per line."""
-    lines = (json.dumps({"messages": prompt.training_messages(e)}, ensure_ascii=False) for e in examples)
-    return ("\n".join(lines) + "\n").encode()
+    return _jsonl(conversations(examples, prompt))
 
 
 def _hyperparameter(name: str, value: Any) -> int | float | str:
@@ -40,13 +52,14 @@ def _hyperparameter(name: str, value: Any) -> int | float | str:
     return kind(value)
 
 
-def _check_conversations(context: TrainingContext) -> None:
+def _check_conversations(context: TrainingContext, train: Sequence[Conversation],
+                         validation: Sequence[Conversation]) -> None:
     """Refuse, before uploading, a training example the service would reject (named by its id)."""
     from ftplug.chat_format import check_example
 
-    for split, examples in (("training", context.train), ("validation", context.validation)):
-        for example in examples:
-            problems = check_example({"messages": context.prompt.training_messages(example)})
+    for split, examples, chats in (("training", context.train, train), ("validation", context.validation, validation)):
+        for example, messages in zip(examples, chats, strict=True):
+            problems = check_example({"messages": messages})
             if problems:
                 raise FtplugError(f"{split} example {example.id!r} would be rejected by the fine-tuning service: "
                                   f"it {problems[0].description} ({problems[0].code})")
@@ -74,10 +87,12 @@ class OpenAIFineTuning:
 
     def estimate(self, context: TrainingContext) -> TrainingEstimate:
         """What fine-tuning on the training split would bill (the same rules the API applies)."""
+        return self._estimate(conversations(context.train, context.prompt), context.base_model)
+
+    def _estimate(self, train: Sequence[Conversation], base_model: str) -> TrainingEstimate:
         from ftplug.training_cost import estimate_training
 
-        conversations = [context.prompt.training_messages(example) for example in context.train]
-        return estimate_training(conversations, context.base_model, self.hyperparameters["n_epochs"])
+        return estimate_training(train, base_model, self.hyperparameters["n_epochs"])
 
     # ---- train ---------------------------------------------------------------------------------------------------
 
@@ -110,8 +125,9 @@ class OpenAIFineTuning:
         return OpenAI(base_url=self.base_url, api_key=key, max_retries=3), self.base_url, self.base_url
 
     def _train(self, context: TrainingContext, client: Any, endpoint: str, served_at: str | None) -> TrainedModel:
-        training = chat_jsonl(context.train, context.prompt)
-        validation = chat_jsonl(context.validation, context.prompt) if context.validation else None
+        chats = (conversations(context.train, context.prompt), conversations(context.validation, context.prompt))
+        training = _jsonl(chats[0])
+        validation = _jsonl(chats[1]) if chats[1] else None
         key = job_key(base_model=context.base_model, endpoint=endpoint, training=training, validation=validation,
                       hyperparameters=self.hyperparameters, suffix=self.suffix or None)
         ledger = context.ledger
@@ -127,7 +143,7 @@ class OpenAIFineTuning:
             context.log(f"an identical earlier job {known.job_id} {known.status}"
                         f"{': ' + known.error if known.error else ''}; starting a new one")
         if job is None:
-            known, job = self._start(client, context, key, endpoint, training, validation)
+            known, job = self._start(client, context, key, endpoint, training, validation, chats)
         from ftplug.plugins.finetune_watch import watch
 
         interval = SIMULATED_POLL_SECONDS if context.simulated else self.poll_interval
@@ -158,15 +174,16 @@ class OpenAIFineTuning:
         return job
 
     def _start(self, client: Any, context: TrainingContext, key: str, endpoint: str, training: bytes,
-               validation: bytes | None) -> tuple[JobRecord, Any]:
+               validation: bytes | None, chats: tuple[list[Conversation], list[Conversation]]
+               ) -> tuple[JobRecord, Any]:
         from ftplug.catalogue import default_catalogue
         from ftplug.plugins.finetune_risk import lifecycle_warnings, refusal
 
         info = default_catalogue().find(context.base_model)
         for warning in lifecycle_warnings(info, dt.date.today(), self.warn_days):
             context.log(f"warning: {warning}")
-        _check_conversations(context)
-        estimate = self.estimate(context)
+        _check_conversations(context, *chats)
+        estimate = self._estimate(chats[0], context.base_model)
         if estimate.truncated:
             context.log(f"warning: {estimate.truncated} training example(s) exceed the "
                         f"{estimate.training_limit:,}-token training limit and will be truncated by the service")

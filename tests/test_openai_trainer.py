@@ -83,7 +83,7 @@ def test_a_job_that_fails_validation_raises_with_the_jobs_error_message(monkeypa
     from ftplug.plugins import openai_finetune
 
     # a service stricter than ftplug's own checks: the job is created, then fails validating its file
-    monkeypatch.setattr(openai_finetune, "_check_conversations", lambda context: None)
+    monkeypatch.setattr(openai_finetune, "_check_conversations", lambda *arguments: None)
     with Simulator(timing=FAST) as simulator:
         client = OpenAI(base_url=simulator.base_url, api_key="sk-test", max_retries=0)
         with pytest.raises(FtplugError) as raised:
