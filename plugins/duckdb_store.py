@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ from typing import Any
 from ftplug import hookimpl
 from ftplug.dataset import Splits
 from ftplug.errors import FtplugError
-from ftplug.finetune_jobs import JobEvent, JobRecord
+from ftplug.plugins.duckdb_job_ledger import JobLedgerTables
+from ftplug.plugins.duckdb_report_queries import ReportQueries
 from ftplug.runs import PredictionRecord, RunInfo
 
 SCHEMA_VERSION = 5  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache
@@ -111,8 +111,6 @@ PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "comple
                       "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache")
 SCORE_COLUMNS = ("run_id", "example_id", "scorer", "value", "label", "error")
 
-JOB_COLUMNS = [f.name for f in fields(JobRecord)]
-EVENT_COLUMNS = [f.name for f in fields(JobEvent)]
 
 VARIANT_ROWS = """
 WITH latest AS (
@@ -143,7 +141,7 @@ FROM scores WHERE run_id IN (SELECT unnest($run_ids)) GROUP BY ALL
 """
 
 
-class DuckDBStore:
+class DuckDBStore(ReportQueries, JobLedgerTables):
     """A DuckDB file holding the tables of :mod:`ftplug.store`."""
 
     def __init__(self, path: str) -> None:
@@ -325,139 +323,6 @@ class DuckDBStore:
                                     for _, scorer, n, missing, errors, total, binary, distinct in mine}
         return rows
 
-    # ---- sufficient statistics for the report (see ftplug.analysis) -----------------------------------------------
-
-    def score_pairs(self, run_ids: Sequence[str], pairs: Sequence[tuple[int, int]]) -> list[tuple[Any, ...]]:
-        """Per scorer, then for each (variant, reference) pair of positions in ``run_ids``, over the examples
-        both scored: pairs, mean difference, and the discordant counts of 0/1 values (variant only right,
-        reference only right). One pass: the scores are pivoted to one row per scorer and example with a
-        column per run."""
-        columns = ", ".join(f"max(value) FILTER (WHERE k = {i + 1}) AS v{i}" for i in range(len(run_ids)))
-        aggregates = ", ".join(  # few, simple aggregates: over 100,000s of examples each one costs
-            f"count(v{a} - v{b}), avg(v{a} - v{b}), sum(CASE WHEN v{a} = 1 AND v{b} = 0 THEN 1 ELSE 0 END), "
-            f"sum(CASE WHEN v{a} = 0 AND v{b} = 1 THEN 1 ELSE 0 END)" for a, b in pairs)
-        return self.db.execute(
-            "WITH numbered AS (SELECT scorer, example_id, list_position($ids, run_id) AS k, value FROM scores "
-            f"WHERE run_id IN (SELECT unnest($ids))), paired AS (SELECT scorer, {columns} FROM numbered "
-            f"GROUP BY scorer, example_id) SELECT scorer, {aggregates} FROM paired GROUP BY scorer",
-            {"ids": list(run_ids)}).fetchall()
-
-    def score_histograms(self, run_ids: Sequence[str], scorers: Sequence[str],
-                         pairs: Sequence[tuple[int, int]]) -> list[tuple[Any, ...]]:
-        """(position, scorer, value, count): the value histogram of each run (positions 0…) and then the
-        per-example difference histogram of each pair (positions after the runs), for ``scorers``."""
-        columns = ", ".join(f"max(value) FILTER (WHERE run_id = {_literal(run)}) AS v{i}"
-                            for i, run in enumerate(run_ids))
-        expressions = [f"v{i}" for i in range(len(run_ids))] + [f"v{a} - v{b}" for a, b in pairs]
-        parts = " UNION ALL ".join(f"SELECT {k}, scorer, {e}, count(*) FROM paired WHERE {e} IS NOT NULL GROUP BY ALL"
-                                   for k, e in enumerate(expressions))
-        return self.db.execute(
-            f"WITH paired AS (SELECT scorer, {columns} FROM scores WHERE run_id IN (SELECT unnest($ids)) "
-            f"AND scorer IN (SELECT unnest($scorers)) GROUP BY scorer, example_id) {parts}",
-            {"ids": list(run_ids), "scorers": list(scorers)}).fetchall()
-
-    def score_subsample(self, run_ids: Sequence[str], scorers: Sequence[str], fraction: float,
-                        parts: int) -> dict[str, Any]:
-        """A seeded random subset of examples for ``scorers`` (chosen by a hash of the example id, so the
-        same examples in every run): NumPy columns scorer, part and v0… (one row per example, NaN where a
-        run has no value), sorted by scorer."""
-        columns = ", ".join(f"coalesce(max(value) FILTER (WHERE run_id = {_literal(run)}), 'NaN'::DOUBLE) AS v{i}"
-                            for i, run in enumerate(run_ids))
-        return self.db.execute(
-            f"SELECT scorer, any_value(hash(example_id)) % {int(parts)} AS part, {columns} FROM scores "
-            "WHERE run_id IN (SELECT unnest($ids)) AND scorer IN (SELECT unnest($scorers)) "
-            f"AND (hash(example_id) // {int(parts)}) % 1000000 < {_cut(fraction)} GROUP BY scorer, example_id "
-            "ORDER BY scorer",
-            {"ids": list(run_ids), "scorers": list(scorers)}).fetchnumpy()
-
-    def prediction_histograms(self, run_ids: Sequence[str], column: str) -> list[tuple[Any, ...]]:
-        """(run position, value, count) of ``column`` (``cost_usd`` or ``latency_ms``)."""
-        if column not in ("cost_usd", "latency_ms"):
-            raise ValueError(f"not a prediction metric: {column}")
-        return self.db.execute(
-            f"SELECT list_position($ids, run_id) - 1, {column}, count(*) FROM predictions "
-            f"WHERE run_id IN (SELECT unnest($ids)) AND {column} IS NOT NULL GROUP BY ALL",
-            {"ids": list(run_ids)}).fetchall()
-
-    def prediction_subsample(self, run_ids: Sequence[str], fraction: float, parts: int) -> dict[str, Any]:
-        """Cost and latency of a seeded random subset of each run's predictions: NumPy columns run (1-based
-        position), part, cost_usd, latency_ms (NaN when missing)."""
-        return self.db.execute(
-            f"SELECT list_position($ids, run_id) AS run, hash(rowid) % {int(parts)} AS part, "
-            "coalesce(cost_usd, 'NaN'::DOUBLE) AS cost_usd, coalesce(latency_ms, 'NaN'::DOUBLE) AS latency_ms "
-            f"FROM predictions WHERE run_id IN (SELECT unnest($ids)) "
-            f"AND (hash(rowid) // {int(parts)}) % 1000000 < {_cut(fraction)} ORDER BY run",
-            {"ids": list(run_ids)}).fetchnumpy()
-
-    def label_counts(self, run_ids: Sequence[str], scorers: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(run, scorer, expected, label, count) for classification scorers."""
-        return self.db.execute(
-            "SELECT s.run_id, s.scorer, e.expected, s.label, count(*) FROM scores s JOIN runs r USING (run_id) "
-            "JOIN examples e ON e.experiment = r.experiment AND e.example_id = s.example_id "
-            "WHERE s.run_id IN (SELECT unnest($ids)) AND s.scorer IN (SELECT unnest($scorers)) "
-            "AND s.value IS NOT NULL GROUP BY ALL", {"ids": list(run_ids), "scorers": list(scorers)}).fetchall()
-
-    # ---- fine-tuning jobs (the JobLedger of ftplug.finetune_jobs) ------------------------------------------
-
-    def find_job(self, key: str) -> JobRecord | None:
-        """The newest job with ``key``."""
-        return next(iter(self._jobs("WHERE key = ? ORDER BY created_at DESC LIMIT 1", [key])), None)
-
-    def get_job(self, job_id: str) -> JobRecord | None:
-        """The job ``job_id``."""
-        return next(iter(self._jobs("WHERE job_id = ?", [job_id])), None)
-
-    def jobs(self) -> list[JobRecord]:
-        """Every job, newest first."""
-        return self._jobs("ORDER BY created_at DESC", [])
-
-    def save_job(self, record: JobRecord) -> None:
-        """Insert or update a job, committed at once."""
-        values = [json.dumps(v) if name == "hyperparameters" else v
-                  for name, v in ((n, getattr(record, n)) for n in JOB_COLUMNS)]
-        placeholders = ", ".join("?" for _ in JOB_COLUMNS)
-        with self._transaction():
-            self.db.execute(f"INSERT OR REPLACE INTO finetune_jobs ({', '.join(JOB_COLUMNS)}) "
-                            f"VALUES ({placeholders})", values)
-
-    def add_job_events(self, events: Sequence[JobEvent]) -> None:
-        """Store new events (those already stored are left as they are)."""
-        if not events:
-            return
-        simulated = {e.job_id: self._job_simulated(e.job_id) for e in events}
-        # seq keeps the order events happened in: the API's timestamps are whole seconds
-        seq = {job_id: self.db.execute("SELECT coalesce(max(seq), 0) FROM finetune_events WHERE job_id = ?",
-                                       [job_id]).fetchone()[0] for job_id in simulated}
-        rows = []
-        for event in events:
-            seq[event.job_id] += 1
-            rows.append([*(json.dumps(getattr(event, n)) if n == "data" and getattr(event, n) is not None
-                           else getattr(event, n) for n in EVENT_COLUMNS), simulated[event.job_id], seq[event.job_id]])
-        placeholders = ", ".join("?" for _ in range(len(EVENT_COLUMNS) + 2))
-        with self._transaction():
-            self.db.executemany(f"INSERT OR IGNORE INTO finetune_events ({', '.join(EVENT_COLUMNS)}, simulated, seq) "
-                                f"VALUES ({placeholders})", rows)
-
-    def job_events(self, job_id: str) -> list[JobEvent]:
-        """A job's events, oldest first."""
-        cursor = self.db.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM finetune_events WHERE job_id = ? "
-                                 "ORDER BY seq", [job_id])
-        return [JobEvent(**{**dict(zip(EVENT_COLUMNS, row, strict=True)),
-                            "data": json.loads(row[-1]) if row[-1] else None}) for row in cursor.fetchall()]
-
-    def _job_simulated(self, job_id: str) -> bool:
-        row = self.db.execute("SELECT simulated FROM finetune_jobs WHERE job_id = ?", [job_id]).fetchone()
-        return bool(row[0]) if row else False
-
-    def _jobs(self, clause: str, parameters: list[Any]) -> list[JobRecord]:
-        cursor = self.db.execute(f"SELECT {', '.join(JOB_COLUMNS)} FROM finetune_jobs {clause}", parameters)
-        records = []
-        for row in cursor.fetchall():
-            values = dict(zip(JOB_COLUMNS, row, strict=True))
-            values["hyperparameters"] = json.loads(values["hyperparameters"]) if values["hyperparameters"] else {}
-            records.append(JobRecord(**values))
-        return records
-
     def close(self) -> None:
         """Checkpoint and close the file."""
         self.db.close()
@@ -490,17 +355,6 @@ def _score_columns(records: Sequence[PredictionRecord], column: Any) -> dict[str
             "scorer": column([name for _, name, _ in triples]), "value": column([value for _, _, value in triples]),
             "label": column([r.labels.get(name) for r, name, _ in triples]),
             "error": column([r.score_errors.get(name) for r, name, _ in triples])}
-
-
-def _literal(text: str) -> str:
-    """``text`` as a SQL string literal (for values inlined where a parameter would slow the query down)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _cut(fraction: float) -> int:
-    """The hash threshold (out of 1,000,000) that keeps about ``fraction`` of the rows. Inlined into the SQL
-    as a constant: bound as a parameter it defeats DuckDB's constant folding and the filter runs ~20× slower."""
-    return max(1, int(fraction * 1_000_000))
 
 
 class _Transaction:
