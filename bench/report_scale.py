@@ -24,8 +24,8 @@ import numpy as np
 from ftplug.analysis import analyse
 from ftplug.dataset import Example, Splits
 from ftplug.plugins.duckdb_store import PREDICTION_COLUMNS, SCORE_COLUMNS, DuckDBStore
-from ftplug.runner import MAX_BATCH
 from ftplug.runs import PredictionRecord, RunInfo
+from ftplug.sink import MAX_BATCH
 
 
 def generate(predictions: int, variants: int) -> tuple[list[Example], list[RunInfo], list[list[PredictionRecord]]]:

@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,10 +23,9 @@ from ftplug.response_cache import CachedResponse, request_key
 from ftplug.run_keys import variant_key
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
+from ftplug.sink import PredictionSink
 from ftplug.store import Store
 
-FLUSH_SECONDS = 0.2
-MAX_BATCH = 50_000
 PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)
 
 
@@ -68,40 +67,6 @@ class PreparedVariant:
     spec: VariantSpec
     prompt: Any
     trainer: Any
-
-
-@dataclass
-class _Sink:
-    """Collects predictions and commits them to the store in batches: at least ``batch_size`` and at least
-    ``FLUSH_SECONDS`` apart, so that a fast local run commits large batches (each commit has a fixed cost)
-    while a crash still loses at most a fraction of a second of answers."""
-
-    store: Store
-    run: RunInfo
-    batch_size: int
-    on_stored: Callable[[PredictionRecord], None]
-    pending: list[PredictionRecord] = field(default_factory=list)
-    stored: int = 0
-    last_flush: float = field(default_factory=time.monotonic)
-    spent: float = 0.0
-
-    def add(self, record: PredictionRecord) -> None:
-        self.pending.append(record)
-        if not record.from_cache and record.cost_usd:
-            self.spent += record.cost_usd
-        if len(self.pending) >= MAX_BATCH or (len(self.pending) >= self.batch_size
-                                               and time.monotonic() - self.last_flush >= FLUSH_SECONDS):
-            self.flush()
-
-    def flush(self) -> None:
-        self.last_flush = time.monotonic()
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, []
-        self.store.add_predictions(batch, simulated=self.run.simulated)
-        self.stored += len(batch)
-        for record in batch:
-            self.on_stored(record)
 
 
 def load_splits(experiment: Experiment) -> Splits:
@@ -210,7 +175,7 @@ class ExperimentRunner:
                 progress.add(record.error is not None, None if record.from_cache else record.cost_usd)
             self.hooks.ftplug_prediction_stored(run=run, prediction=record)
 
-        sink = _Sink(self.store, run, self.options.batch_size, stored)
+        sink = PredictionSink(self.store, run, self.options.batch_size, stored)
         summary = RunSummary(run_id=run.run_id, variant=spec.name, status="failed",
                              details=dict(self.scoring_details))
         try:
@@ -299,7 +264,7 @@ class ExperimentRunner:
                                 samples=samples if samples and len(samples) > 1 else None, **measurements)
 
     def _predict_locally(self, trained: TrainedModel, variant: PreparedVariant, test: Iterable[Example],
-                         run: RunInfo, sink: _Sink) -> None:
+                         run: RunInfo, sink: PredictionSink) -> None:
         assert trained.predict is not None
         for example in test:
             started = time.perf_counter()
@@ -318,7 +283,7 @@ class ExperimentRunner:
         return Endpoint(base_url=trained.base_url, api_key=key, simulated=False)
 
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
-                                run: RunInfo, sink: _Sink, endpoint: Endpoint) -> None:
+                                run: RunInfo, sink: PredictionSink, endpoint: Endpoint) -> None:
         client = endpoint.async_client(max_retries=self.options.max_retries)
         parameters = self._parameters(variant)
         where = "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")

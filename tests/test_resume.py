@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from ftplug import runner as runner_module
+from ftplug import sink as sink_module
 from ftplug.endpoint import open_endpoint
 from ftplug.experiment import load_experiment
 from ftplug.plugins.duckdb_store import DuckDBStore
@@ -43,9 +43,9 @@ def test_an_interrupted_run_is_resumed_and_a_complete_one_left_alone(tmp_path: P
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "r.duckdb"
     store = DuckDBStore(str(db))
-    monkeypatch.setattr(runner_module, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(sink_module, "FLUSH_SECONDS", 0.0)
     flushes = {"count": 0}
-    original = runner_module._Sink.flush
+    original = sink_module.PredictionSink.flush
 
     def flush_then_interrupt(self: Any) -> None:
         original(self)
@@ -53,11 +53,11 @@ def test_an_interrupted_run_is_resumed_and_a_complete_one_left_alone(tmp_path: P
         if flushes["count"] == 2 and self.stored:
             signal.raise_signal(signal.SIGINT)  # Ctrl-C just after the second batch was committed
 
-    monkeypatch.setattr(runner_module._Sink, "flush", flush_then_interrupt)
+    monkeypatch.setattr(sink_module.PredictionSink, "flush", flush_then_interrupt)
     with open_endpoint("simulate", seed=7, state_dir=tmp_path / "sim") as endpoint:
         with pytest.raises(KeyboardInterrupt):
             _runner(store, []).run(endpoint)
-        monkeypatch.setattr(runner_module._Sink, "flush", original)
+        monkeypatch.setattr(sink_module.PredictionSink, "flush", original)
         interrupted = _per_variant(store.db)["zero-shot"]
         assert interrupted[0] == 1 and 0 < interrupted[1] < 20
         lines: list[str] = []
