@@ -240,13 +240,13 @@ def cache_stats(db: str) -> None:
     store = _open_existing_store(db)
     try:
         stats = store.cache_stats()
-        with_hits = store.db.execute("SELECT count(*) FILTER (WHERE from_cache), count(*) FROM predictions").fetchone()
     finally:
         store.close()
     for kind in ("live", "simulated"):
         click.echo(f"{kind}: {stats['entries'].get(kind, 0):,} cached responses, reused "
                    f"{stats['hits'].get(kind, 0):,} times")
-    click.echo(f"predictions answered from the cache: {with_hits[0]:,} of {with_hits[1]:,}")
+    click.echo(f"predictions answered from the cache: {stats['predictions_from_cache']:,} of "
+               f"{stats['predictions']:,}")
 
 
 @cache.command("clear")

@@ -194,10 +194,13 @@ class DuckDBStore(ReportQueries, JobLedgerTables):
         return dict(rows)
 
     def cache_stats(self) -> dict[str, Any]:
-        """Entries, hits, and predictions answered from the cache, by kind of endpoint."""
+        """Entries and hits by kind of endpoint, and how many stored predictions came from the cache."""
         entries = self.db.execute("SELECT simulated, count(*), sum(hits) FROM response_cache GROUP BY ALL").fetchall()
+        answered, total = self.db.execute(
+            "SELECT count(*) FILTER (WHERE from_cache), count(*) FROM predictions").fetchone()
         return {"entries": {("simulated" if s else "live"): int(n) for s, n, _ in entries},
-                "hits": {("simulated" if s else "live"): int(h or 0) for s, _, h in entries}}
+                "hits": {("simulated" if s else "live"): int(h or 0) for s, _, h in entries},
+                "predictions_from_cache": int(answered), "predictions": int(total)}
 
     def clear_cache(self) -> int:
         """Empty the cache; how many entries it held."""

@@ -119,7 +119,8 @@ def test_the_cache_answers_identical_requests_and_a_fresh_run_calls_nothing(tmp_
         "JOIN predictions b ON b.run_id = rb.run_id AND b.example_id = a.example_id "
         "WHERE a.from_cache AND NOT b.from_cache").fetchone()
     assert pairs == 160 and equal == 160  # each cached answer against both asked ones (temperature 0)
-    assert store.cache_stats() == {"entries": {"simulated": 80}, "hits": {"simulated": 80}}
+    assert store.cache_stats() == {"entries": {"simulated": 80}, "hits": {"simulated": 80},
+                                   "predictions_from_cache": 80, "predictions": 240}
     store.close()
 
 
