@@ -75,7 +75,14 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--simulate", "mode", flag_value="simulate", help="Use the offline simulator.")
 @click.option("--live", "mode", flag_value="live", help="Use the real API (needs OPENAI_API_KEY).")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N test examples.")
-@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once (default: [run] "
+                                                                 "concurrency, else 32).")
+@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="At most this many requests per minute "
+                                                                         "to the endpoint ([run] rpm).")
+@click.option("--tpm", type=click.FloatRange(min=0, min_open=True), help="At most this many tokens per minute "
+                                                                         "(prompt + completion; [run] tpm).")
+@click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per request before its error is "
+                                                                 "stored ([run] max_attempts, else 5).")
 @click.option("--explain", metavar="VARIANT", help="Print the exact messages VARIANT sends for the first test "
                                                     "example, with token counts, and call nothing.")
 @click.option("--dry-run", is_flag=True, help="Print every variant's estimated training and inference cost "
@@ -92,6 +99,7 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
                                             "resumed or is complete.")
 def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
+        rpm: float | None, tpm: float | None, max_attempts: int | None,
         explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, quiet: bool,
         max_cost: float | None, no_cache: bool, fresh: bool) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
@@ -104,18 +112,18 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     from ftplug.experiment import load_experiment
     from ftplug.plugin_manager import get_plugins
     from ftplug.report import render_text
-    from ftplug.runner import ExperimentRunner, RunOptions
+    from ftplug.runner import ExperimentRunner, run_options_for
     from ftplug.store import open_store
 
     plugins = get_plugins()
     spec = load_experiment(experiment, plugins.registry)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    options = RunOptions(limit=limit, concurrency=concurrency or int(spec.run_options["concurrency"]), yes=yes,
-                         max_training_cost=max_training_cost, fresh=fresh, use_cache=not no_cache,
-                         max_cost=max_cost, quiet=quiet,
-                         confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
-                         resume_hint=" ".join(shlex.quote(part) for part in ("ftplug", "run", str(experiment),
-                                                                             "--db", db)))
+    options = run_options_for(spec, limit=limit, concurrency=concurrency, rpm=rpm, tpm=tpm,
+                              max_attempts=max_attempts, yes=yes, max_training_cost=max_training_cost,
+                              fresh=fresh, use_cache=not no_cache, max_cost=max_cost, quiet=quiet,
+                              confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
+                              resume_hint=" ".join(shlex.quote(part) for part in ("ftplug", "run", str(experiment),
+                                                                                  "--db", db)))
     if explain is not None:
         from ftplug.explain import explain_variant
 

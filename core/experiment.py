@@ -314,16 +314,35 @@ def load_experiment(path: str | Path, registry: Registry) -> Experiment:
     if primary not in scorer_ids:
         raise reader.fail("[report] primary", f"no scorer {primary!r} (scorers: {', '.join(scorer_ids)})")
 
-    run = reader.table(doc, "run", required=False)
-    reader.only_keys(run, "[run]", {"concurrency"})
-    concurrency = reader.value(run, "[run]", "concurrency", int, 8)
-    if concurrency < 1:
-        raise reader.fail("[run] concurrency", "must be at least 1")
+    run_options = _run_options(reader, reader.table(doc, "run", required=False))
 
     return Experiment(name=name, path=path, seed=seed, description=description, data=data_spec,
                       base_model=base_model, variants=tuple(variants), scorers=tuple(scorers),
                       test_split=test_split, validation_split=validation_split,
-                      run_options={"concurrency": concurrency}, scorer_ids=tuple(scorer_ids), samples=samples,
+                      run_options=run_options, scorer_ids=tuple(scorer_ids), samples=samples,
                       temperature=temperature,
                       report_options={"volume": volume, "reference": reference or variants[0].name,
                                       "primary": primary})
+
+
+RUN_DEFAULTS: dict[str, Any] = {"concurrency": 32, "rpm": None, "tpm": None, "max_attempts": 5, "backoff": 0.5}
+
+
+def _run_options(reader: Any, run: dict[str, Any]) -> dict[str, Any]:
+    """``[run]``: requests in flight, per-minute limits, attempts per request and the first backoff (s)."""
+    reader.only_keys(run, "[run]", set(RUN_DEFAULTS))
+    options = dict(RUN_DEFAULTS)
+    options["concurrency"] = reader.value(run, "[run]", "concurrency", int, 32)
+    options["max_attempts"] = reader.value(run, "[run]", "max_attempts", int, 5)
+    for key in ("concurrency", "max_attempts"):
+        if options[key] < 1:
+            raise reader.fail(f"[run] {key}", "must be at least 1")
+    for key in ("rpm", "tpm"):
+        if key in run:
+            options[key] = reader.value(run, "[run]", key, (int, float), None)
+            if options[key] <= 0:
+                raise reader.fail(f"[run] {key}", "must be a positive number per minute")
+    options["backoff"] = float(reader.value(run, "[run]", "backoff", (int, float), 0.5))
+    if options["backoff"] < 0:
+        raise reader.fail("[run] backoff", "must be a number of seconds ≥ 0")
+    return options

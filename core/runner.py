@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +19,16 @@ from ftplug.endpoint import Endpoint
 from ftplug.errors import DataError, FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.progress import Progress
+from ftplug.rate_limits import RequestLimiter
+from ftplug.requester import Answer, ChatRequester, QuotaExhausted, describe_error, is_openai_error
 from ftplug.response_cache import CachedResponse, request_key
+from ftplug.retry_policy import RetryPolicy
 from ftplug.run_keys import variant_key
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
 from ftplug.sink import PredictionSink
 from ftplug.store import Store
+from ftplug.tokens import TokenCounter
 
 PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)
 
@@ -32,6 +36,10 @@ PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in on
 @dataclass
 class RunOptions:
     """How to run: ``limit`` caps the test examples, ``batch_size`` is predictions per store commit.
+
+    ``concurrency`` requests are in flight at once, within ``rpm`` requests and ``tpm`` tokens per minute
+    per endpoint (``None``: only what the API's rate-limit headers say); failed requests are retried by
+    ``retry``. ``max_retries`` is the SDK's own, for fine-tuning calls.
 
     ``max_cost``: stop taking new requests once this invocation has paid that many USD for answers (answers
     from the cache cost nothing); what was asked is stored, the stopped run resumes like an interrupted one.
@@ -45,9 +53,12 @@ class RunOptions:
     """
 
     limit: int | None = None
-    concurrency: int = 8
+    concurrency: int = 32
     batch_size: int = 64
     max_retries: int = 3
+    rpm: float | None = None
+    tpm: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     yes: bool = False
     max_training_cost: float | None = None
     confirm_above_usd: float = 1.0
@@ -58,6 +69,17 @@ class RunOptions:
     max_cost: float | None = None
     progress_interval: float = 5.0
     quiet: bool = False
+
+
+def run_options_for(experiment: Experiment, **given: Any) -> RunOptions:
+    """Options from the experiment's ``[run]`` table, overridden by ``given`` (flags; ``None`` = not given)."""
+    config = experiment.run_options
+    chosen = {key: value for key, value in given.items() if value is not None}
+    for key in ("concurrency", "rpm", "tpm"):
+        chosen.setdefault(key, config.get(key))
+    attempts = chosen.pop("max_attempts", None) or config.get("max_attempts", 5)
+    chosen.setdefault("retry", RetryPolicy(attempts=attempts, base=config.get("backoff", 0.5)))
+    return RunOptions(**{key: value for key, value in chosen.items() if value is not None})
 
 
 @dataclass
@@ -96,7 +118,7 @@ class ExperimentRunner:
     def __init__(self, experiment: Experiment, *, store: Store, hooks: Any, options: RunOptions | None = None,
                  log: Callable[[str], None] = print) -> None:
         self.experiment, self.store, self.hooks = experiment, store, hooks
-        self.options = options or RunOptions(concurrency=int(experiment.run_options.get("concurrency", 8)))
+        self.options = options or run_options_for(experiment)
         self.log = log
         ids = experiment.scorer_ids or tuple(spec.name for spec in experiment.scorers)
         self.spent = 0.0  # USD paid for answers by this invocation
@@ -107,6 +129,8 @@ class ExperimentRunner:
             "samples": experiment.samples, "temperature": experiment.temperature,
             "report": dict(experiment.report_options)}
         self.endpoint: Endpoint | None = None
+        self.limiters: dict[str, RequestLimiter] = {}
+        self.token_counter: TokenCounter | None = None
 
     def plan(self) -> Plan:
         """Load and split the data and prepare every variant, so bad input fails before anything runs."""
@@ -131,8 +155,9 @@ class ExperimentRunner:
         summaries = []
         for variant in plan.variants:
             if self._over_budget():
-                self.log(f"{variant.spec.name}: not started: the run has spent ${self.spent:,.4f}, its --max-cost "
-                         f"is ${self.options.max_cost:,.4f}")
+                reason = f"the run has spent ${self.spent:,.4f}, its --max-cost is ${self.options.max_cost:,.4f}"
+                self.log(f"{variant.spec.name}: not started: {reason}")
+                summaries.append(RunSummary(run_id="", variant=variant.spec.name, status="stopped", error=reason))
                 continue
             summaries.append(self.run_variant(variant, splits, plan.test))
         return summaries
@@ -186,8 +211,8 @@ class ExperimentRunner:
             if trained.predict is not None:
                 self._predict_locally(trained, variant, test, run, sink)
             else:
-                asyncio.run(self._predict_remotely(trained.model, variant, test, run, sink,
-                                                   self._endpoint_for(trained)))
+                summary.details["requests"] = asyncio.run(self._predict_remotely(
+                    trained.model, variant, test, run, sink, self._endpoint_for(trained)))
             summary.status = "succeeded"
             if hasattr(variant.prompt, "report"):
                 summary.details["prompt"] = variant.prompt.report()
@@ -211,7 +236,8 @@ class ExperimentRunner:
                                   summary.error, summary.details)
             self.hooks.ftplug_run_finished(run=run, summary=summary)
         label = " [simulated]" if run.simulated else ""
-        self.log(f"{spec.name}: {summary.predictions}/{total} predictions, {summary.errors} errors{label}")
+        self.log(f"{spec.name}: {summary.predictions}/{total} predictions, {summary.errors} errors"
+                 f"{_describe_requests(summary.details.get('requests'))}{label}")
         return summary
 
     def _train(self, variant: PreparedVariant, splits: Splits, run: RunInfo) -> TrainedModel:
@@ -230,8 +256,8 @@ class ExperimentRunner:
         except FtplugError:
             raise
         except Exception as error:
-            if _is_openai_error(error):
-                raise FtplugError(f"training failed: {_describe(error)}") from error
+            if is_openai_error(error):
+                raise FtplugError(f"training failed: {describe_error(error)}") from error
             raise
         finally:
             context.client.close()
@@ -283,32 +309,52 @@ class ExperimentRunner:
         return Endpoint(base_url=trained.base_url, api_key=key, simulated=False)
 
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
-                                run: RunInfo, sink: PredictionSink, endpoint: Endpoint) -> None:
-        client = endpoint.async_client(max_retries=self.options.max_retries)
+                                run: RunInfo, sink: PredictionSink, endpoint: Endpoint) -> dict[str, Any]:
+        client = endpoint.async_client(max_retries=0)  # retries are the requester's, within the limits
+        requester = ChatRequester(client, self._limiter(endpoint), self.options.retry,
+                                  count_tokens=self._token_counter().messages)
         parameters = self._parameters(variant)
         where = "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
         prompts = self._with_cache(_prompts(variant.prompt, test), where, model, parameters)
 
-        stopped: list[str] = []
+        stopped: list[FtplugError] = []
 
         async def worker() -> None:
             for example, messages, key, hit in prompts:  # one shared iterator: each example goes to one worker
-                if hit is None and (stopped or self._over_budget(sink.spent)):
-                    # stop asking; requests in flight in other workers finish and are stored
-                    stopped.append(f"spent ${self.spent + sink.spent:,.4f}, the --max-cost is "
-                                   f"${self.options.max_cost:,.4f}")
-                    return
+                if hit is None and not stopped and self._over_budget(sink.spent):
+                    stopped.append(BudgetReached(f"spent ${self.spent + sink.spent:,.4f}, the --max-cost is "
+                                                 f"${self.options.max_cost:,.4f}"))
+                if hit is None and stopped:
+                    return  # stop asking; requests in flight in other workers finish and are stored
                 if hit is not None:
                     sink.add(self._from_cache(run, example, model, key, hit))
-                else:
-                    sink.add(await self._predict_one(client, model, parameters, example, messages, run, key))
+                    continue
+                try:
+                    answer = await requester.complete(model, messages, parameters)
+                except QuotaExhausted as error:
+                    stopped.append(FtplugError(f"the API refuses for quota: {error}; nothing more was asked"))
+                    return
+                sink.add(self._answer_record(answer, run, example, model, key))
 
         try:
             await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
             if stopped:
-                raise BudgetReached(stopped[0])
+                raise stopped[0]
         finally:
             await client.close()
+        return requester.stats.as_dict(requester.limiter)
+
+    def _limiter(self, endpoint: Endpoint) -> RequestLimiter:
+        """The one limiter of ``endpoint``, shared by every variant asking it."""
+        where = endpoint.base_url or "https://api.openai.com/v1"
+        if where not in self.limiters:
+            self.limiters[where] = RequestLimiter(self.options.rpm, self.options.tpm)
+        return self.limiters[where]
+
+    def _token_counter(self) -> TokenCounter:
+        if self.token_counter is None:
+            self.token_counter = TokenCounter(self.experiment.base_model)
+        return self.token_counter
 
     def _parameters(self, variant: PreparedVariant) -> dict[str, Any]:
         """The request's sampling parameters (part of its cache key)."""
@@ -338,17 +384,14 @@ class ExperimentRunner:
                             completion_tokens=response.completion_tokens, cached_tokens=response.cached_tokens,
                             latency_ms=response.latency_ms, cost_usd=cost, from_cache=True, cache_key=key)
 
-    async def _predict_one(self, client: Any, model: str, parameters: dict[str, Any], example: Example,
-                           messages: list[dict[str, Any]], run: RunInfo, key: str) -> PredictionRecord:
-        started = time.perf_counter()
-        try:
-            response = await client.chat.completions.create(model=model, messages=messages, **parameters)
-        except Exception as error:
-            if not _is_openai_error(error):
-                raise
+    def _answer_record(self, answer: Answer, run: RunInfo, example: Example, model: str,
+                       key: str) -> PredictionRecord:
+        """The prediction an answer makes: scored when there is a response, the last error otherwise."""
+        if answer.response is None:
+            assert answer.error is not None
             return PredictionRecord(run_id=run.run_id, example_id=example.id, output=None,
-                                    latency_ms=(time.perf_counter() - started) * 1000, error=_describe(error))
-        latency = (time.perf_counter() - started) * 1000
+                                    latency_ms=answer.latency_ms, error=describe_error(answer.error))
+        response = answer.response
         samples = [choice.message.content or "" for choice in response.choices]
         output = samples[0] if samples else ""
         usage = response.usage
@@ -357,14 +400,24 @@ class ExperimentRunner:
         details = usage.prompt_tokens_details if usage else None
         cached = (details.cached_tokens or 0) if details else 0
         cost = request_cost(model, prompt_tokens, completion_tokens, cached) if usage else None
-        entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, latency).to_json()
+        entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, answer.latency_ms).to_json()
         return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,
-                            completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=latency,
+                            completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=answer.latency_ms,
                             cost_usd=cost, cache_key=key, cache_entry=entry)
 
 
 class BudgetReached(FtplugError):
     """The run has spent its ``--max-cost``."""
+
+
+def _describe_requests(stats: dict[str, Any] | None) -> str:
+    """The retries and waits behind a variant's predictions, when there were any."""
+    if not stats or not (stats["retries"] or stats["limit_wait_s"] >= 0.5):
+        return ""
+    parts = [f"{stats['retries']} retries ({stats['rate_limited']} rate-limited)"] if stats["retries"] else []
+    if stats["limit_wait_s"] >= 0.5:
+        parts.append(f"{stats['limit_wait_s']:,.1f} s waited for the rate limits")
+    return "; " + ", ".join(parts)
 
 
 def _prompts(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
@@ -377,18 +430,3 @@ def _prompts(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, l
     examples = iter(test)
     while chunk := list(itertools.islice(examples, PROMPT_CHUNK)):
         yield from zip(chunk, build_many(chunk), strict=True)
-
-
-def _is_openai_error(error: BaseException) -> bool:
-    import openai
-
-    return isinstance(error, openai.OpenAIError)
-
-
-def _describe(error: BaseException) -> str:
-    """One line for an SDK error: status, code and message."""
-    status = getattr(error, "status_code", None)
-    code = getattr(error, "code", None)
-    message = getattr(error, "message", None) or str(error)
-    prefix = " ".join(str(p) for p in (status, code) if p)
-    return f"{prefix}: {message}" if prefix else message

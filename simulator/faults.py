@@ -2,7 +2,8 @@
 
 A rule is written ``KIND[@ROUTE][:key=value…]``, for example ``429@/v1/chat/completions:p=0.2``,
 ``500:first=2``, ``503:every=5``, ``slow:p=0.1:delay_ms=1500``, ``drop:every=10``. KIND is 429, 500,
-503, ``slow`` or ``drop``; ROUTE is a path prefix (default: every route). ``p`` is a probability
+503, ``quota`` (the 429 of an account out of credit, ``insufficient_quota``), ``slow`` or ``drop``;
+ROUTE is a path prefix (default: every route). ``p`` is a probability
 (seeded), ``every=N`` hits every Nth matching request, ``first=N`` the first N; with none of them the
 rule hits every matching request. For 429, ``retry_after_ms`` (default 200) is sent as ``retry-after-ms``.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from ftplug.simulator.routing import ApiError
 
-KINDS = ("429", "500", "503", "slow", "drop")
+KINDS = ("429", "500", "503", "quota", "slow", "drop")
 
 
 class DropConnection(Exception):
@@ -95,7 +96,10 @@ class FaultInjector:
 
 
 def fault_error(rule: FaultRule) -> ApiError:
-    """The API's error for a 429, 500 or 503 fault."""
+    """The API's error for a 429, 500, 503 or quota fault."""
+    if rule.kind == "quota":
+        return ApiError(429, "You exceeded your current quota, please check your plan and billing details.",
+                        type="insufficient_quota", code="insufficient_quota")
     if rule.kind == "429":
         return ApiError(429, f"Rate limit reached for requests. Please try again in {rule.retry_after_ms}ms.",
                         type="requests", code="rate_limit_exceeded",

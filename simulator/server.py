@@ -114,8 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise ApiError(413 if length > 0 else 400, "Invalid or too large Content-Length.")
         body = self.rfile.read(length) if length else b""
+        route = f"{self.command} {urlsplit(self.path).path}"
         with self.server.state.lock:
-            self.server.state.requests[f"{self.command} {urlsplit(self.path).path}"] += 1
+            self.server.state.requests[route] += 1
+            self.server.state.arrivals.append((time.monotonic(), route))
         delay = self.server.state.faults.check(urlsplit(self.path).path)
         check_key(self.headers.get("Authorization", ""), self.server.state.options.api_key)
         url = urlsplit(self.path)

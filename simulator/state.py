@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,6 +99,8 @@ class State:
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted_models: set[str] = field(default_factory=set)
     requests: Counter[str] = field(default_factory=Counter)  # requests received, by "METHOD /path"
+    # when the most recent requests arrived (monotonic seconds, "METHOD /path"), to check clients' pacing
+    arrivals: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=100_000))
 
     def __post_init__(self) -> None:
         self.ids = IdMaker(self.seed)

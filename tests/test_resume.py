@@ -17,6 +17,7 @@ from ftplug import sink as sink_module
 from ftplug.endpoint import open_endpoint
 from ftplug.experiment import load_experiment
 from ftplug.plugins.duckdb_store import DuckDBStore
+from ftplug.retry_policy import RetryPolicy
 from ftplug.runner import ExperimentRunner, RunOptions
 from tests.helpers import EXAMPLE, fresh_plugins
 
@@ -128,7 +129,8 @@ def test_max_cost_stops_cleanly_and_a_higher_limit_resumes(tmp_path: Path) -> No
     from tests.helpers import run_cli
 
     db = tmp_path / "r.duckdb"
-    stopped = run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "30", "--max-cost", "0.0001")
+    stopped = run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "30", "--max-cost", "0.0001",
+                      "--concurrency", "8")
     assert stopped.returncode == 1, stopped.stderr
     assert "zero-shot: stopped: spent $" in stopped.stderr and "raise --max-cost and run again" in stopped.stderr
     assert "fine-tuned: not started: the run has spent $" in stopped.stderr
@@ -156,9 +158,9 @@ def test_under_20_percent_injected_faults_every_prediction_is_stored_exactly_onc
     with Simulator(seed=5, options=SimulatorOptions(faults=faults), state_dir=tmp_path / "sim") as simulator:
         endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-sim", simulated=True)
         runs = 0
-        while runs < 3:  # the SDK retries each request; what still fails is retried by the next run
+        while runs < 3:  # each request is tried up to 5 times; what still fails is retried by the next run
             runs += 1
-            if all(s.errors == 0 for s in _runner(store, []).run(endpoint)):
+            if all(s.errors == 0 for s in _runner(store, [], retry=RetryPolicy(base=0.01)).run(endpoint)):
                 break
         requests = sum(n for route, n in simulator.state.requests.items() if route.endswith("/chat/completions"))
     assert requests > 80  # faults happened, and were retried
