@@ -2,6 +2,10 @@
 
 The reference point for the simulator's throughput benchmark: an asyncio server that does no work
 beyond reading the request and writing fixed bytes (HTTP/1.1 keep-alive).
+
+    python bench/stub_server.py [PORT] [LATENCY_MS]
+
+With LATENCY_MS, each answer waits that long first (requests wait concurrently, like a remote API).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Lengt
             + b"\r\n\r\n" + BODY)
 
 
+LATENCY = {"seconds": 0.0}
+
+
 async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
@@ -30,6 +37,8 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
                     length = int(line.split(b":", 1)[1])
             if length:
                 await reader.readexactly(length)
+            if LATENCY["seconds"]:
+                await asyncio.sleep(LATENCY["seconds"])
             writer.write(RESPONSE)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -40,11 +49,12 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
 
 async def main(port: int) -> None:
     """Serve on 127.0.0.1:``port`` (0 = any) and print the base URL on the first line."""
-    server = await asyncio.start_server(_serve_connection, "127.0.0.1", port, backlog=256)
+    server = await asyncio.start_server(_serve_connection, "127.0.0.1", port, backlog=1024)
     print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", flush=True)
     async with server:
         await server.serve_forever()
 
 
 if __name__ == "__main__":
+    LATENCY["seconds"] = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))

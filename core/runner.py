@@ -200,7 +200,7 @@ class ExperimentRunner:
                 progress.add(record.error is not None, None if record.from_cache else record.cost_usd)
             self.hooks.ftplug_prediction_stored(run=run, prediction=record)
 
-        sink = PredictionSink(self.store, run, self.options.batch_size, stored)
+        sink = PredictionSink(self.store, run, self.options.batch_size, stored, background=True)
         summary = RunSummary(run_id=run.run_id, variant=spec.name, status="failed",
                              details=dict(self.scoring_details))
         try:
@@ -227,7 +227,7 @@ class ExperimentRunner:
             summary.status, summary.error = "interrupted", "interrupted by the user"
             raise
         finally:
-            sink.flush()
+            sink.close()
             if progress is not None:
                 progress.finish()
             self.spent += sink.spent
@@ -312,7 +312,7 @@ class ExperimentRunner:
                                 run: RunInfo, sink: PredictionSink, endpoint: Endpoint) -> dict[str, Any]:
         client = endpoint.async_client(max_retries=0)  # retries are the requester's, within the limits
         requester = ChatRequester(client, self._limiter(endpoint), self.options.retry,
-                                  count_tokens=self._token_counter().messages)
+                                  count_tokens=lambda messages: self._token_counter().messages(messages))
         parameters = self._parameters(variant)
         where = "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
         prompts = self._with_cache(_prompts(variant.prompt, test), where, model, parameters)

@@ -55,7 +55,10 @@ class Store(JobLedger, Protocol):
         ...
 
     def add_predictions(self, records: Sequence[PredictionRecord], simulated: bool) -> None:
-        """Commit a batch of predictions and their scores in one transaction."""
+        """Commit a batch of predictions and their scores in one transaction.
+
+        Called from a writer thread while the runner goes on with other calls on its own thread: one batch
+        at a time, never concurrently with itself."""
         ...
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -148,6 +149,7 @@ class DuckDBStore(ReportQueries, JobLedgerTables):
         import duckdb
 
         self.path = path
+        self._write_cursor: Any = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -171,11 +173,28 @@ class DuckDBStore(ReportQueries, JobLedgerTables):
             self.db.execute(VIEWS)
 
     def save_examples(self, experiment: str, splits: Splits) -> None:
-        """Store every example with its split (replacing an earlier copy of the same example)."""
-        rows = [(experiment, e.id, split, e.input if isinstance(e.input, str) else json.dumps(e.input),
-                 e.expected) for split, examples in splits.as_dict().items() for e in examples]
+        """Store every example with its split; an example already stored is updated only if it changed.
+
+        Rows go in column-wise, a chunk at a time (per-row upserts cost over a millisecond each)."""
+        import numpy as np
+
+        chunk = 100_000
+        rows = ((e.id, split, e.input if isinstance(e.input, str) else json.dumps(e.input), e.expected)
+                for split, examples in splits.as_dict().items() for e in examples)
         with self._transaction():
-            self.db.executemany("INSERT OR REPLACE INTO examples VALUES (?, ?, ?, ?, ?)", rows)
+            while batch := list(itertools.islice(rows, chunk)):
+                ids, split_names, inputs, expected = (np.array(values, dtype=object)
+                                                      for values in zip(*batch, strict=True))
+                self.db.register("new_examples", {"example_id": ids, "split": split_names, "input": inputs,
+                                                  "expected": expected})
+                try:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO examples SELECT $e, n.example_id, n.split, n.input, n.expected "
+                        "FROM new_examples n ANTI JOIN (SELECT * FROM examples WHERE experiment = $e) o "
+                        "ON o.example_id = n.example_id AND o.split = n.split AND o.input = n.input "
+                        "AND o.expected = n.expected", {"e": experiment})
+                finally:
+                    self.db.unregister("new_examples")
 
     def start_run(self, run: RunInfo) -> None:
         """Store a new run, status ``running``."""
@@ -260,39 +279,40 @@ class DuckDBStore(ReportQueries, JobLedgerTables):
             "from_cache": np.array([r.from_cache for r in records], dtype=bool)}
         scores = _score_columns(records, column)
         fresh = [r for r in records if r.cache_key and r.cache_entry]  # answers to keep in the cache
-        model = self._run_models([r.run_id for r in fresh]) if fresh else {}
-        cache_rows = [(r.cache_key, model.get(r.run_id, ""), r.cache_entry, simulated, now) for r in fresh]
+        unique = {r.cache_key: r for r in fresh}  # two identical requests in one batch: one entry
+        cache_rows = {"key": column(list(unique)), "run_id": column([r.run_id for r in unique.values()]),
+                      "response": column([r.cache_entry for r in unique.values()]),
+                      "simulated": np.full(len(unique), simulated), "created_at": column([now] * len(unique))}
         hits = [r.cache_key for r in records if r.from_cache and r.cache_key]
         try:  # plain inserts are the common case and much faster than upserts
             self._insert_columns(predictions, scores, "INSERT", cache_rows, hits)
         except duckdb.ConstraintException:  # some were stored before (a retried prediction): replace them
             self._insert_columns(predictions, scores, "INSERT OR REPLACE", cache_rows, hits)
 
-    def _run_models(self, run_ids: list[str]) -> dict[str, str]:
-        rows = self.db.execute("SELECT run_id, model FROM runs WHERE run_id IN (SELECT unnest($ids))",
-                               {"ids": sorted(set(run_ids))}).fetchall()
-        return dict(rows)
-
     def _insert_columns(self, predictions: dict[str, Any], scores: dict[str, Any], verb: str,
-                        cache_rows: list[tuple[Any, ...]], hits: list[str]) -> None:
-        self.db.register("new_predictions", predictions)
-        self.db.register("new_scores", scores)
+                        cache_rows: dict[str, Any], hits: list[str]) -> None:
+        writes = self._writes()
+        writes.register("new_predictions", predictions)
+        writes.register("new_scores", scores)
+        writes.register("new_cache", cache_rows)
         try:
-            with self._transaction():
-                if cache_rows:  # in the same transaction: a stored answer is always also cached
-                    self.db.executemany("INSERT OR IGNORE INTO response_cache (key, model, response, simulated, "
-                                        "created_at) VALUES (?, ?, ?, ?, ?)", cache_rows)
+            with _Transaction(writes):
+                if len(cache_rows["key"]):  # in the same transaction: a stored answer is always also cached
+                    writes.execute("INSERT OR IGNORE INTO response_cache (key, model, response, simulated, "
+                                   "created_at) SELECT c.key, r.model, c.response, c.simulated, c.created_at "
+                                   "FROM new_cache c JOIN runs r USING (run_id)")
                 if hits:
-                    self.db.execute("UPDATE response_cache SET hits = hits + 1 WHERE key IN (SELECT unnest($k))",
-                                    {"k": hits})
-                self.db.execute(f"{verb} INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
-                                f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM new_predictions")
+                    writes.execute("UPDATE response_cache SET hits = hits + 1 WHERE key IN (SELECT unnest($k))",
+                                   {"k": hits})
+                writes.execute(f"{verb} INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
+                               f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM new_predictions")
                 if len(scores["run_id"]):
-                    self.db.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}) "
-                                    f"SELECT {', '.join(SCORE_COLUMNS)} FROM new_scores")
+                    writes.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}) "
+                                   f"SELECT {', '.join(SCORE_COLUMNS)} FROM new_scores")
         finally:
-            self.db.unregister("new_predictions")
-            self.db.unregister("new_scores")
+            writes.unregister("new_predictions")
+            writes.unregister("new_scores")
+            writes.unregister("new_cache")
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,
                    details: Mapping[str, Any]) -> None:
@@ -328,7 +348,16 @@ class DuckDBStore(ReportQueries, JobLedgerTables):
 
     def close(self) -> None:
         """Checkpoint and close the file."""
+        if self._write_cursor is not None:
+            self._write_cursor.close()
         self.db.close()
+
+    def _writes(self) -> Any:
+        """The connection predictions are written on: a cursor of its own, because the runner commits them
+        from a writer thread while it reads on its thread (a DuckDB connection serves one thread at a time)."""
+        if self._write_cursor is None:
+            self._write_cursor = self.db.cursor()
+        return self._write_cursor
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftplug import hookimpl
 from ftplug.components import Option
@@ -19,7 +19,10 @@ from ftplug.dataset import Example
 from ftplug.errors import ConfigError, FtplugError
 from ftplug.reduction import apply_reduction, parse_reduction
 from ftplug.selection import STRATEGIES, make_selector
-from ftplug.token_rules import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE
+from ftplug.token_rules import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME
+
+if TYPE_CHECKING:
+    from ftplug.tokens import TokenCounter
 
 Message = dict[str, Any]
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -58,7 +61,7 @@ class FewShotBuilder:
         self.max_output_tokens, self.safety_margin, self.context_window = reserve_output, safety_margin, context_window
         self.reduce_spec, self.steps = reduce, parse_reduction(reduce)
         self.pool: Sequence[Example] = ()
-        self._stats: dict[str, list[int]] = {"packed": [], "prompt": [], "left": []}
+        self._stats: dict[str, list[int]] = {"packed": [], "prompt": [], "left": [], "bound": []}
         self.pool_tokens_unreduced: int | None = None
         self.pool_tokens_reduced: int | None = None
 
@@ -69,7 +72,6 @@ class FewShotBuilder:
         import numpy as np
 
         from ftplug.catalogue import default_catalogue
-        from ftplug.tokens import TokenCounter
 
         window = self.context_window
         if not window:
@@ -84,8 +86,14 @@ class FewShotBuilder:
                               f"{self.max_output_tokens} − safety_margin {self.safety_margin} ≤ 0")
         if isinstance(self.shots, int) and self.shots > len(pool):
             raise ConfigError(f"shots = {self.shots} but the training split has only {len(pool)} examples")
-        self.counter = TokenCounter(model)
+        self.model, self._counter = model, None
         self.pool = pool
+        self.limit = len(pool) if self.shots == "max" else int(self.shots)
+        self.system_tokens = None
+        if not self.limit:  # no shots: nothing of the pool is needed, and the tokeniser perhaps never
+            self.costs, self.cheapest, self._costs_array, self._shot_messages = [], 0, np.zeros(0, np.int64), []
+            self._position, self.selector = {}, None
+            return
         turn_costs = self._pool_turn_tokens(pool)
         answer_overhead = TOKENS_PER_MESSAGE + self.counter.cached("assistant")
         self.costs = [turn + answer_overhead + answer
@@ -99,9 +107,17 @@ class FewShotBuilder:
             self.pool_tokens_reduced = sum(turn_costs[i] for i in plain)
             self.pool_tokens_unreduced = sum(self.counter.message("user", self.template.replace(
                 "{input}", pool[i].input_text)) for i in plain)
-        self.limit = len(pool) if self.shots == "max" else int(self.shots)
-        self.selector = make_selector(self.select, pool, seed) if self.limit else None
-        self.system_tokens = self.counter.message("system", self.system) if self.system else 0
+        self.selector = make_selector(self.select, pool, seed)
+
+    @property
+    def counter(self) -> TokenCounter:
+        """The model's token counter, made on first use (loading an encoding takes a noticeable fraction of a
+        second, and a zero-shot variant whose prompts are short enough never needs it)."""
+        if self._counter is None:
+            from ftplug.tokens import TokenCounter
+
+            self._counter = TokenCounter(self.model)
+        return self._counter
 
     def _user_text(self, example: Example) -> str:
         text = example.input_text
@@ -137,6 +153,8 @@ class FewShotBuilder:
 
     def _message_tokens(self, message: Message) -> int:
         if self.system and message["role"] == "system" and message.get("content") == self.system:
+            if self.system_tokens is None:
+                self.system_tokens = self.counter.message("system", self.system)
             return self.system_tokens
         return self.counter.message(message["role"], str(message.get("content") or ""), message.get("name"))
 
@@ -160,6 +178,13 @@ class FewShotBuilder:
         """:meth:`build` for several examples; their queries are tokenised together first, which keeps the
         tokeniser's tables hot in the CPU cache (about twice as fast as interleaving with selection)."""
         queries = [self._turns(example) for example in examples]
+        if not self.limit:
+            prompts = [[*self._system(example), *query] for example, query in zip(examples, queries, strict=True)]
+            bounds = [_token_bound(prompt) for prompt in prompts]
+            if max(bounds, default=0) <= self.budget:  # they surely fit: no need to count
+                self._stats["packed"].extend([0] * len(prompts))
+                self._stats["bound"].extend(bounds)
+                return prompts
         plain = [i for i, query in enumerate(queries) if len(query) == 1 and query[0]["role"] == "user"]
         query_tokens = [0] * len(queries)
         user_overhead = TOKENS_PER_MESSAGE + self.counter.cached("user")
@@ -232,7 +257,7 @@ class FewShotBuilder:
         """What packing did over the prompts built so far: offered, packed, tokens used and left, the largest
         example, and what the reduction saved."""
         packed, prompt, left = self._stats["packed"], self._stats["prompt"], self._stats["left"]
-        largest = max(range(len(self.costs)), key=self.costs.__getitem__) if self.pool else None
+        largest = max(range(len(self.costs)), key=self.costs.__getitem__) if self.costs else None
         return {
             "shots": self.shots, "select": self.select, "pool": len(self.pool),
             "offered": min(self.limit, len(self.pool)) if self.pool else 0,
@@ -243,6 +268,8 @@ class FewShotBuilder:
             "prompt_tokens_mean": statistics.fmean(prompt) if prompt else None,
             "prompt_tokens_max": max(prompt, default=None),
             "tokens_left_min": min(left, default=None),
+            "prompts_not_counted": len(self._stats["bound"]),
+            "prompt_bytes_max": max(self._stats["bound"], default=None),
             "largest_example": ({"id": self.pool[largest].id, "tokens": self.costs[largest]}
                                 if largest is not None else None),
             "reduce": self.reduce_spec or None,
@@ -255,6 +282,9 @@ class FewShotBuilder:
         r = self.report()
         if not r["prompts"]:
             return "no prompts built"
+        if not r["prompt_tokens_mean"]:
+            return (f"no shots; every prompt fits without counting: at most {r['prompt_bytes_max']} bytes, so at most "
+                    f"as many tokens, of budget {r['budget']} (window {r['context_window']})")
         shots = f"shots packed {r['packed_min']}–{r['packed_max']} (mean {r['packed_mean']:.1f}) of {r['offered']}"
         line = (f"{shots} offered; prompt tokens mean {r['prompt_tokens_mean']:.0f}, max {r['prompt_tokens_max']} "
                 f"of budget {r['budget']} (window {r['context_window']}); fewest left {r['tokens_left_min']}")
@@ -263,6 +293,15 @@ class FewShotBuilder:
             line += (f"; reduce {r['reduce']!r} took the pool's inputs from {before} to {after} tokens "
                      f"({100 * (after - before) / before:+.0f}%)")
         return line
+
+
+def _token_bound(messages: Sequence[Message]) -> int:
+    """An upper bound on a prompt's tokens, without a tokeniser: a token is at least one byte, so each value's UTF-8
+    length bounds its tokens; the per-message and priming overheads are added as counted."""
+    return REPLY_PRIMING_TOKENS + sum(
+        TOKENS_PER_MESSAGE + sum(len(str(value).encode()) + (TOKENS_PER_NAME if key == "name" else 0)
+                                 for key, value in message.items())
+        for message in messages)
 
 
 @hookimpl

@@ -41,7 +41,9 @@ def test_reductions_pack_more_windows_into_the_same_budget() -> None:
         for example in plan.test:
             variant.prompt.build(example)
         report = variant.prompt.report()
-        assert report["prompt_tokens_max"] <= report["budget"] == 8192 - 256 - 32
+        # zero-shot prompts whose bytes fit are not counted: their byte count bounds their tokens
+        largest = report["prompt_tokens_max"] if report["prompts_not_counted"] == 0 else report["prompt_bytes_max"]
+        assert largest <= report["budget"] == 8192 - 256 - 32
         packed[variant.spec.name] = report["packed_min"]
         if report["reduce"]:
             assert report["pool_input_tokens_after_reduce"] < report["pool_input_tokens_before_reduce"]

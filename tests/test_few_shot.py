@@ -41,10 +41,14 @@ def test_packing_never_exceeds_the_budget(sizes: list[int], window: int, shots: 
         return
     tokens = count_message_tokens(messages, MODEL)
     assert tokens <= window - 60
-    assert tokens == builder.report()["prompt_tokens_max"]  # the builder's own count is the API's count
     packed = (len(messages) - 2) // 2
     assert packed <= (len(pool) if shots == "max" else int(shots))
-    assert builder.report()["tokens_left_min"] == window - 60 - tokens
+    report = builder.report()
+    if report["prompts_not_counted"]:  # zero-shot and surely fitting: bounded by its bytes, not counted
+        assert shots == 0 and tokens <= report["prompt_bytes_max"] <= window - 60
+        return
+    assert tokens == report["prompt_tokens_max"]  # the builder's own count is the API's count
+    assert report["tokens_left_min"] == window - 60 - tokens
 
 
 def test_max_fills_the_window_and_reports_it() -> None:
@@ -199,3 +203,34 @@ def test_lazy_ranking_equals_the_full_stable_sort(scores: list[float], head: int
     index = BM25(["x"] * len(scores))
     array = np.array(scores)
     assert np.concatenate(list(index.rank_lazily(array, head=head))).tolist() == index.rank(array).tolist()
+
+
+def test_zero_shot_prompts_that_surely_fit_are_not_tokenised_and_long_ones_are() -> None:
+    from ftplug.plugins.few_shot import _token_bound
+
+    builder = FewShotBuilder(shots=0, system="Label it.", reserve_output=50, safety_margin=10, context_window=200)
+    builder.prepare(_pool([5] * 4), MODEL, seed=1)
+    short = Example("s", "Eine kurze Frage: ist das wahr? ✓", "label0")
+    assert builder.build(short) == [{"role": "system", "content": "Label it."},
+                                    {"role": "user", "content": short.input}]
+    assert builder._counter is None  # no encoding loaded
+    report = builder.report()
+    assert report["prompts_not_counted"] == 1 and report["prompt_bytes_max"] == _token_bound(builder.build(short))
+    assert "fits without counting" in builder.describe()
+    # a prompt whose bytes could exceed the budget is counted exactly: it may still fit ...
+    repeated = Example("r", "aaaa " * 60, "label0")  # 300 bytes, far fewer tokens
+    assert _token_bound([{"role": "user", "content": repeated.input}]) > builder.budget
+    builder.build(repeated)
+    assert builder._counter is not None and builder.report()["prompt_tokens_max"] <= builder.budget
+    # ... or be refused with the exact count
+    with pytest.raises(PromptTooLong, match="needs"):
+        builder.build(Example("l", " ".join(f"w{j}" for j in range(200)), "label0"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.text(min_size=0, max_size=300))
+def test_the_byte_bound_is_never_below_the_exact_count(text: str) -> None:
+    from ftplug.plugins.few_shot import _token_bound
+
+    messages = [{"role": "system", "content": "Label it."}, {"role": "user", "content": text, "name": "ann"}]
+    assert _token_bound(messages) >= count_message_tokens(messages, MODEL)
