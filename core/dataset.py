@@ -49,21 +49,11 @@ class Splits:
 
     train: tuple[Example, ...]
     validation: tuple[Example, ...]
-    test: tuple[Example, ...]
+    test: Sequence[Example]  # a tuple, or for very large datasets a sequence read from disk (``ftplug.spool``)
 
-    def as_dict(self) -> dict[str, tuple[Example, ...]]:
+    def as_dict(self) -> dict[str, Sequence[Example]]:
         """The splits by name."""
         return {"train": self.train, "validation": self.validation, "test": self.test}
-
-
-def check_unique_ids(examples: Sequence[Example], source: str) -> None:
-    """Refuse a dataset in which two examples share an id (results would be ambiguous)."""
-    seen: dict[str, Example] = {}
-    for example in examples:
-        if example.id in seen:
-            line = example.metadata.get("line")
-            raise DataError(f"duplicate example id {example.id!r}", path=source, where=line)
-        seen[example.id] = example
 
 
 def _split_size(value: float | int, total: int, name: str, config_path: str) -> int:
@@ -78,18 +68,65 @@ def _split_size(value: float | int, total: int, name: str, config_path: str) -> 
     return int(value)
 
 
+SPOOL_ABOVE = 100_000  # datasets larger than this many examples go to a file on disk, not memory
+
+
+def split_key(seed: int, example_id: str) -> int:
+    """An example's place in the split order: the first 8 bytes of sha256(seed:id), as an integer."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{example_id}".encode()).digest()[:8], "big")
+
+
 def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, validation: float | int,
-                  config_path: str = "<experiment>") -> Splits:
+                  config_path: str = "<experiment>", source: str | None = None) -> Splits:
     """Split examples into disjoint train, validation and test parts, fixed by ``seed``.
 
     Each example's place in the order is a hash of (seed, example id), so the split does not depend on
-    the order of the file and adding examples moves no existing one between test and train.
+    the order of the file and adding examples moves no existing one between test and train. The examples
+    are read once; past ``SPOOL_ABOVE`` they are kept in a file on disk, and the test split is then read
+    from there each time it is iterated (memory stays flat however large it is).
 
     :param test: a fraction (< 1) or a count of examples for the test split.
     :param validation: the same for the validation split; the rest is the training split.
+    :param source: the dataset's file, named in errors (no examples, duplicate ids).
+    :raises DataError: for an empty dataset or two examples with the same id.
     """
-    ordered = sorted(examples, key=lambda e: hashlib.sha256(f"{seed}:{e.id}".encode()).digest())
-    total = len(ordered)
+    import numpy as np
+
+    from ftplug.spool import ExampleSpool, SpooledExamples
+
+    held: list[Example] = []
+    spool: ExampleSpool | None = None
+    keys: list[int] = []
+    for example in examples:
+        keys.append(split_key(seed, example.id))
+        if spool is not None:
+            spool.append(example)
+            continue
+        held.append(example)
+        if len(held) > SPOOL_ABOVE:
+            spool = ExampleSpool()
+            for kept in held:
+                spool.append(kept)
+            held = []
+    total = len(keys)
+    where = source or config_path
+    if not total:
+        raise DataError("the dataset has no examples", path=where)
+    key_array = np.array(keys, dtype=np.uint64)
+    del keys
+    order = np.argsort(key_array, kind="stable")
+    offsets = spool.offsets() if spool is not None else None
+
+    def fetch(indices: Any) -> list[Example]:
+        return list(spool.read(offsets[indices])) if spool is not None else [held[i] for i in indices]
+
+    sorted_keys = key_array[order]
+    same = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+    for position in same:  # equal keys: the same id twice (a 64-bit collision of different ids is checked)
+        first, second = sorted(int(i) for i in order[position:position + 2])
+        a, b = fetch([first, second])
+        if a.id == b.id:
+            raise DataError(f"duplicate example id {b.id!r}", path=where, where=b.metadata.get("line"))
     n_test = _split_size(test, total, "test", config_path)
     n_validation = _split_size(validation, total, "validation", config_path)
     if n_test < 1:
@@ -99,8 +136,9 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
         raise ConfigError(
             f"test ({n_test}) + validation ({n_validation}) leave no training examples out of {total}",
             path=config_path, where="[split]")
+    test_order = order[:n_test]
     return Splits(
-        test=tuple(ordered[:n_test]),
-        validation=tuple(ordered[n_test:n_test + n_validation]),
-        train=tuple(ordered[n_test + n_validation:]),
+        test=SpooledExamples(spool, offsets[test_order]) if spool is not None else tuple(fetch(test_order)),
+        validation=tuple(fetch(order[n_test:n_test + n_validation])),
+        train=tuple(fetch(order[n_test + n_validation:])),
     )

@@ -35,6 +35,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     inference from the exact prompt tokens of every test prompt and the expected answers' tokens as the
     completion length, at the catalogue's prices (fine-tuned rates for a trained variant)."""
     from ftplug.costs import request_cost
+    from ftplug.runner import prompts_for
     from ftplug.tokens import TokenCounter
 
     counter = TokenCounter(experiment.base_model)
@@ -58,9 +59,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
         model = f"ft:{experiment.base_model}:estimate" if tuned else experiment.base_model
         prompt_total = completion_total = 0
         cost: float | None = 0.0
-        build_many = getattr(variant.prompt, "build_many", None)
-        prompts = build_many(list(plan.test)) if build_many else [variant.prompt.build(e) for e in plan.test]
-        for example, messages in zip(plan.test, prompts, strict=True):
+        for example, messages in prompts_for(variant.prompt, plan.test):
             prompt_tokens = counter.messages(messages)
             completion_tokens = counter.text(example.expected)
             prompt_total += prompt_tokens

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ftplug.experiment import ComponentSpec, Experiment, VariantSpec
@@ -14,13 +14,21 @@ def _component(spec: ComponentSpec) -> dict[str, Any]:
     return {"name": spec.name, "options": spec.options}
 
 
-def variant_key(experiment: Experiment, variant: VariantSpec, test_ids: Sequence[str], simulated: bool) -> str:
+def ids_digest(ids: Iterable[str]) -> str:
+    """A hash of the test examples' ids in their order (streamed: the ids are never all in memory)."""
+    digest = hashlib.sha256()
+    for index, example_id in enumerate(ids):
+        digest.update(example_id.encode() if index == 0 else b"\n" + example_id.encode())
+    return digest.hexdigest()
+
+
+def variant_key(experiment: Experiment, variant: VariantSpec, test_digest: str, simulated: bool) -> str:
     """A hash of everything that decides a variant's answers and scores: the data and split, the base
     model, the variant's trainer and prompt settings, the scorers, sampling and the kind of endpoint.
     A re-run with the same key continues the stored run instead of starting another."""
     payload = {
         "experiment": experiment.name, "seed": experiment.seed, "base_model": experiment.base_model,
-        "data": _component(experiment.data), "test": hashlib.sha256("\n".join(test_ids).encode()).hexdigest(),
+        "data": _component(experiment.data), "test": test_digest,
         "trainer": _component(variant.trainer), "prompt": _component(variant.prompt),
         "scorers": [[scorer_id, _component(spec)] for scorer_id, spec in
                     zip(experiment.scorer_ids or [s.name for s in experiment.scorers], experiment.scorers,

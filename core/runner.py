@@ -14,16 +14,16 @@ from typing import Any
 
 from ftplug.components import LoadContext, TrainedModel, TrainingContext
 from ftplug.costs import request_cost
-from ftplug.dataset import Example, Splits, check_unique_ids, split_dataset
+from ftplug.dataset import Example, Splits, split_dataset
 from ftplug.endpoint import Endpoint
-from ftplug.errors import DataError, FtplugError
+from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.progress import Progress
 from ftplug.rate_limits import RequestLimiter
 from ftplug.requester import Answer, ChatRequester, QuotaExhausted, describe_error, is_openai_error
 from ftplug.response_cache import CachedResponse, request_key
 from ftplug.retry_policy import RetryPolicy
-from ftplug.run_keys import variant_key
+from ftplug.run_keys import ids_digest, variant_key
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
 from ftplug.sink import PredictionSink
@@ -92,15 +92,12 @@ class PreparedVariant:
 
 
 def load_splits(experiment: Experiment) -> Splits:
-    """Load the experiment's dataset and split it."""
+    """Load the experiment's dataset and split it (reading the loader's examples once, as they come)."""
     loader = experiment.data.create()
-    examples = list(loader.load(LoadContext(base_dir=experiment.base_dir, config_path=str(experiment.path))))
-    source = str(experiment.data.options.get("path", experiment.path))
-    if not examples:
-        raise DataError("the dataset has no examples", path=source)
-    check_unique_ids(examples, source)
+    examples = loader.load(LoadContext(base_dir=experiment.base_dir, config_path=str(experiment.path)))
     return split_dataset(examples, seed=experiment.seed, test=experiment.test_split,
-                         validation=experiment.validation_split, config_path=str(experiment.path))
+                         validation=experiment.validation_split, config_path=str(experiment.path),
+                         source=str(experiment.data.options.get("path", experiment.path)))
 
 
 @dataclass
@@ -130,6 +127,7 @@ class ExperimentRunner:
             "report": dict(experiment.report_options)}
         self.endpoint: Endpoint | None = None
         self.limiters: dict[str, RequestLimiter] = {}
+        self._test_digest: tuple[Sequence[Example], str] | None = None  # the test split's ids, hashed once
         self.token_counter: TokenCounter | None = None
 
     def plan(self) -> Plan:
@@ -169,30 +167,34 @@ class ExperimentRunner:
         """Train (if the variant does), predict every test example, score and store each prediction."""
         spec = variant.spec
         assert self.endpoint is not None, "run_variant is called by run()"
-        key = variant_key(self.experiment, spec, [e.id for e in test], self.endpoint.simulated)
+        if self._test_digest is None or self._test_digest[0] is not test:
+            self._test_digest = (test, ids_digest(example.id for example in test))
+        key = variant_key(self.experiment, spec, self._test_digest[1], self.endpoint.simulated)
         earlier = None if self.options.fresh else self.store.resumable_run(self.experiment.name, spec.name, key)
         run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
                       variant=spec.name, model=self.experiment.base_model, base_model=self.experiment.base_model,
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
                       simulated=self.endpoint.simulated, endpoint=self.endpoint.label,
                       started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key)
-        total = len(test)
+        total = remaining = len(test)
+        todo: Iterable[Example] = test
         if earlier:
             done = self.store.stored_examples(run.run_id)
-            test = [example for example in test if example.id not in done]
-            if not test and earlier[1] == "succeeded":
+            todo = (example for example in test if example.id not in done)
+            remaining = total - len(done)
+            if not remaining and earlier[1] == "succeeded":
                 self.log(f"{spec.name}: complete: all {total} predictions are stored (run {run.run_id}); "
                          "--fresh runs it again")
                 stored, errors = self.store.run_counts(run.run_id)
                 return RunSummary(run_id=run.run_id, variant=spec.name, status="succeeded", predictions=stored,
                                   errors=errors)
-            self.log(f"{spec.name}: resuming run {run.run_id} ({earlier[1]}): {total - len(test)} of {total} "
+            self.log(f"{spec.name}: resuming run {run.run_id} ({earlier[1]}): {len(done)} of {total} "
                      "predictions already stored")
             self.store.reopen_run(run.run_id)
         else:
             self.store.start_run(run)
         self.hooks.ftplug_run_started(run=run)
-        progress = None if self.options.quiet else Progress(spec.name, len(test), log=self.log,
+        progress = None if self.options.quiet else Progress(spec.name, remaining, log=self.log,
                                                             interval=self.options.progress_interval)
 
         def stored(record: PredictionRecord) -> None:
@@ -209,10 +211,10 @@ class ExperimentRunner:
                 self.store.set_model(run.run_id, trained.model)
             summary.details.update(trained.details)
             if trained.predict is not None:
-                self._predict_locally(trained, variant, test, run, sink)
+                self._predict_locally(trained, variant, todo, run, sink)
             else:
                 summary.details["requests"] = asyncio.run(self._predict_remotely(
-                    trained.model, variant, test, run, sink, self._endpoint_for(trained)))
+                    trained.model, variant, todo, run, sink, self._endpoint_for(trained)))
             summary.status = "succeeded"
             if hasattr(variant.prompt, "report"):
                 summary.details["prompt"] = variant.prompt.report()
@@ -315,7 +317,7 @@ class ExperimentRunner:
                                   count_tokens=lambda messages: self._token_counter().messages(messages))
         parameters = self._parameters(variant)
         where = "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
-        prompts = self._with_cache(_prompts(variant.prompt, test), where, model, parameters)
+        prompts = self._with_cache(prompts_for(variant.prompt, test), where, model, parameters)
 
         stopped: list[FtplugError] = []
 
@@ -420,7 +422,7 @@ def _describe_requests(stats: dict[str, Any] | None) -> str:
     return "; " + ", ".join(parts)
 
 
-def _prompts(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
+def prompts_for(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
     """Each test example with its messages, built a chunk at a time when the builder can (``build_many``)."""
     build_many = getattr(builder, "build_many", None)
     if build_many is None:

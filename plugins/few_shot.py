@@ -9,7 +9,6 @@ Every pool example is tokenised once. What it did is reported per variant (see :
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +60,7 @@ class FewShotBuilder:
         self.max_output_tokens, self.safety_margin, self.context_window = reserve_output, safety_margin, context_window
         self.reduce_spec, self.steps = reduce, parse_reduction(reduce)
         self.pool: Sequence[Example] = ()
-        self._stats: dict[str, list[int]] = {"packed": [], "prompt": [], "left": [], "bound": []}
+        self._stats = {name: RunningStats() for name in ("packed", "prompt", "left", "bound")}
         self.pool_tokens_unreduced: int | None = None
         self.pool_tokens_reduced: int | None = None
 
@@ -209,9 +208,9 @@ class FewShotBuilder:
         # The shots' message dicts are built once and shared by every prompt (copying them all was a quarter
         # of the build time); like everything build returns, they are read-only.
         messages = [*system, *(message for index in chosen for message in shots[index])]
-        self._stats["packed"].append(len(chosen))
-        self._stats["prompt"].append(used)
-        self._stats["left"].append(self.budget - used)
+        self._stats["packed"].add(len(chosen))
+        self._stats["prompt"].add(used)
+        self._stats["left"].add(self.budget - used)
         return messages + query
 
     def _pack(self, example: Example, used: int) -> tuple[list[int], int]:
@@ -262,14 +261,10 @@ class FewShotBuilder:
             "shots": self.shots, "select": self.select, "pool": len(self.pool),
             "offered": min(self.limit, len(self.pool)) if self.pool else 0,
             "context_window": self.window, "reserve_output": self.max_output_tokens,
-            "safety_margin": self.safety_margin, "budget": self.budget, "prompts": len(packed),
-            "packed_mean": statistics.fmean(packed) if packed else None,
-            "packed_min": min(packed, default=None), "packed_max": max(packed, default=None),
-            "prompt_tokens_mean": statistics.fmean(prompt) if prompt else None,
-            "prompt_tokens_max": max(prompt, default=None),
-            "tokens_left_min": min(left, default=None),
-            "prompts_not_counted": len(self._stats["bound"]),
-            "prompt_bytes_max": max(self._stats["bound"], default=None),
+            "safety_margin": self.safety_margin, "budget": self.budget, "prompts": packed.count,
+            "packed_mean": packed.mean, "packed_min": packed.min, "packed_max": packed.max,
+            "prompt_tokens_mean": prompt.mean, "prompt_tokens_max": prompt.max, "tokens_left_min": left.min,
+            "prompts_not_counted": self._stats["bound"].count, "prompt_bytes_max": self._stats["bound"].max,
             "largest_example": ({"id": self.pool[largest].id, "tokens": self.costs[largest]}
                                 if largest is not None else None),
             "reduce": self.reduce_spec or None,
@@ -293,6 +288,32 @@ class FewShotBuilder:
             line += (f"; reduce {r['reduce']!r} took the pool's inputs from {before} to {after} tokens "
                      f"({100 * (after - before) / before:+.0f}%)")
         return line
+
+
+class RunningStats:
+    """Count, mean, least and greatest of what was added, in constant memory (one per prompt adds up)."""
+
+    def __init__(self) -> None:
+        self.count, self.total = 0, 0
+        self.min: int | None = None
+        self.max: int | None = None
+
+    def add(self, value: int) -> None:
+        """Take one value."""
+        self.count += 1
+        self.total += value
+        self.min = value if self.min is None or value < self.min else self.min
+        self.max = value if self.max is None or value > self.max else self.max
+
+    def extend(self, values: Sequence[int]) -> None:
+        """Take several values."""
+        for value in values:
+            self.add(value)
+
+    @property
+    def mean(self) -> float | None:
+        """The mean, ``None`` before any value."""
+        return self.total / self.count if self.count else None
 
 
 def _token_bound(messages: Sequence[Message]) -> int:

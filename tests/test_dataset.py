@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftplug.dataset import Example, check_unique_ids, content_id, split_dataset
+from ftplug.dataset import Example, content_id, split_dataset
 from ftplug.errors import ConfigError, DataError
 
 
@@ -44,10 +44,31 @@ def test_split_refuses_sizes_that_leave_nothing_to_train_on() -> None:
 
 
 def test_duplicate_ids_are_refused_with_the_line() -> None:
-    examples = [Example("a", "x", "1", {"line": 2}), Example("a", "y", "2", {"line": 5})]
+    examples = [Example("a", "x", "1", {"line": 2}), Example("b", "z", "1", {"line": 3}),
+                Example("a", "y", "2", {"line": 5})]
     with pytest.raises(DataError) as raised:
-        check_unique_ids(examples, "data.csv")
+        split_dataset(examples, seed=0, test=1, validation=0, source="data.csv")
     assert str(raised.value) == "data.csv:5: duplicate example id 'a'"
+    with pytest.raises(DataError, match=r"data\.csv: the dataset has no examples"):
+        split_dataset([], seed=0, test=1, validation=0, source="data.csv")
+
+
+def test_a_large_dataset_is_spooled_to_disk_and_split_exactly_as_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftplug import dataset
+    from ftplug.spool import SpooledExamples
+
+    examples = [Example(f"e{i}", f"text {i}", str(i % 3), {"line": i + 1}) for i in range(3000)]
+    in_memory = split_dataset(examples, seed=4, test=0.3, validation=100)
+    monkeypatch.setattr(dataset, "SPOOL_ABOVE", 500)
+    spooled = split_dataset(iter(examples), seed=4, test=0.3, validation=100)
+    assert isinstance(spooled.test, SpooledExamples) and isinstance(in_memory.test, tuple)
+    assert list(spooled.test) == list(in_memory.test) and len(spooled.test) == 900
+    assert spooled.train == in_memory.train and spooled.validation == in_memory.validation
+    assert spooled.test[7] == in_memory.test[7] and list(spooled.test[10:20]) == list(in_memory.test[10:20])
+    assert [e.metadata for e in spooled.test[:3]] == [e.metadata for e in in_memory.test[:3]]
+    duplicated = [*examples, Example("e7", "again", "1", {"line": 3001})]
+    with pytest.raises(DataError, match=r"f\.csv:3001: duplicate example id 'e7'"):
+        split_dataset(duplicated, seed=4, test=0.3, validation=100, source="f.csv")
 
 
 def test_content_id_is_stable_and_distinguishes_content() -> None:
