@@ -96,12 +96,15 @@ def cli(model_files: tuple[str, ...]) -> None:
               help="Stop asking once this run has paid USD for answers (resume later with a higher limit).")
 @click.option("--no-cache", "no_cache", is_flag=True, help="Ask the model even where the response cache holds "
                                                           "the answer (new answers are still cached).")
+@click.option("--shard", metavar="I/N", callback=lambda _c, _p, value: _shard(value),
+              help="Run only the I-th of N disjoint slices of the test split, into its own file (default "
+                   "--db: ftplug.shard-I-of-N.duckdb); `ftplug merge` combines the files.")
 @click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
                                             "resumed or is complete.")
 def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
         rpm: float | None, tpm: float | None, max_attempts: int | None,
         explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, quiet: bool,
-        max_cost: float | None, no_cache: bool, fresh: bool) -> int:
+        max_cost: float | None, no_cache: bool, shard: tuple[int, int] | None, fresh: bool) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
@@ -115,15 +118,18 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     from ftplug.runner import ExperimentRunner, run_options_for
     from ftplug.store import open_store
 
+    if shard and db == DEFAULT_DB:
+        db = f"ftplug.shard-{shard[0]}-of-{shard[1]}.duckdb"
     plugins = get_plugins()
     spec = load_experiment(experiment, plugins.registry)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     options = run_options_for(spec, limit=limit, concurrency=concurrency, rpm=rpm, tpm=tpm,
-                              max_attempts=max_attempts, yes=yes, max_training_cost=max_training_cost,
+                              max_attempts=max_attempts, shard=shard, yes=yes, max_training_cost=max_training_cost,
                               fresh=fresh, use_cache=not no_cache, max_cost=max_cost, quiet=quiet,
                               confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
-                              resume_hint=" ".join(shlex.quote(part) for part in ("ftplug", "run", str(experiment),
-                                                                                  "--db", db)))
+                              resume_hint=" ".join(shlex.quote(part) for part in (
+                                  "ftplug", "run", str(experiment), "--db", db,
+                                  *(("--shard", f"{shard[0]}/{shard[1]}") if shard else ()))))
     if explain is not None:
         from ftplug.explain import explain_variant
 
@@ -157,6 +163,16 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
         _err(f"ftplug: error: variant(s) failed: {', '.join(failed)} (see the messages above)")
         return 1
     return 0
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    """``I/N`` as ``(I, N)``, or a usage error saying what is wrong."""
+    if value is None:
+        return None
+    index, _, count = value.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 1 <= int(index) <= int(count):
+        raise click.BadParameter(f"{value!r}: write I/N with 1 ≤ I ≤ N, e.g. 2/4", param_hint="--shard")
+    return int(index), int(count)
 
 
 def _open_existing_store(db: str) -> Any:

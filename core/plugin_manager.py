@@ -39,6 +39,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.catalogue_command",
     "ftplug.plugins.data_command",
     "ftplug.plugins.finetune_command",
+    "ftplug.plugins.merge_command",
 )
 
 REGISTRATION_HOOKS: dict[Kind, str] = {

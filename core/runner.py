@@ -14,7 +14,7 @@ from typing import Any
 
 from ftplug.components import LoadContext, TrainedModel, TrainingContext
 from ftplug.costs import request_cost
-from ftplug.dataset import Example, Splits, split_dataset
+from ftplug.dataset import Example, Splits, split_dataset, split_key
 from ftplug.endpoint import Endpoint
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
@@ -40,6 +40,9 @@ class RunOptions:
     ``concurrency`` requests are in flight at once, within ``rpm`` requests and ``tpm`` tokens per minute
     per endpoint (``None``: only what the API's rate-limit headers say); failed requests are retried by
     ``retry``. ``max_retries`` is the SDK's own, for fine-tuning calls.
+
+    ``shard``: ``(i, n)`` runs only the i-th of n disjoint, deterministic slices of the test split (see
+    :func:`shard_of`); the slices of one experiment merge back into whole runs (``ftplug merge``).
 
     ``max_cost``: stop taking new requests once this invocation has paid that many USD for answers (answers
     from the cache cost nothing); what was asked is stored, the stopped run resumes like an interrupted one.
@@ -67,6 +70,7 @@ class RunOptions:
     fresh: bool = False
     use_cache: bool = True
     max_cost: float | None = None
+    shard: tuple[int, int] | None = None
     progress_interval: float = 5.0
     quiet: bool = False
 
@@ -106,7 +110,8 @@ class Plan:
 
     splits: Splits
     variants: list[PreparedVariant]
-    test: Sequence[Example]
+    test: Sequence[Example]  # what this invocation predicts: the test split, or its shard
+    whole_test: Sequence[Example] = ()  # the test split (after --limit) that runs are keyed by
 
 
 class ExperimentRunner:
@@ -127,7 +132,7 @@ class ExperimentRunner:
             "report": dict(experiment.report_options)}
         self.endpoint: Endpoint | None = None
         self.limiters: dict[str, RequestLimiter] = {}
-        self._test_digest: tuple[Sequence[Example], str] | None = None  # the test split's ids, hashed once
+        self._test_digest: str | None = None  # the whole test split's ids, hashed once per run
         self.token_counter: TokenCounter | None = None
 
     def plan(self) -> Plan:
@@ -140,7 +145,9 @@ class ExperimentRunner:
                 prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
             variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=spec.trainer.create()))
         test = splits.test[: self.options.limit] if self.options.limit else splits.test
-        return Plan(splits=splits, variants=variants, test=test)
+        shard = self.options.shard
+        return Plan(splits=splits, variants=variants, whole_test=test,
+                    test=shard_of(test, self.experiment.seed, *shard) if shard else test)
 
     def run(self, endpoint: Endpoint, plan: Plan | None = None) -> list[RunSummary]:
         """Run every variant of ``plan`` (made now if not given) against ``endpoint``; one summary per variant."""
@@ -148,8 +155,11 @@ class ExperimentRunner:
         self.endpoint = endpoint
         self.store.save_examples(self.experiment.name, plan.splits)
         splits = plan.splits
+        shard = f" (shard {self.options.shard[0]}/{self.options.shard[1]} of {len(plan.whole_test)})" \
+            if self.options.shard else ""
         self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
-                 f"{len(plan.test)} test examples; endpoint: {endpoint.label}")
+                 f"{len(plan.test)} test examples{shard}; endpoint: {endpoint.label}")
+        self._test_digest = ids_digest(example.id for example in plan.whole_test)
         summaries = []
         for variant in plan.variants:
             if self._over_budget():
@@ -167,15 +177,17 @@ class ExperimentRunner:
         """Train (if the variant does), predict every test example, score and store each prediction."""
         spec = variant.spec
         assert self.endpoint is not None, "run_variant is called by run()"
-        if self._test_digest is None or self._test_digest[0] is not test:
-            self._test_digest = (test, ids_digest(example.id for example in test))
-        key = variant_key(self.experiment, spec, self._test_digest[1], self.endpoint.simulated)
-        earlier = None if self.options.fresh else self.store.resumable_run(self.experiment.name, spec.name, key)
+        assert self._test_digest is not None
+        key = variant_key(self.experiment, spec, self._test_digest, self.endpoint.simulated)
+        shard = f"{self.options.shard[0]}/{self.options.shard[1]}" if self.options.shard else None
+        earlier = (None if self.options.fresh
+                   else self.store.resumable_run(self.experiment.name, spec.name, key, shard))
         run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
                       variant=spec.name, model=self.experiment.base_model, base_model=self.experiment.base_model,
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
                       simulated=self.endpoint.simulated, endpoint=self.endpoint.label,
-                      started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key)
+                      started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key,
+                      shard=shard)
         total = remaining = len(test)
         todo: Iterable[Example] = test
         if earlier:
@@ -410,6 +422,19 @@ class ExperimentRunner:
 
 class BudgetReached(FtplugError):
     """The run has spent its ``--max-cost``."""
+
+
+def shard_of(test: Sequence[Example], seed: int, index: int, count: int) -> Sequence[Example]:
+    """The ``index``-th (1-based) of ``count`` disjoint slices of ``test``: the examples whose split key is
+    ``index − 1`` modulo ``count``; every example is in exactly one slice, whatever ``count`` is."""
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
+
+    def belongs(example: Example) -> bool:
+        return split_key(seed, example.id) % count == index - 1
+
+    where = getattr(test, "where", None)
+    return where(belongs) if where is not None else tuple(example for example in test if belongs(example))
 
 
 def _describe_requests(stats: dict[str, Any] | None) -> str:

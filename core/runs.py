@@ -25,6 +25,7 @@ class RunInfo:
     endpoint: str
     started_at: datetime
     config_key: str = ""
+    shard: str | None = None  # "i/n" when the run covers one shard of the test split
 
 
 @dataclass

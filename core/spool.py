@@ -8,7 +8,7 @@ import os
 import pickle
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
@@ -79,6 +79,11 @@ class SpooledExamples:
         if isinstance(index, slice):
             return SpooledExamples(self.spool, self.offsets[index])
         return next(self.spool.read([self.offsets[index]]))
+
+    def where(self, keep: Callable[[Example], bool]) -> SpooledExamples:
+        """The examples for which ``keep`` is true, as another spooled sequence (one pass over these)."""
+        chosen = [offset for offset, example in zip(self.offsets, self, strict=True) if keep(example)]
+        return SpooledExamples(self.spool, self.spool._np.array(chosen, dtype=self.spool._np.int64))
 
     def __repr__(self) -> str:
         return f"<{len(self)} examples spooled to {self.spool.path}>"

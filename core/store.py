@@ -30,8 +30,10 @@ class Store(JobLedger, Protocol):
         """Store a new run with status ``running``."""
         ...
 
-    def resumable_run(self, experiment: str, variant: str, config_key: str) -> tuple[str, str, Any] | None:
-        """The newest run of ``variant`` stored under ``config_key``: ``(run_id, status, started_at)``."""
+    def resumable_run(self, experiment: str, variant: str, config_key: str,
+                      shard: str | None = None) -> tuple[str, str, Any] | None:
+        """The newest run of ``variant`` stored under ``config_key`` for ``shard`` (``None``: the whole test
+        split): ``(run_id, status, started_at)``."""
         ...
 
     def stored_examples(self, run_id: str) -> set[str]:

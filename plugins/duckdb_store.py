@@ -16,7 +16,8 @@ from ftplug.plugins.duckdb_job_ledger import JobLedgerTables
 from ftplug.plugins.duckdb_report_queries import ReportQueries
 from ftplug.runs import PredictionRecord, RunInfo
 
-SCHEMA_VERSION = 5  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache
+SCHEMA_VERSION = 6  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
+# 6: runs.shard
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS runs (
     model VARCHAR NOT NULL, base_model VARCHAR, trainer VARCHAR, prompt_builder VARCHAR,
     simulated BOOLEAN NOT NULL, endpoint VARCHAR,
     started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, status VARCHAR NOT NULL,
-    error VARCHAR, details JSON, config_key VARCHAR);
+    error VARCHAR, details JSON, config_key VARCHAR, shard VARCHAR);
 CREATE TABLE IF NOT EXISTS predictions (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, output VARCHAR,
     prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,
@@ -107,6 +108,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE scores ADD COLUMN IF NOT EXISTS error VARCHAR"),
     4: ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS config_key VARCHAR",),
     5: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS from_cache BOOLEAN DEFAULT false",),
+    6: ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS shard VARCHAR",),
 }
 PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
                       "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache")
@@ -200,9 +202,10 @@ class DuckDBStore(ReportQueries, JobLedgerTables):
         """Store a new run, status ``running``."""
         self.db.execute(
             "INSERT INTO runs (run_id, experiment, variant, model, base_model, trainer, prompt_builder, "
-            "simulated, endpoint, started_at, status, config_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            "simulated, endpoint, started_at, status, config_key, shard) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
             [run.run_id, run.experiment, run.variant, run.model, run.base_model, run.trainer,
-             run.prompt_builder, run.simulated, run.endpoint, run.started_at, run.config_key or None])
+             run.prompt_builder, run.simulated, run.endpoint, run.started_at, run.config_key or None, run.shard])
 
     def cached_responses(self, keys: Sequence[str]) -> dict[str, str]:
         """The cached responses (JSON) of those ``keys`` that are in the cache."""
@@ -227,11 +230,13 @@ class DuckDBStore(ReportQueries, JobLedgerTables):
         self.db.execute("DELETE FROM response_cache")
         return int(count)
 
-    def resumable_run(self, experiment: str, variant: str, config_key: str) -> tuple[str, str, Any] | None:
-        """The newest run of ``variant`` with ``config_key``: ``(run_id, status, started_at)``, or ``None``."""
+    def resumable_run(self, experiment: str, variant: str, config_key: str,
+                      shard: str | None = None) -> tuple[str, str, Any] | None:
+        """The newest run of ``variant`` with ``config_key`` and ``shard``: ``(run_id, status, started_at)``."""
         row = self.db.execute(
             "SELECT run_id, status, started_at FROM runs WHERE experiment = ? AND variant = ? AND config_key = ? "
-            "ORDER BY started_at DESC LIMIT 1", [experiment, variant, config_key]).fetchone()
+            "AND shard IS NOT DISTINCT FROM ? ORDER BY started_at DESC LIMIT 1",
+            [experiment, variant, config_key, shard]).fetchone()
         return (row[0], row[1], row[2]) if row else None
 
     def stored_examples(self, run_id: str) -> set[str]:
