@@ -99,12 +99,16 @@ def cli(model_files: tuple[str, ...]) -> None:
 @click.option("--shard", metavar="I/N", callback=lambda _c, _p, value: _shard(value),
               help="Run only the I-th of N disjoint slices of the test split, into its own file (default "
                    "--db: ftplug.shard-I-of-N.duckdb); `ftplug merge` combines the files.")
+@click.option("--batch", "use_batch", is_flag=True,
+              help="Send the requests through the Batch API (half price, answered within 24 hours); an interrupted "
+                   "run collects its batches when run again.")
 @click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
                                             "resumed or is complete.")
 def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
         rpm: float | None, tpm: float | None, max_attempts: int | None,
         explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, quiet: bool,
-        max_cost: float | None, no_cache: bool, shard: tuple[int, int] | None, fresh: bool) -> int:
+        max_cost: float | None, no_cache: bool, shard: tuple[int, int] | None, use_batch: bool,
+        fresh: bool) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
@@ -124,12 +128,14 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     spec = load_experiment(experiment, plugins.registry)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     options = run_options_for(spec, limit=limit, concurrency=concurrency, rpm=rpm, tpm=tpm,
-                              max_attempts=max_attempts, shard=shard, yes=yes, max_training_cost=max_training_cost,
-                              fresh=fresh, use_cache=not no_cache, max_cost=max_cost, quiet=quiet,
+                              max_attempts=max_attempts, shard=shard, batch=use_batch, yes=yes,
+                              max_training_cost=max_training_cost, fresh=fresh, use_cache=not no_cache,
+                              max_cost=max_cost, quiet=quiet,
                               confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
                               resume_hint=" ".join(shlex.quote(part) for part in (
                                   "ftplug", "run", str(experiment), "--db", db,
-                                  *(("--shard", f"{shard[0]}/{shard[1]}") if shard else ()))))
+                                  *(("--shard", f"{shard[0]}/{shard[1]}") if shard else ()),
+                                  *(("--batch",) if use_batch else ()))))
     if explain is not None:
         from ftplug.explain import explain_variant
 

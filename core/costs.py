@@ -5,10 +5,13 @@ from __future__ import annotations
 from ftplug.catalogue import default_catalogue
 
 PER_TOKEN = 1e-6  # catalogue prices are USD per 1M tokens
+BATCH_PRICE_FACTOR = 0.5  # the Batch API bills half the synchronous rates, input and output alike
 
 
-def request_cost(model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float | None:
-    """USD for one chat request, ``None`` when the catalogue has no price for ``model``.
+def request_cost(model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0,
+                 batch: bool = False) -> float | None:
+    """USD for one chat request, ``None`` when the catalogue has no price for ``model``; ``batch`` for a
+    request answered through the Batch API (at ``BATCH_PRICE_FACTOR`` of the price).
 
     Fine-tuned models (``ft:…``) are priced at their base model's fine-tuned rates; cached input
     tokens at the cached rate when there is one.
@@ -25,4 +28,4 @@ def request_cost(model: str, prompt_tokens: int, completion_tokens: int, cached_
     cached = min(cached_tokens, prompt_tokens)
     cached_rate = cached_price if cached_price is not None else input_price
     total = (prompt_tokens - cached) * input_price + cached * cached_rate + completion_tokens * output_price
-    return total * PER_TOKEN
+    return total * PER_TOKEN * (BATCH_PRICE_FACTOR if batch else 1.0)

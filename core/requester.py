@@ -16,12 +16,13 @@ from ftplug.retry_policy import RetryPolicy, is_quota_error, is_rate_limit
 class Answer:
     """What came back for one request: the parsed response, or the last error after every attempt.
 
-    :param latency_ms: the successful (or last) attempt's round trip, without waits and backoff.
+    :param latency_ms: the successful (or last) attempt's round trip, without waits and backoff; ``None``
+        for an answer from a batch.
     """
 
     response: Any | None
     error: BaseException | None
-    latency_ms: float
+    latency_ms: float | None
     attempts: int
 
 

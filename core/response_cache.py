@@ -31,7 +31,7 @@ class CachedResponse:
     prompt_tokens: int | None
     completion_tokens: int | None
     cached_tokens: int
-    latency_ms: float
+    latency_ms: float | None  # None for an answer from a batch
 
     def to_json(self) -> str:
         """Serialised for the store."""

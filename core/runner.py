@@ -44,6 +44,9 @@ class RunOptions:
     ``shard``: ``(i, n)`` runs only the i-th of n disjoint, deterministic slices of the test split (see
     :func:`shard_of`); the slices of one experiment merge back into whole runs (``ftplug merge``).
 
+    ``batch``: send the requests through the Batch API (:mod:`ftplug.batch_mode`), polling every
+    ``batch_poll_seconds`` (default 30, 0.2 on the simulator).
+
     ``max_cost``: stop taking new requests once this invocation has paid that many USD for answers (answers
     from the cache cost nothing); what was asked is stored, the stopped run resumes like an interrupted one.
 
@@ -71,6 +74,8 @@ class RunOptions:
     use_cache: bool = True
     max_cost: float | None = None
     shard: tuple[int, int] | None = None
+    batch: bool = False
+    batch_poll_seconds: float | None = None
     progress_interval: float = 5.0
     quiet: bool = False
 
@@ -224,6 +229,9 @@ class ExperimentRunner:
             summary.details.update(trained.details)
             if trained.predict is not None:
                 self._predict_locally(trained, variant, todo, run, sink)
+            elif self.options.batch:
+                summary.details["batch"] = self._predict_in_batches(trained.model, variant, test, todo, run, sink,
+                                                                    self._endpoint_for(trained))
             else:
                 summary.details["requests"] = asyncio.run(self._predict_remotely(
                     trained.model, variant, todo, run, sink, self._endpoint_for(trained)))
@@ -328,7 +336,7 @@ class ExperimentRunner:
         requester = ChatRequester(client, self._limiter(endpoint), self.options.retry,
                                   count_tokens=lambda messages: self._token_counter().messages(messages))
         parameters = self._parameters(variant)
-        where = "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
+        where = _cache_endpoint(endpoint)
         prompts = self._with_cache(prompts_for(variant.prompt, test), where, model, parameters)
 
         stopped: list[FtplugError] = []
@@ -357,6 +365,34 @@ class ExperimentRunner:
         finally:
             await client.close()
         return requester.stats.as_dict(requester.limiter)
+
+    def _predict_in_batches(self, model: str, variant: PreparedVariant, test: Sequence[Example],
+                            todo: Iterable[Example], run: RunInfo, sink: PredictionSink,
+                            endpoint: Endpoint) -> dict[str, Any]:
+        from ftplug.batch_mode import BatchCallbacks, BatchRunner
+
+        parameters = self._parameters(variant)
+        where = _cache_endpoint(endpoint)
+        callbacks = BatchCallbacks(
+            requests=lambda examples: self._with_cache(prompts_for(variant.prompt, examples), where, model, parameters),
+            answered=lambda example, completion, key: self._answer_record(
+                Answer(completion, None, None, 1), run, example, model, key, batch=True),
+            failed=lambda example, message: PredictionRecord(run_id=run.run_id, example_id=example.id, output=None,
+                                                             error=message),
+            from_cache=lambda example, key, hit: self._from_cache(run, example, model, key, hit),
+            store=sink.add, commit=sink.commit)
+        client = endpoint.client(max_retries=self.options.max_retries)
+        try:
+            batches = BatchRunner(client, self.store, callbacks, where=where, simulated=endpoint.simulated,
+                                  log=lambda line: self.log(f"{variant.spec.name}: {line}"),
+                                  poll_seconds=self.options.batch_poll_seconds or (0.2 if endpoint.simulated else 30))
+            return batches.run(run, model, parameters, test, todo).as_dict()
+        except Exception as error:
+            if is_openai_error(error):
+                raise FtplugError(f"batch mode: {describe_error(error)}") from error
+            raise
+        finally:
+            client.close()
 
     def _limiter(self, endpoint: Endpoint) -> RequestLimiter:
         """The one limiter of ``endpoint``, shared by every variant asking it."""
@@ -398,8 +434,8 @@ class ExperimentRunner:
                             completion_tokens=response.completion_tokens, cached_tokens=response.cached_tokens,
                             latency_ms=response.latency_ms, cost_usd=cost, from_cache=True, cache_key=key)
 
-    def _answer_record(self, answer: Answer, run: RunInfo, example: Example, model: str,
-                       key: str) -> PredictionRecord:
+    def _answer_record(self, answer: Answer, run: RunInfo, example: Example, model: str, key: str,
+                       batch: bool = False) -> PredictionRecord:
         """The prediction an answer makes: scored when there is a response, the last error otherwise."""
         if answer.response is None:
             assert answer.error is not None
@@ -413,7 +449,7 @@ class ExperimentRunner:
         completion_tokens = usage.completion_tokens if usage else None
         details = usage.prompt_tokens_details if usage else None
         cached = (details.cached_tokens or 0) if details else 0
-        cost = request_cost(model, prompt_tokens, completion_tokens, cached) if usage else None
+        cost = request_cost(model, prompt_tokens, completion_tokens, cached, batch=batch) if usage else None
         entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, answer.latency_ms).to_json()
         return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,
                             completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=answer.latency_ms,
@@ -422,6 +458,11 @@ class ExperimentRunner:
 
 class BudgetReached(FtplugError):
     """The run has spent its ``--max-cost``."""
+
+
+def _cache_endpoint(endpoint: Endpoint) -> str:
+    """The endpoint as response-cache keys name it."""
+    return "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
 
 
 def shard_of(test: Sequence[Example], seed: int, index: int, count: int) -> Sequence[Example]:

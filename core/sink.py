@@ -61,6 +61,11 @@ class PredictionSink:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftplug-store")
         self._writing = (self._writer.submit(self.store.add_predictions, batch, simulated=self.run.simulated), batch)
 
+    def commit(self) -> None:
+        """Commit everything pending and wait until it is committed."""
+        self.flush()
+        self._settle()
+
     def close(self) -> None:
         """Commit everything pending and wait until it is committed; raises what a commit raised."""
         try:

@@ -12,12 +12,13 @@ from typing import Any
 from ftplug import hookimpl
 from ftplug.dataset import Splits
 from ftplug.errors import FtplugError
+from ftplug.plugins.duckdb_batch_ledger import BatchLedgerTables
 from ftplug.plugins.duckdb_job_ledger import JobLedgerTables
 from ftplug.plugins.duckdb_report_queries import ReportQueries
 from ftplug.runs import PredictionRecord, RunInfo
 
 SCHEMA_VERSION = 6  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
-# 6: runs.shard
+# 6: runs.shard, batch_jobs
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -51,6 +52,11 @@ CREATE TABLE IF NOT EXISTS finetune_jobs (
     validation_file VARCHAR, training_examples INTEGER, api_key_env VARCHAR, estimated_cost_usd DOUBLE,
     fine_tuned_model VARCHAR, trained_tokens BIGINT, training_cost_usd DOUBLE, finished_at TIMESTAMP,
     error VARCHAR);
+CREATE TABLE IF NOT EXISTS batch_jobs (
+    batch_id VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL, part INTEGER NOT NULL, endpoint VARCHAR NOT NULL,
+    input_file_id VARCHAR NOT NULL, requests INTEGER NOT NULL, status VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    simulated BOOLEAN NOT NULL, output_file_id VARCHAR, error_file_id VARCHAR, finished_at TIMESTAMP,
+    collected BOOLEAN NOT NULL DEFAULT false, error VARCHAR);
 CREATE TABLE IF NOT EXISTS finetune_events (
     job_id VARCHAR NOT NULL, event_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, level VARCHAR,
     type VARCHAR, message VARCHAR, step INTEGER, total_steps INTEGER, train_loss DOUBLE, valid_loss DOUBLE,
@@ -144,7 +150,7 @@ FROM scores WHERE run_id IN (SELECT unnest($run_ids)) GROUP BY ALL
 """
 
 
-class DuckDBStore(ReportQueries, JobLedgerTables):
+class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
     """A DuckDB file holding the tables of :mod:`ftplug.store`."""
 
     def __init__(self, path: str) -> None:
