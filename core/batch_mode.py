@@ -38,6 +38,8 @@ class BatchCallbacks:
     :param failed: ``(example, message) -> record`` for a request that got no answer.
     :param from_cache: ``(example, cache key, cached response) -> record``.
     :param store: take a record (the run's sink); ``commit``: make every record taken so far durable.
+    :param over_budget: why no further part may be submitted (the run's ``--max-cost``), or ``None``;
+        with ``one_at_a_time`` each part is collected before the next is submitted, so its cost is known.
     """
 
     requests: Callable[[Iterable[Example]], Iterator[tuple[Example, list[Any], str, Any]]]
@@ -46,6 +48,13 @@ class BatchCallbacks:
     from_cache: Callable[[Example, str, Any], PredictionRecord]
     store: Callable[[PredictionRecord], None]
     commit: Callable[[], None]
+    over_budget: Callable[[], str | None] = lambda: None
+    one_at_a_time: bool = False
+
+
+class BudgetStop(Exception):
+    """No further part was submitted: the run has spent its budget (the parts already submitted were
+    collected)."""
 
 
 @dataclass
@@ -97,12 +106,19 @@ class BatchRunner:
             if count and (count >= MAX_REQUESTS or size + len(line) > MAX_BYTES):
                 submitted.append(self._submit(run, part, lines.getvalue(), count))
                 part, lines, size, count = part + 1, io.BytesIO(), 0, 0
+                if self.callbacks.one_at_a_time:
+                    self._wait([r for r in submitted if not r.collected], test)
+                if (reason := self.callbacks.over_budget()) is not None:
+                    self._wait([r for r in submitted if not r.collected], test)
+                    raise BudgetStop(reason)
             lines.write(line)
             size, count = size + len(line), count + 1
-        if count:
+        if count and (reason := self.callbacks.over_budget()) is None:
             submitted.append(self._submit(run, part, lines.getvalue(), count))
-        if submitted:
-            self._wait(submitted, test)
+        elif count:
+            self._wait([r for r in submitted if not r.collected], test)
+            raise BudgetStop(reason)
+        self._wait([r for r in submitted if not r.collected], test)
         return self.stats
 
     def _submit(self, run: RunInfo, part: int, jsonl: bytes, count: int) -> BatchRecord:

@@ -369,7 +369,7 @@ class ExperimentRunner:
     def _predict_in_batches(self, model: str, variant: PreparedVariant, test: Sequence[Example],
                             todo: Iterable[Example], run: RunInfo, sink: PredictionSink,
                             endpoint: Endpoint) -> dict[str, Any]:
-        from ftplug.batch_mode import BatchCallbacks, BatchRunner
+        from ftplug.batch_mode import BatchCallbacks, BatchRunner, BudgetStop
 
         parameters = self._parameters(variant)
         where = _cache_endpoint(endpoint)
@@ -380,13 +380,18 @@ class ExperimentRunner:
             failed=lambda example, message: PredictionRecord(run_id=run.run_id, example_id=example.id, output=None,
                                                              error=message),
             from_cache=lambda example, key, hit: self._from_cache(run, example, model, key, hit),
-            store=sink.add, commit=sink.commit)
+            store=sink.add, commit=sink.commit,
+            over_budget=lambda: (f"spent ${self.spent + sink.spent:,.4f}, the --max-cost is "
+                                 f"${self.options.max_cost:,.4f}") if self._over_budget(sink.spent) else None,
+            one_at_a_time=self.options.max_cost is not None)
         client = endpoint.client(max_retries=self.options.max_retries)
         try:
             batches = BatchRunner(client, self.store, callbacks, where=where, simulated=endpoint.simulated,
                                   log=lambda line: self.log(f"{variant.spec.name}: {line}"),
                                   poll_seconds=self.options.batch_poll_seconds or (0.2 if endpoint.simulated else 30))
             return batches.run(run, model, parameters, test, todo).as_dict()
+        except BudgetStop as stop:
+            raise BudgetReached(str(stop)) from stop
         except Exception as error:
             if is_openai_error(error):
                 raise FtplugError(f"batch mode: {describe_error(error)}") from error

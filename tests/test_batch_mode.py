@@ -117,3 +117,19 @@ def test_the_batch_flag_is_on_the_command_line(tmp_path: Path) -> None:
     assert done.stderr.count("requests submitted") == 4
     with duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM predictions WHERE error IS NULL").fetchone() == (20,)
+
+
+def test_with_a_budget_batch_parts_go_one_at_a_time_and_stop_at_the_limit(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_mode, "MAX_REQUESTS", 4)
+    store = DuckDBStore(str(tmp_path / "b.duckdb"))
+    lines: list[str] = []
+    with Simulator(seed=3, state_dir=tmp_path / "sim") as simulator:
+        first = _run(store, simulator, lines, batch=True, max_cost=0.000001)
+        more = _run(store, simulator, [], batch=True)
+    assert (first[0].status, first[0].predictions) == ("stopped", 4)  # one part of 4, then the limit
+    assert [s.status for s in first[1:]] == ["stopped"] * 3 and not any(s.run_id for s in first[1:])
+    assert [(s.status, s.predictions) for s in more] == [("succeeded", 12)] * 4
+    parts = store.db.execute("SELECT count(*) FROM batch_jobs").fetchone()[0]
+    assert parts == 1 + 2 + 3 * 3  # the stopped variant's 1 part, its 2 more, and 3 parts for each other
+    store.close()
