@@ -31,7 +31,7 @@ class PluginGroup(click.Group):
             self._plugins_added = True
             from ftplug.plugin_manager import get_plugins
 
-            get_plugins().hook.ftplug_register_commands(cli=self)
+            get_plugins().call_each("ftplug_register_commands", cli=self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands()
@@ -43,6 +43,13 @@ class PluginGroup(click.Group):
             self._add_plugin_commands()
             command = super().get_command(ctx, cmd_name)
         return command
+
+
+def _add_plugin_files(paths: tuple[str, ...]) -> None:
+    if paths:
+        from ftplug.plugin_manager import add_plugin_files
+
+        add_plugin_files(paths)
 
 
 def _err(message: str) -> None:
@@ -60,6 +67,10 @@ def _quiet_log(message: str) -> None:
 @click.option("--models", "model_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="A model catalogue file adding or overriding models (context windows, prices); repeatable. "
                    "Also FTPLUG_MODELS.")
+@click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False), metavar="PATH",
+              is_eager=True, expose_value=False, callback=lambda _c, _p, paths: _add_plugin_files(paths),
+              help="Load a plugin from a .py file; repeatable. Also FTPLUG_PLUGINS (paths separated by "
+                   f"{os.pathsep!r}).")
 def cli(model_files: tuple[str, ...]) -> None:
     """Fine-tune or few-shot prompt? Compare both on your own task: accuracy, cost, latency."""
     if model_files:
@@ -149,7 +160,7 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
         return 0
     store = open_store(db)
     try:
-        runner = ExperimentRunner(spec, store=store, hooks=plugins.hook, options=options,
+        runner = ExperimentRunner(spec, store=store, hooks=plugins.isolated_hooks(), options=options,
                                   log=_quiet_log if quiet else _err)
         plan = runner.plan()
         with open_endpoint(mode or "auto", seed=spec.seed, state_dir=simulator_state_dir(db)) as endpoint:

@@ -41,6 +41,8 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     counter = TokenCounter(experiment.base_model)
     estimates = []
     for variant in plan.variants:
+        if variant.error is not None:
+            raise variant.error
         training_cost, detail, tuned = None, "none", False
         estimate_fn = getattr(variant.trainer, "estimate", None)
         if estimate_fn is not None:

@@ -20,6 +20,8 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
     runner = ExperimentRunner(experiment, store=None, hooks=hooks, options=options)  # type: ignore[arg-type]
     plan = runner.plan()
     variant = next(v for v in plan.variants if v.spec.name == variant_name)
+    if variant.error is not None:
+        raise variant.error
     example = plan.test[0]
     messages = variant.prompt.build(example)
     counter = TokenCounter(experiment.base_model)

@@ -10,6 +10,11 @@ same way. Registration hooks receive a ``register`` callable; a plugin calls it 
 
 Plugins must import heavy dependencies inside the components they contribute, not at module level,
 so that ``ftplug --help`` stays fast.
+
+An implementation may accept only some of a spec's arguments (pluggy passes what it asks for): specs grow
+new arguments without breaking older plugins. An argument on its way out is marked with pluggy's
+``warn_on_impl_args``, so implementations still using it get a ``DeprecationWarning`` naming the
+replacement, for at least one minor release before it goes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     import click
 
     from ftplug.components import Register
+    from ftplug.experiment import Experiment
     from ftplug.runs import PredictionRecord, RunInfo, RunSummary
     from ftplug.store import Store
 
@@ -82,6 +88,27 @@ def ftplug_open_store(path: str) -> Store | None:
 
     :param path: the store location given by ``--db`` (a DuckDB file by default).
     :return: an object implementing :class:`ftplug.store.Store`, or ``None`` to let another plugin answer.
+    """
+
+
+@hookspec
+def ftplug_activate(experiment: Experiment, store: Store) -> None:
+    """Called once when ``ftplug run`` starts an experiment, before its first variant: open what the plugin
+    needs for the run (a connection, a log file) here, not at import time.
+
+    :param experiment: the validated experiment about to run.
+    :param store: the result store the run writes to.
+    """
+
+
+@hookspec
+def ftplug_deactivate(experiment: Experiment, store: Store, summaries: list[RunSummary]) -> None:
+    """Called once when the run of an experiment ends — finished, failed or interrupted — to close what
+    :func:`ftplug_activate` opened.
+
+    :param experiment: the experiment that ran.
+    :param store: the result store, still open.
+    :param summaries: one summary per variant that ran (fewer when the run was interrupted).
     """
 
 

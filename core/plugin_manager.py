@@ -1,20 +1,28 @@
 """Finds, loads and isolates plugins, and builds the component registry from their hooks.
 
 Built-in plugins are the modules in :data:`BUILTIN_PLUGINS`; third-party plugins come from the
-``ftplug`` entry-point group. Both go through the same :func:`_load_one` path. A plugin that fails to
-import, to register, or to contribute its components is reported with its name and skipped; set
-``FTPLUG_STRICT_PLUGINS=1`` to make that fatal instead.
+``ftplug`` entry-point group and from loose ``.py`` files (``--plugin PATH``, ``FTPLUG_PLUGINS``). All go
+through the same :meth:`Plugins._load_one` path. A plugin that fails to import, to register, or to
+contribute its components is reported with its name and skipped; set ``FTPLUG_STRICT_PLUGINS=1`` to make
+that fatal instead.
+
+The environment decides what loads: ``FTPLUG_LOAD_PLUGINS`` (comma-separated names) is an allow-list for
+third-party plugins — set and empty, none loads; ``FTPLUG_DISABLE_PLUGINS`` is a block-list for any plugin,
+built-ins included; ``FTPLUG_TRACE_PLUGINS=1`` logs every hook call to stderr (pluggy's tracing).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 import pluggy
@@ -56,22 +64,33 @@ class PluginInfo:
 
     name: str
     version: str
-    source: str  # "built-in" | "entry point"
-    status: str = "active"  # "active" | "failed"
-    error: str | None = None
+    source: str  # "built-in" | "entry point" | "file" | "object"
+    status: str = "active"  # "active" | "failed" | "disabled"
+    error: str | None = None  # why it failed, or why it is disabled
     hooks: list[str] = field(default_factory=list)
+    location: str | None = None  # the module, file or entry point it came from
 
 
 class Plugins:
     """The loaded plugins: a pluggy manager, their infos, and the component registry they filled."""
 
-    def __init__(self, *, strict: bool | None = None, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, *, strict: bool | None = None, warn: Callable[[str], None] | None = None,
+                 allow: set[str] | EllipsisType | None = ..., block: set[str] | None = None,
+                 trace: bool | None = None) -> None:
+        """:param allow: third-party plugins allowed (``None``: all); default from ``FTPLUG_LOAD_PLUGINS``.
+        :param block: plugins never loaded; default from ``FTPLUG_DISABLE_PLUGINS``.
+        :param trace: log each hook call; default from ``FTPLUG_TRACE_PLUGINS``."""
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
         self.infos: dict[str, PluginInfo] = {}
-        self.strict = os.environ.get("FTPLUG_STRICT_PLUGINS", "") not in ("", "0") if strict is None else strict
+        self.strict = _flag("FTPLUG_STRICT_PLUGINS") if strict is None else strict
+        self.allow = _names(os.environ.get("FTPLUG_LOAD_PLUGINS")) if allow is ... else allow
+        self.block = _names(os.environ.get("FTPLUG_DISABLE_PLUGINS")) or set() if block is None else block
         self._warn = warn or (lambda message: print(f"ftplug: warning: {message}", file=sys.stderr))
+        if _flag("FTPLUG_TRACE_PLUGINS") if trace is None else trace:
+            self.pm.trace.root.setwriter(lambda text: sys.stderr.write(f"ftplug: trace: {text}"))
+            self.pm.enable_tracing()
 
     @property
     def hook(self) -> Any:
@@ -79,24 +98,57 @@ class Plugins:
         return self.pm.hook
 
     def load_builtins(self) -> None:
-        """Register every built-in plugin module."""
+        """Register every built-in plugin module (except those in the block-list)."""
         for module_name in BUILTIN_PLUGINS:
             short = module_name.rsplit(".", 1)[-1]
-            self._load_one(short, lambda m=module_name: importlib.import_module(m), __version__, "built-in")
+            self._load_one(short, lambda m=module_name: importlib.import_module(m), __version__, "built-in",
+                           module_name)
 
     def load_entry_points(self) -> None:
-        """Register every plugin published under the ``ftplug`` entry-point group."""
+        """Register every plugin published under the ``ftplug`` entry-point group that may load."""
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             version = ep.dist.version if ep.dist is not None else "?"
-            self._load_one(ep.name, ep.load, version, "entry point")
+            self._load_one(ep.name, ep.load, version, "entry point", ep.value)
+
+    def load_files(self, paths: Iterable[str | Path]) -> None:
+        """Register loose ``.py`` files as plugins, each named after its file (``my_scorer.py`` → ``my_scorer``)."""
+        for path in paths:
+            file = Path(path).expanduser()
+            self._load_one(file.stem, lambda f=file: _import_file(f), "file", "file", str(file))
 
     def register_object(self, name: str, plugin: object, source: str = "object", version: str = "?") -> None:
         """Register an already-imported plugin object (used by tests and embedding applications)."""
         self._load_one(name, lambda: plugin, version, source)
 
-    def _load_one(self, name: str, load: Callable[[], object], version: str, source: str) -> None:
-        info = PluginInfo(name=name, version=version, source=source)
+    def unregister(self, name: str) -> None:
+        """Remove a plugin and every component it contributed."""
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.registry.remove_plugin(name)
+        self.infos.pop(name, None)
+
+    def disable(self, name: str, reason: str) -> None:
+        """Take a misbehaving plugin out for the rest of the process, saying why in one warning line."""
+        info = self.infos.get(name)
+        if info is None or info.status != "active":
+            return
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        info.status, info.error = "failed", reason
+        if self.strict:
+            raise RuntimeError(f"plugin {name!r}: {reason}")
+        self._warn(f"plugin {name!r} was disabled: {reason}")
+
+    def _load_one(self, name: str, load: Callable[[], object], version: str, source: str,
+                  location: str | None = None) -> None:
+        info = PluginInfo(name=name, version=version, source=source, location=location)
         self.infos[name] = info
+        if name in self.block:
+            info.status, info.error = "disabled", "listed in FTPLUG_DISABLE_PLUGINS"
+            return
+        if source in ("entry point", "file") and self.allow is not None and name not in self.allow:
+            info.status, info.error = "disabled", "not listed in FTPLUG_LOAD_PLUGINS"
+            return
         try:
             plugin = load()
             if self.pm.is_registered(plugin):
@@ -136,26 +188,96 @@ class Plugins:
             raise error
         self._warn(f"plugin {info.name!r} failed to {stage} and was skipped: {info.error}")
 
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation of ``hook_name`` on its own (last registered first, as pluggy does):
+        one that raises is named in a warning and its plugin disabled, and the others still run. Each
+        implementation receives only the arguments it asks for, so a spec can gain arguments without
+        breaking older plugins."""
+        results = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as error:
+                self.disable(impl.plugin_name, f"{hook_name} raised {type(error).__name__}: {error}")
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
+    def isolated_hooks(self) -> IsolatedHooks:
+        """The hooks as ``hooks.NAME(**kwargs)``, each implementation isolated (see :meth:`call_each`)."""
+        return IsolatedHooks(self)
+
     def hook_callers(self, hook_name: str) -> list[str]:
         """Names of the active plugins implementing ``hook_name``."""
         return [impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()]
+
+
+class IsolatedHooks:
+    """``hooks.ftplug_run_started(run=...)`` and the like, with :meth:`Plugins.call_each`'s isolation: what
+    the runner calls, so that a failing reporter or logger plugin cannot stop a run."""
+
+    def __init__(self, plugins: Plugins) -> None:
+        self._plugins = plugins
+
+    def __getattr__(self, hook_name: str) -> Callable[..., list[Any]]:
+        if not hook_name.startswith("ftplug_"):
+            raise AttributeError(hook_name)
+        return lambda **kwargs: self._plugins.call_each(hook_name, **kwargs)
 
 
 _lock = threading.Lock()
 _plugins: Plugins | None = None
 
 
+_plugin_files: list[str] = []
+
+
+def add_plugin_files(paths: Iterable[str]) -> None:
+    """Loose plugin files to load with the others (``--plugin PATH``); call before :func:`get_plugins`."""
+    _plugin_files.extend(paths)
+
+
 def get_plugins() -> Plugins:
-    """The process-wide plugins, loaded on first use (never at import time)."""
+    """The process-wide plugins, loaded on first use (never at import time): built-ins, entry points, and
+    the files of ``--plugin`` and ``FTPLUG_PLUGINS`` (paths separated by the system's path separator)."""
     global _plugins
     with _lock:
         if _plugins is None:
             plugins = Plugins()
             plugins.load_builtins()
             plugins.load_entry_points()
+            listed = [p for p in os.environ.get("FTPLUG_PLUGINS", "").split(os.pathsep) if p.strip()]
+            plugins.load_files([*listed, *_plugin_files])
             plugins.collect_components()
             _plugins = plugins
         return _plugins
+
+
+def _flag(variable: str) -> bool:
+    return os.environ.get(variable, "") not in ("", "0")
+
+
+def _names(text: str | None) -> set[str] | None:
+    """A comma-separated list of plugin names; ``None`` when the variable is unset."""
+    return None if text is None else {name.strip() for name in text.split(",") if name.strip()}
+
+
+def _import_file(path: Path) -> object:
+    """Import a loose plugin file as a module of its own."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no such plugin file: {path}")
+    spec = importlib.util.spec_from_file_location(f"ftplug_file_plugin_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path} (is it a .py file?)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
+    return module
 
 
 def reset_plugins() -> None:
@@ -163,3 +285,4 @@ def reset_plugins() -> None:
     global _plugins
     with _lock:
         _plugins = None
+        _plugin_files.clear()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ftplug.component_guard import ComponentError, blame, guarded
 from ftplug.components import LoadContext, TrainedModel, TrainingContext
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits, split_dataset, split_key
@@ -98,6 +99,7 @@ class PreparedVariant:
     spec: VariantSpec
     prompt: Any
     trainer: Any
+    error: ComponentError | None = None  # a component failed while the variant was being prepared
 
 
 def load_splits(experiment: Experiment) -> Splits:
@@ -137,6 +139,7 @@ class ExperimentRunner:
             "report": dict(experiment.report_options)}
         self.endpoint: Endpoint | None = None
         self.limiters: dict[str, RequestLimiter] = {}
+        self.broken_plugins: dict[str, str] = {}  # plugin → the error that took it out of this run
         self._test_digest: str | None = None  # the whole test split's ids, hashed once per run
         self.token_counter: TokenCounter | None = None
 
@@ -145,10 +148,17 @@ class ExperimentRunner:
         splits = load_splits(self.experiment)
         variants = []
         for spec in self.experiment.variants:
-            prompt = spec.prompt.create()
-            with spec.prompt.locate_errors():
-                prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
-            variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=spec.trainer.create()))
+            try:
+                with blame(spec.prompt.component, "its constructor"):
+                    prompt = guarded(spec.prompt.create(), spec.prompt.component)
+                with spec.prompt.locate_errors():
+                    prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
+                with blame(spec.trainer.component, "its constructor"):
+                    trainer = guarded(spec.trainer.create(), spec.trainer.component)
+            except ComponentError as error:  # that variant fails when the run reaches it; the others go on
+                variants.append(PreparedVariant(spec=spec, prompt=None, trainer=None, error=error))
+                continue
+            variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=trainer))
         test = splits.test[: self.options.limit] if self.options.limit else splits.test
         shard = self.options.shard
         return Plan(splits=splits, variants=variants, whole_test=test,
@@ -165,15 +175,37 @@ class ExperimentRunner:
         self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
                  f"{len(plan.test)} test examples{shard}; endpoint: {endpoint.label}")
         self._test_digest = ids_digest(example.id for example in plan.whole_test)
-        summaries = []
+        summaries: list[RunSummary] = []
+        self.hooks.ftplug_activate(experiment=self.experiment, store=self.store)
+        try:
+            self._run_variants(plan, summaries)
+        finally:
+            self.hooks.ftplug_deactivate(experiment=self.experiment, store=self.store, summaries=summaries)
+        return summaries
+
+    def _run_variants(self, plan: Plan, summaries: list[RunSummary]) -> None:
         for variant in plan.variants:
+            blocked = variant.error or self._blocked(variant)
+            if blocked is not None:
+                self.log(f"{variant.spec.name}: failed: {blocked}")
+                summaries.append(RunSummary(run_id="", variant=variant.spec.name, status="failed", error=str(blocked)))
+                if isinstance(blocked, ComponentError):
+                    self.broken_plugins.setdefault(blocked.plugin, str(blocked))
+                continue
             if self._over_budget():
                 reason = f"the run has spent ${self.spent:,.4f}, its --max-cost is ${self.options.max_cost:,.4f}"
                 self.log(f"{variant.spec.name}: not started: {reason}")
                 summaries.append(RunSummary(run_id="", variant=variant.spec.name, status="stopped", error=reason))
                 continue
-            summaries.append(self.run_variant(variant, splits, plan.test))
-        return summaries
+            summaries.append(self.run_variant(variant, plan.splits, plan.test))
+
+    def _blocked(self, variant: PreparedVariant) -> str | None:
+        """Why the variant cannot run: one of its components' plugins failed earlier in this run."""
+        for spec in (variant.spec.trainer, variant.spec.prompt):
+            if spec.component.plugin in self.broken_plugins:
+                return (f"plugin {spec.component.plugin!r} was disabled for this run after an error: "
+                        f"{self.broken_plugins[spec.component.plugin]}")
+        return None
 
     def _over_budget(self, pending: float = 0.0) -> bool:
         return self.options.max_cost is not None and self.spent + pending >= self.options.max_cost
@@ -245,6 +277,9 @@ class ExperimentRunner:
         except FtplugError as error:
             summary.error = str(error)
             self.log(f"{spec.name}: failed: {error}")
+            if isinstance(error, ComponentError):
+                self.broken_plugins.setdefault(error.plugin, str(error))
+                self.log(f"ftplug: warning: plugin {error.plugin!r} is disabled for the rest of this run")
         except (KeyboardInterrupt, asyncio.CancelledError):
             summary.status, summary.error = "interrupted", "interrupted by the user"
             raise

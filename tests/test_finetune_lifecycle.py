@@ -261,6 +261,7 @@ def test_jobs_from_the_cli_list_show_events_cancel(tmp_path: Path, monkeypatch: 
         monkeypatch.setattr(finetune_watch.time, "sleep", lambda seconds: (_ for _ in ()).throw(KeyboardInterrupt))
         with pytest.raises(KeyboardInterrupt):
             OpenAIFineTuning().train(_context(client, store, []))
+        monkeypatch.undo()  # time.sleep is the time module's own: restore it before anything else waits
     [record] = store.jobs()
     store.close()
     listed = run_cli("finetune", "list", "--db", str(db))
