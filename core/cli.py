@@ -6,7 +6,6 @@ needs them, so ``ftplug --help`` stays fast.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -322,34 +321,13 @@ def export(folder: Path, db: str, fmt: str) -> None:
                 click.echo(f"wrote {target}")
 
 
-@cli.group()
-def plugins() -> None:
-    """Inspect installed plugins."""
+def _add_core_groups() -> None:
+    from ftplug.plugins_cli import plugins
+
+    cli.add_command(plugins)
 
 
-@plugins.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins_list(as_json: bool) -> None:
-    """Every plugin with its version, source, status and the components it contributes."""
-    from ftplug.plugin_manager import get_plugins
-
-    loaded = get_plugins()
-    entries = []
-    for info in loaded.infos.values():
-        components = {kind.value: names for kind, names in loaded.registry.by_plugin(info.name).items() if names}
-        entries.append({"name": info.name, "version": info.version, "source": info.source,
-                        "status": info.status, "error": info.error, "hooks": info.hooks,
-                        "components": components})
-    if as_json:
-        click.echo(json.dumps(entries, indent=2))
-        return
-    for entry in entries:
-        status = entry["status"] if entry["status"] == "active" else f"FAILED: {entry['error']}"
-        click.echo(f"{entry['name']} {entry['version']} ({entry['source']}) {status}")
-        for kind, names in entry["components"].items():
-            click.echo(f"    {kind}: {', '.join(names)}")
-        if not entry["components"] and entry["hooks"]:
-            click.echo(f"    hooks: {', '.join(entry['hooks'])}")
+_add_core_groups()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -216,7 +216,16 @@ def load_experiment(path: str | Path, registry: Registry) -> Experiment:
     :raises ConfigError: naming the file, table and key of the first problem found.
     """
     path = Path(path)
-    doc = _parse_toml(path)
+    return experiment_from_dict(_parse_toml(path), registry, path)
+
+
+def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Path) -> Experiment:
+    """Validate an experiment given as the dict its TOML file would parse to; ``path`` names it in errors
+    and is what relative data paths are resolved against (its folder).
+
+    :raises ConfigError: naming ``path``, the table and the key of the first problem found.
+    """
+    path = Path(path)
     reader = _Reader(path)
     for key in doc:
         if key not in TOP_LEVEL_TABLES:

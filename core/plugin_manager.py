@@ -88,7 +88,8 @@ class Plugins:
         self.allow = _names(os.environ.get("FTPLUG_LOAD_PLUGINS")) if allow is ... else allow
         self.block = _names(os.environ.get("FTPLUG_DISABLE_PLUGINS")) or set() if block is None else block
         self._warn = warn or (lambda message: print(f"ftplug: warning: {message}", file=sys.stderr))
-        if _flag("FTPLUG_TRACE_PLUGINS") if trace is None else trace:
+        self.tracing = _flag("FTPLUG_TRACE_PLUGINS") if trace is None else trace
+        if self.tracing:
             self.pm.trace.root.setwriter(lambda text: sys.stderr.write(f"ftplug: trace: {text}"))
             self.pm.enable_tracing()
 
@@ -167,15 +168,16 @@ class Plugins:
                 self.pm.unregister(name=name)
                 raise ValueError(f"{attr} is not an ftplug hook (known: {', '.join(sorted(known))})")
 
-    def collect_components(self) -> None:
-        """Call each plugin's registration hooks, one plugin at a time, so a failure stays with its plugin."""
+    def collect_components(self, only: set[str] | None = None) -> None:
+        """Call each plugin's registration hooks (of the plugins ``only``, if given), one plugin at a time,
+        so a failure stays with its plugin."""
         for kind, hook_name in REGISTRATION_HOOKS.items():
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self.infos.get(impl.plugin_name)
-                if info is None or info.status != "active":
+                if info is None or info.status != "active" or (only is not None and impl.plugin_name not in only):
                     continue
                 try:
-                    impl.function(register=self.registry.registrar(kind, impl.plugin_name))
+                    self._call(impl, hook_name, {"register": self.registry.registrar(kind, impl.plugin_name)})
                 except Exception as error:
                     self.registry.remove_plugin(impl.plugin_name)
                     self.pm.unregister(name=impl.plugin_name)
@@ -196,13 +198,20 @@ class Plugins:
         results = []
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             try:
-                result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+                result = self._call(impl, hook_name, kwargs)
             except Exception as error:
                 self.disable(impl.plugin_name, f"{hook_name} raised {type(error).__name__}: {error}")
                 continue
             if result is not None:
                 results.append(result)
         return results
+
+    def _call(self, impl: Any, hook_name: str, kwargs: dict[str, Any]) -> Any:
+        """One implementation, with the arguments it asks for (traced with ``FTPLUG_TRACE_PLUGINS``)."""
+        arguments = {name: kwargs[name] for name in impl.argnames}
+        if self.tracing:
+            sys.stderr.write(f"ftplug: trace: {hook_name} [{impl.plugin_name}] {sorted(arguments)}\n")
+        return impl.function(**arguments)
 
     def isolated_hooks(self) -> IsolatedHooks:
         """The hooks as ``hooks.NAME(**kwargs)``, each implementation isolated (see :meth:`call_each`)."""
