@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 
 
@@ -18,9 +20,11 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_help_does_not_import_heavy_dependencies() -> None:
+@pytest.mark.parametrize("argv", [["--help"], ["plugins", "list"], ["plugins", "info", "few-shot"],
+                                  ["run", "--help"]])
+def test_help_and_plugin_listing_do_not_import_heavy_dependencies(argv: list[str]) -> None:
     code = ("import sys; from ftplug.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('openai', 'duckdb', 'tiktoken', 'httpx2', 'numpy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
