@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,7 +162,7 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = duckdb.connect(path)
+            self.db = duckdb.connect(path, config=_connection_config())
         except duckdb.Error as error:
             raise FtplugError(f"{path}: cannot open the result store: {error}") from None
         self.db.execute(SCHEMA)  # every table is CREATE IF NOT EXISTS: older files gain the newer tables
@@ -372,6 +373,14 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
+
+
+def _connection_config() -> dict[str, str]:
+    """DuckDB settings: its memory limit (``FTPLUG_DB_MEMORY``, e.g. ``512MB``) — by default DuckDB keeps up to
+    80 % of the machine's memory of table blocks cached, which a long run writing millions of rows would
+    otherwise hold on to."""
+    limit = os.environ.get("FTPLUG_DB_MEMORY", "")
+    return {"memory_limit": limit} if limit else {}
 
 
 def _score_columns(records: Sequence[PredictionRecord], column: Any) -> dict[str, Any]:
