@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftplug import hookimpl
 from ftplug.dataset import Splits
@@ -16,7 +16,9 @@ from ftplug.errors import FtplugError
 from ftplug.plugins.duckdb_batch_ledger import BatchLedgerTables
 from ftplug.plugins.duckdb_job_ledger import JobLedgerTables
 from ftplug.plugins.duckdb_report_queries import ReportQueries
-from ftplug.runs import PredictionRecord, RunInfo
+
+if TYPE_CHECKING:
+    from ftplug.runs import PredictionRecord, RunInfo
 
 SCHEMA_VERSION = 6  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
 # 6: runs.shard, batch_jobs

@@ -8,14 +8,16 @@ import json
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftplug import hookimpl
 from ftplug.components import Option, PromptBuilder, TrainedModel, TrainingContext
 from ftplug.dataset import Example
 from ftplug.errors import ConfigError, FtplugError
-from ftplug.finetune_jobs import JobRecord, job_key
-from ftplug.training_cost import TrainingEstimate
+
+if TYPE_CHECKING:  # imported where used: `ftplug --help` imports this module to list the commands
+    from ftplug.finetune_jobs import JobRecord
+    from ftplug.training_cost import TrainingEstimate
 
 MIN_TRAINING_EXAMPLES = 10
 SIMULATED_POLL_SECONDS = 0.05
@@ -128,6 +130,8 @@ class OpenAIFineTuning:
         chats = (conversations(context.train, context.prompt), conversations(context.validation, context.prompt))
         training = _jsonl(chats[0])
         validation = _jsonl(chats[1]) if chats[1] else None
+        from ftplug.finetune_jobs import job_key
+
         key = job_key(base_model=context.base_model, endpoint=endpoint, training=training, validation=validation,
                       hyperparameters=self.hyperparameters, suffix=self.suffix or None)
         ledger = context.ledger
@@ -208,6 +212,8 @@ class OpenAIFineTuning:
             if sentence:
                 raise FtplugError(sentence) from None
             raise
+        from ftplug.finetune_jobs import JobRecord
+
         record = JobRecord(job_id=job.id, key=key, experiment=context.experiment, variant=context.variant,
                            base_model=context.base_model, endpoint=endpoint, simulated=context.simulated,
                            status=job.status, created_at=datetime.now(UTC).replace(tzinfo=None),
