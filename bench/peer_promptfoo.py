@@ -84,12 +84,16 @@ def _promptfoo_config(directory: Path, table: Path, base_url: str) -> Path:
 
 
 def _timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
-    with tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
         started = time.perf_counter()
-        done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errors, check=False)
+        # promptfoo's logger fails ("write after end") when its stdout is /dev/null: give it a file
+        done = subprocess.run(command, env=env, cwd=cwd, stdout=output, stderr=errors, check=False)
         elapsed = time.perf_counter() - started
-        # promptfoo exits 100 when assertions fail, which they do here (the stub always answers "food")
-        if done.returncode not in (0, 100):
+        # promptfoo exits 100 when assertions fail, which they do here (the stub always answers "food"); it
+        # may also crash on its way out ("write after end" in its logger) after the evaluation completed
+        output.seek(0)
+        completed = b"Eval complete" in output.read()
+        if done.returncode not in (0, 100) and not completed:
             errors.seek(0)
             detail = errors.read()[-2000:].decode(errors='replace')
             raise SystemExit(f"{command[0]} failed ({done.returncode}): {detail}")
@@ -110,7 +114,7 @@ def _setting(args: argparse.Namespace, latency_ms: float, concurrency: int) -> t
             env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
             env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=base_url, PROMPTFOO_DISABLE_TELEMETRY="1",
                        PROMPTFOO_DISABLE_UPDATE="1", PROMPTFOO_CONFIG_DIR=str(directory / "promptfoo-home"),
-                       PROMPTFOO_DISABLE_SHARING="1", PROMPTFOO_CACHE_ENABLED="false")
+                       PROMPTFOO_CACHE_ENABLED="false")
             for round_number in range(args.rounds):
                 order = ["ftplug", "promptfoo"] if round_number % 2 == 0 else ["promptfoo", "ftplug"]
                 for tool in order:
@@ -118,7 +122,8 @@ def _setting(args: argparse.Namespace, latency_ms: float, concurrency: int) -> t
                         command = [sys.executable, "-m", "ftplug.cli", "run", str(experiment), "--db",
                                    str(directory / f"r{round_number}.duckdb"), "--live", "--quiet",
                                    "--concurrency", str(concurrency)]
-                    else:
+                    else:  # a fresh home each round, as ftplug gets a fresh result file
+                        env["PROMPTFOO_CONFIG_DIR"] = str(directory / f"promptfoo-home-{round_number}")
                         command = [args.promptfoo, "eval", "-c", str(config), "--max-concurrency", str(concurrency),
                                    "--no-cache", "--no-progress-bar", "--no-table"]
                     times[tool].append(_timed(command, env, directory))
