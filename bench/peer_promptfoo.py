@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import os
 import shutil
@@ -24,48 +23,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SYSTEM = "Classify the quotation by topic. Answer with exactly one word."
-MODEL = "gpt-4o-mini-2024-07-18"
+from common import MODEL, SYSTEM, api_environment, fortunes, start_stub, test_split, timed, zero_shot_experiment
 
 
 def _cases(directory: Path, count: int) -> tuple[Path, Path]:
     """The same examples for both tools: a JSONL for ftplug (all test) and a CSV for promptfoo."""
-    with gzip.open(HERE / "data" / "fortunes_all.jsonl.gz", "rt", encoding="utf-8") as corpus:
-        rows = [json.loads(line) for line, _ in zip(corpus, range(count + 1), strict=False)]
     jsonl = directory / "quotes.jsonl"
-    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    experiment = directory / "peer.toml"
-    experiment.write_text(f'''[experiment]
-name = "peer"
-seed = 7
-[data]
-loader = "jsonl"
-path = "{jsonl}"
-[split]
-test = {count}
-validation = 0
-[model]
-base = "{MODEL}"
-[[variants]]
-name = "zero-shot"
-prompt = {{ builder = "few-shot", shots = 0, system = {json.dumps(SYSTEM)} }}
-[scoring]
-scorers = ["exact"]
-''', encoding="utf-8")
-    from ftplug.experiment import load_experiment
-    from ftplug.plugin_manager import get_plugins
-    from ftplug.runner import load_splits
-
-    test = load_splits(load_experiment(experiment, get_plugins().registry)).test
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in fortunes(count + 1)), encoding="utf-8")
+    experiment = zero_shot_experiment(directory / "peer.toml", jsonl, count)
     table = directory / "tests.csv"
     with table.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["input", "expected"])
-        writer.writerows([example.input, example.expected] for example in test)
+        writer.writerows([example.input, example.expected] for example in test_split(experiment))
     return experiment, table
 
 
@@ -83,36 +55,25 @@ def _promptfoo_config(directory: Path, table: Path, base_url: str) -> Path:
     return config
 
 
-def _timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
-    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
-        started = time.perf_counter()
-        # promptfoo's logger fails ("write after end") when its stdout is /dev/null: give it a file
-        done = subprocess.run(command, env=env, cwd=cwd, stdout=output, stderr=errors, check=False)
-        elapsed = time.perf_counter() - started
-        # promptfoo exits 100 when assertions fail, which they do here (the stub always answers "food"); it
-        # may also crash on its way out ("write after end" in its logger) after the evaluation completed
-        output.seek(0)
-        completed = b"Eval complete" in output.read()
-        if done.returncode not in (0, 100) and not completed:
-            errors.seek(0)
-            detail = errors.read()[-2000:].decode(errors='replace')
-            raise SystemExit(f"{command[0]} failed ({done.returncode}): {detail}")
+def _timed(command: list[str], env: dict[str, str], cwd: Path, promptfoo: bool) -> float:
+    # promptfoo exits 100 when assertions fail, which they do here (the stub always answers "food"); it may
+    # also crash on its way out ("write after end" in its logger) after the evaluation completed
+    elapsed, _, printed = timed(command, env, cwd, ok=tuple(range(256)) if promptfoo else (0,))
+    if promptfoo and b"Eval complete" not in printed:
+        raise SystemExit(f"promptfoo did not complete its evaluation: {printed[-2000:].decode(errors='replace')}")
     return elapsed
 
 
 def _setting(args: argparse.Namespace, latency_ms: float, concurrency: int) -> tuple[float, float]:
-    stub = subprocess.Popen([sys.executable, str(HERE / "stub_server.py"), "0", str(latency_ms)],
-                            stdout=subprocess.PIPE, text=True)
-    assert stub.stdout is not None
-    base_url = stub.stdout.readline().strip()
+    stub, base_url = start_stub(latency_ms)
     times: dict[str, list[float]] = {"ftplug": [], "promptfoo": []}
     try:
         with tempfile.TemporaryDirectory() as scratch:
             directory = Path(scratch)
             experiment, table = _cases(directory, args.requests)
             config = _promptfoo_config(directory, table, base_url)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-            env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=base_url, PROMPTFOO_DISABLE_TELEMETRY="1",
+            env = api_environment(base_url)
+            env.update(PROMPTFOO_DISABLE_TELEMETRY="1",
                        PROMPTFOO_DISABLE_UPDATE="1", PROMPTFOO_CONFIG_DIR=str(directory / "promptfoo-home"),
                        PROMPTFOO_CACHE_ENABLED="false")
             for round_number in range(args.rounds):
@@ -126,7 +87,7 @@ def _setting(args: argparse.Namespace, latency_ms: float, concurrency: int) -> t
                         env["PROMPTFOO_CONFIG_DIR"] = str(directory / f"promptfoo-home-{round_number}")
                         command = [args.promptfoo, "eval", "-c", str(config), "--max-concurrency", str(concurrency),
                                    "--no-cache", "--no-progress-bar", "--no-table"]
-                    times[tool].append(_timed(command, env, directory))
+                    times[tool].append(_timed(command, env, directory, promptfoo=tool == "promptfoo"))
     finally:
         stub.terminate()
     return statistics.median(times["ftplug"]), statistics.median(times["promptfoo"])

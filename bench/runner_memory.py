@@ -16,21 +16,16 @@ the requests' time).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from common import api_environment, fortunes, start_stub, timed, zero_shot_experiment
 
 
 def _dataset(path: Path, size: int) -> None:
-    with gzip.open(HERE / "data" / "fortunes_all.jsonl.gz", "rt", encoding="utf-8") as corpus:
-        quotes = [json.loads(line) for line in corpus]
+    quotes = fortunes(15_000)
     with path.open("w", encoding="utf-8") as out:
         for index in range(size):
             quote, copy = quotes[index % len(quotes)], index // len(quotes) + 1
@@ -41,36 +36,12 @@ def _dataset(path: Path, size: int) -> None:
 def _run(directory: Path, size: int, concurrency: int, env: dict[str, str]) -> tuple[float, int]:
     data = directory / f"quotes-{size}.jsonl"
     _dataset(data, size + 1000)
-    experiment = directory / f"memory-{size}.toml"
-    experiment.write_text(f'''[experiment]
-name = "memory-{size}"
-seed = 7
-[data]
-loader = "jsonl"
-path = "{data}"
-[split]
-test = {size}
-validation = 0
-[model]
-base = "gpt-4o-mini-2024-07-18"
-[[variants]]
-name = "zero-shot"
-prompt = {{ builder = "few-shot", shots = 0, system = "Classify the quotation by topic. Answer with one word." }}
-[scoring]
-scorers = ["exact"]
-''', encoding="utf-8")
-    command = [sys.executable, "-m", "ftplug.cli", "run", str(experiment), "--db", str(directory / f"{size}.duckdb"),
-               "--live", "--quiet", "--concurrency", str(concurrency)]
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            errors.seek(0)
-            raise SystemExit(f"ftplug run failed: {errors.read()[-2000:].decode(errors='replace')}")
+    experiment = zero_shot_experiment(directory / f"memory-{size}.toml", data, size)
+    elapsed, rss, _ = timed([sys.executable, "-m", "ftplug.cli", "run", str(experiment), "--db",
+                             str(directory / f"{size}.duckdb"), "--live", "--quiet", "--concurrency",
+                             str(concurrency)], env)
     data.unlink()
-    return elapsed, usage.ru_maxrss
+    return elapsed, rss
 
 
 def main() -> None:
@@ -79,10 +50,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
-    stub = subprocess.Popen([sys.executable, str(HERE / "stub_server.py"), "0"], stdout=subprocess.PIPE, text=True)
-    assert stub.stdout is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=stub.stdout.readline().strip())
+    stub, base_url = start_stub()
+    env = api_environment(base_url)
     print(f"zero-shot run against the stub server, concurrency {args.concurrency}")
     print(f"{'test split':>12}  {'wall s':>8}  {'pred/s':>7}  {'peak RSS MiB':>12}")
     try:

@@ -20,18 +20,14 @@ N x latency / concurrency with both sides' ratios to it. Also prints ftplug's pe
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SYSTEM = "Classify the quotation by topic. Answer with exactly one word."
+from common import SYSTEM, api_environment, fortunes, start_stub, test_split, timed, zero_shot_experiment
+
 BARE = '''
 import asyncio, json, sys
 from openai import AsyncOpenAI, DefaultAioHttpClient
@@ -51,60 +47,6 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
 '''
 
 
-def _experiment(directory: Path, requests: int) -> tuple[Path, Path]:
-    """The test examples (JSONL) and an experiment whose test split is exactly them."""
-    with gzip.open(HERE / "data" / "fortunes_all.jsonl.gz", "rt", encoding="utf-8") as corpus:
-        examples = [json.loads(line) for line, _ in zip(corpus, range(requests + 50), strict=False)]
-    data = directory / "quotes.jsonl"
-    data.write_text("".join(json.dumps(e) + "\n" for e in examples), encoding="utf-8")
-    test = directory / "test.jsonl"
-    experiment = directory / "overhead.toml"
-    experiment.write_text(f'''[experiment]
-name = "overhead"
-seed = 7
-[data]
-loader = "jsonl"
-path = "{data}"
-[split]
-test = {requests}
-validation = 0
-[model]
-base = "gpt-4o-mini-2024-07-18"
-[[variants]]
-name = "zero-shot"
-prompt = {{ builder = "few-shot", shots = 0, system = {json.dumps(SYSTEM)} }}
-[scoring]
-scorers = ["exact"]
-''', encoding="utf-8")
-    return experiment, test
-
-
-def _write_test_split(experiment: Path, test: Path) -> int:
-    """The examples ftplug puts in the test split, for the reference script to send the same prompts."""
-    from ftplug.experiment import load_experiment
-    from ftplug.plugin_manager import get_plugins
-    from ftplug.runner import load_splits
-
-    splits = load_splits(load_experiment(experiment, get_plugins().registry))
-    test.write_text("".join(json.dumps({"input": e.input}) + "\n" for e in splits.test), encoding="utf-8")
-    return len(splits.test)
-
-
-def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds of ``command`` and its own peak RSS in KiB; fails loudly if it fails."""
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            raise SystemExit(f"{' '.join(command[:4])} failed ({process.returncode}): "
-                             f"{errors.read()[-2000:].decode(errors='replace')}")
-    return elapsed, usage.ru_maxrss
-
-
 def main() -> None:
     """Run the comparison and print the numbers."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,19 +55,20 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    stub = subprocess.Popen([sys.executable, str(HERE / "stub_server.py"), "0", str(args.latency_ms)],
-                            stdout=subprocess.PIPE, text=True)
-    assert stub.stdout is not None
-    base_url = stub.stdout.readline().strip()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=base_url)
+    stub, base_url = start_stub(args.latency_ms)
+    env = api_environment(base_url)
     times: dict[str, list[float]] = {"bare": [], "bare-aiohttp": [], "ftplug": []}
     peak = 0
     try:
         with tempfile.TemporaryDirectory() as scratch:
             directory = Path(scratch)
-            experiment, test = _experiment(directory, args.requests)
-            count = _write_test_split(experiment, test)
+            data = directory / "quotes.jsonl"
+            data.write_text("".join(json.dumps(e) + "\n" for e in fortunes(args.requests + 50)), encoding="utf-8")
+            experiment = zero_shot_experiment(directory / "overhead.toml", data, args.requests)
+            chosen = test_split(experiment)
+            count = len(chosen)
+            test = directory / "test.jsonl"
+            test.write_text("".join(json.dumps({"input": e.input}) + "\n" for e in chosen), encoding="utf-8")
             script = directory / "bare.py"
             script.write_text(f"SYSTEM = {SYSTEM!r}\n{BARE}", encoding="utf-8")
             bare = [sys.executable, str(script), str(test), str(args.concurrency)]
@@ -133,12 +76,12 @@ def main() -> None:
                 sides = list(times) if round_number % 2 == 0 else list(reversed(times))
                 for side in sides:
                     if side.startswith("bare"):
-                        elapsed, _ = _timed([*bare, "aiohttp" if side == "bare-aiohttp" else "httpx"], env)
+                        elapsed, _, _ = timed([*bare, "aiohttp" if side == "bare-aiohttp" else "httpx"], env)
                     else:
                         db = directory / f"run{round_number}.duckdb"
-                        elapsed, rss = _timed([sys.executable, "-m", "ftplug.cli", "run", str(experiment), "--db",
-                                               str(db), "--live", "--quiet", "--concurrency",
-                                               str(args.concurrency)], env)
+                        elapsed, rss, _ = timed([sys.executable, "-m", "ftplug.cli", "run", str(experiment), "--db",
+                                                 str(db), "--live", "--quiet", "--concurrency",
+                                                 str(args.concurrency)], env)
                         peak = max(peak, rss)
                     times[side].append(elapsed)
     finally:
