@@ -7,22 +7,9 @@ import os
 from pathlib import Path
 
 from tests.helpers import EXAMPLE, run_cli
+from tests.test_plugins import GOOD_PLUGIN
 
-SHOUT = '''
-from ftplug import hookimpl
-
-
-class Shout:
-    """1.0 when the answer is in capitals."""
-
-    def score(self, output, example):
-        return float(output.isupper())
-
-
-@hookimpl
-def ftplug_register_scorers(register):
-    register("shout", Shout)
-'''
+SHOUT = GOOD_PLUGIN  # a scorer 'shout', as a loose file here
 
 BROKEN_TRAINER = '''
 from ftplug import hookimpl
