@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,24 @@ class Endpoint:
             with contextlib.suppress(RuntimeError):  # without the extra: the SDK's default transport
                 options["http_client"] = DefaultAioHttpClient()
         return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+
+
+class LazyClient:
+    """A client made on first use: a trainer that never calls the API (no training, a local baseline) costs
+    no client — building one sets up TLS, a noticeable fraction of a second."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make, self._client = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
+
+    def close(self) -> None:
+        """Close the client, if it was ever made."""
+        if self._client is not None:
+            self._client.close()
 
 
 def wants_simulator(mode: Mode) -> bool:

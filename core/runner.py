@@ -16,7 +16,7 @@ from ftplug.component_guard import ComponentError, blame, guarded
 from ftplug.components import LoadContext, TrainedModel, TrainingContext
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits, split_dataset, split_key
-from ftplug.endpoint import Endpoint
+from ftplug.endpoint import Endpoint, LazyClient
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.progress import Progress
@@ -304,7 +304,8 @@ class ExperimentRunner:
         context = TrainingContext(
             experiment=self.experiment.name, variant=variant.spec.name, base_model=self.experiment.base_model,
             train=splits.train, validation=splits.validation, prompt=variant.prompt,
-            client=self.endpoint.client(max_retries=self.options.max_retries), simulated=self.endpoint.simulated,
+            client=LazyClient(lambda: self.endpoint.client(max_retries=self.options.max_retries)),
+            simulated=self.endpoint.simulated,
             seed=self.experiment.seed, log=log, endpoint_url=self.endpoint.base_url, ledger=self.store,
             approve_cost=lambda cost, what: self._approve_cost(cost, what, log),
             resume_hint=self.options.resume_hint)
