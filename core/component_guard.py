@@ -7,7 +7,7 @@ the plugin that contributed it, so the runner can mark that variant failed and g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any
@@ -69,5 +69,3 @@ def _builtin_names() -> set[str]:
 
     return {module.rsplit(".", 1)[-1] for module in BUILTIN_PLUGINS}
 
-
-__all__: list[Callable[..., Any] | str] = ["ComponentError", "Guarded", "blame", "guarded"]

@@ -217,10 +217,6 @@ class Plugins:
         """The hooks as ``hooks.NAME(**kwargs)``, each implementation isolated (see :meth:`call_each`)."""
         return IsolatedHooks(self)
 
-    def hook_callers(self, hook_name: str) -> list[str]:
-        """Names of the active plugins implementing ``hook_name``."""
-        return [impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()]
-
 
 class IsolatedHooks:
     """``hooks.ftplug_run_started(run=...)`` and the like, with :meth:`Plugins.call_each`'s isolation: what

@@ -240,8 +240,7 @@ def fortunes_experiment() -> dict[str, Any]:
 
 
 '''
-    used = {"Example": "Example(" in tests, "Path": "Path" in tests, "files": "files(" in tests,
-            class_name: class_name + "(" in tests}
+    used = {"Example": "Example(" in tests, "Path": "Path" in tests, class_name: class_name + "(" in tests}
     if not used[class_name]:
         header = header.replace(f"from {module}.plugin import {class_name}\n", "")
     if not used["Example"]:

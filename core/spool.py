@@ -11,6 +11,8 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
+import numpy as np
+
 if TYPE_CHECKING:
     from ftplug.dataset import Example
 
@@ -19,13 +21,10 @@ class ExampleSpool:
     """An append-only file of pickled examples, each at a recorded offset; removed when garbage-collected."""
 
     def __init__(self) -> None:
-        import numpy as np
-
         handle, self.path = tempfile.mkstemp(prefix="ftplug-examples-", suffix=".pickle")
         self._file = os.fdopen(handle, "w+b", buffering=1 << 20)
         self._offsets: list[Any] = []  # NumPy int64 arrays, a chunk at a time
         self._pending: list[int] = []
-        self._np = np
         self._closer = weakref.finalize(self, _remove, self._file, self.path)
 
     def __len__(self) -> int:
@@ -36,16 +35,16 @@ class ExampleSpool:
         self._pending.append(self._file.tell())
         pickle.dump(example, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         if len(self._pending) >= 65_536:
-            self._offsets.append(self._np.array(self._pending, dtype=self._np.int64))
+            self._offsets.append(np.array(self._pending, dtype=np.int64))
             self._pending = []
 
     def offsets(self) -> Any:
         """Where each example starts, in the order they were appended."""
         self._file.flush()
         if self._pending:
-            self._offsets.append(self._np.array(self._pending, dtype=self._np.int64))
+            self._offsets.append(np.array(self._pending, dtype=np.int64))
             self._pending = []
-        return self._np.concatenate(self._offsets) if self._offsets else self._np.zeros(0, self._np.int64)
+        return np.concatenate(self._offsets) if self._offsets else np.zeros(0, np.int64)
 
     def read(self, offsets: Sequence[int] | Any) -> Iterator[Example]:
         """The examples at ``offsets``, in that order (each reading has a file handle of its own)."""
@@ -83,7 +82,7 @@ class SpooledExamples:
     def where(self, keep: Callable[[Example], bool]) -> SpooledExamples:
         """The examples for which ``keep`` is true, as another spooled sequence (one pass over these)."""
         chosen = [offset for offset, example in zip(self.offsets, self, strict=True) if keep(example)]
-        return SpooledExamples(self.spool, self.spool._np.array(chosen, dtype=self.spool._np.int64))
+        return SpooledExamples(self.spool, np.array(chosen, dtype=np.int64))
 
     def __repr__(self) -> str:
         return f"<{len(self)} examples spooled to {self.spool.path}>"
