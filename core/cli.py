@@ -129,7 +129,8 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     from ftplug.experiment import load_experiment
     from ftplug.plugin_manager import get_plugins
     from ftplug.report import render_text
-    from ftplug.runner import ExperimentRunner, run_options_for
+    from ftplug.run_options import run_options_for
+    from ftplug.runner import ExperimentRunner
     from ftplug.store import open_store
 
     if shard and db == DEFAULT_DB:

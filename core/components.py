@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -212,3 +213,18 @@ class Scorer(Protocol):
         """A value (1.0 = correct for match scorers), or ``None`` when the scorer does not apply. An
         exception is recorded as an error for this output only."""
         ...
+
+
+PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)
+
+
+def prompts_for(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
+    """Each test example with its messages, built a chunk at a time when the builder can (``build_many``)."""
+    build_many = getattr(builder, "build_many", None)
+    if build_many is None:
+        for example in test:
+            yield example, builder.build(example)
+        return
+    examples = iter(test)
+    while chunk := list(itertools.islice(examples, PROMPT_CHUNK)):
+        yield from zip(chunk, build_many(chunk), strict=True)

@@ -34,8 +34,8 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     """Estimate every variant of ``plan``: training from the trainer's own ``estimate`` (if it has one),
     inference from the exact prompt tokens of every test prompt and the expected answers' tokens as the
     completion length, at the catalogue's prices (fine-tuned rates for a trained variant)."""
+    from ftplug.components import prompts_for
     from ftplug.costs import request_cost
-    from ftplug.runner import prompts_for
     from ftplug.tokens import TokenCounter
 
     counter = TokenCounter(experiment.base_model)

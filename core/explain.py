@@ -7,7 +7,8 @@ from typing import Any
 
 from ftplug.errors import ConfigError
 from ftplug.experiment import Experiment
-from ftplug.runner import ExperimentRunner, RunOptions
+from ftplug.run_options import RunOptions
+from ftplug.runner import ExperimentRunner
 from ftplug.tokens import TokenCounter, count_message_tokens
 
 

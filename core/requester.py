@@ -127,3 +127,13 @@ def describe_error(error: BaseException) -> str:
     message = getattr(error, "message", None) or str(error)
     prefix = " ".join(str(p) for p in (status, code) if p)
     return f"{prefix}: {message}" if prefix else message
+
+
+def describe_request_stats(stats: dict[str, Any] | None) -> str:
+    """The retries and waits behind a variant's predictions, when there were any."""
+    if not stats or not (stats["retries"] or stats["limit_wait_s"] >= 0.5):
+        return ""
+    parts = [f"{stats['retries']} retries ({stats['rate_limited']} rate-limited)"] if stats["retries"] else []
+    if stats["limit_wait_s"] >= 0.5:
+        parts.append(f"{stats['limit_wait_s']:,.1f} s waited for the rate limits")
+    return "; " + ", ".join(parts)

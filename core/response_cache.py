@@ -11,7 +11,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ftplug.endpoint import Endpoint
 
 
 def request_key(endpoint: str, model: str, messages: Sequence[Mapping[str, Any]],
@@ -46,3 +49,8 @@ class CachedResponse:
         return cls(samples=tuple(data["samples"]), prompt_tokens=data["prompt_tokens"],
                    completion_tokens=data["completion_tokens"], cached_tokens=data.get("cached_tokens", 0),
                    latency_ms=data["latency_ms"])
+
+
+def cache_endpoint(endpoint: Endpoint) -> str:
+    """The endpoint as response-cache keys name it."""
+    return "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")

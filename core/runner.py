@@ -8,117 +8,35 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ftplug.component_guard import ComponentError, blame, guarded
-from ftplug.components import LoadContext, TrainedModel, TrainingContext
+from ftplug.component_guard import ComponentError
+from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
 from ftplug.costs import request_cost
-from ftplug.dataset import Example, Splits, split_dataset, split_key
+from ftplug.dataset import Example, Splits
 from ftplug.endpoint import Endpoint, LazyClient
 from ftplug.errors import FtplugError
-from ftplug.experiment import Experiment, VariantSpec
+from ftplug.experiment import Experiment
+from ftplug.planning import Plan, PreparedVariant, make_plan
 from ftplug.progress import Progress
 from ftplug.rate_limits import RequestLimiter
-from ftplug.requester import Answer, ChatRequester, QuotaExhausted, describe_error, is_openai_error
-from ftplug.response_cache import CachedResponse, request_key
-from ftplug.retry_policy import RetryPolicy
+from ftplug.requester import (
+    Answer,
+    ChatRequester,
+    QuotaExhausted,
+    describe_error,
+    describe_request_stats,
+    is_openai_error,
+)
+from ftplug.response_cache import CachedResponse, cache_endpoint, request_key
 from ftplug.run_keys import ids_digest, variant_key
+from ftplug.run_options import RunOptions, run_options_for
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
 from ftplug.sink import PredictionSink
 from ftplug.store import Store
 from ftplug.tokens import TokenCounter
-
-PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)
-
-
-@dataclass
-class RunOptions:
-    """How to run: ``limit`` caps the test examples, ``batch_size`` is predictions per store commit.
-
-    ``concurrency`` requests are in flight at once, within ``rpm`` requests and ``tpm`` tokens per minute
-    per endpoint (``None``: only what the API's rate-limit headers say); failed requests are retried by
-    ``retry``. ``max_retries`` is the SDK's own, for fine-tuning calls.
-
-    ``shard``: ``(i, n)`` runs only the i-th of n disjoint, deterministic slices of the test split (see
-    :func:`shard_of`); the slices of one experiment merge back into whole runs (``ftplug merge``).
-
-    ``batch``: send the requests through the Batch API (:mod:`ftplug.batch_mode`), polling every
-    ``batch_poll_seconds`` (default 30, 0.2 on the simulator).
-
-    ``max_cost``: stop taking new requests once this invocation has paid that many USD for answers (answers
-    from the cache cost nothing); what was asked is stored, the stopped run resumes like an interrupted one.
-
-    A variant whose earlier run (same data, settings and kind of endpoint) did not finish is resumed: only
-    the examples without a stored, error-free prediction are asked again; ``fresh`` starts new runs instead.
-
-    The cost gate, before any live training: refuse above ``max_training_cost`` USD; above
-    ``confirm_above_usd`` (or when the cost is unknown) ask ``confirm`` unless ``yes``; with no way to
-    ask, refuse and say how to proceed.
-    """
-
-    limit: int | None = None
-    concurrency: int = 32
-    batch_size: int = 64
-    max_retries: int = 3
-    rpm: float | None = None
-    tpm: float | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    yes: bool = False
-    max_training_cost: float | None = None
-    confirm_above_usd: float = 1.0
-    confirm: Callable[[str], bool] | None = None
-    resume_hint: str = "ftplug run EXPERIMENT.toml"
-    fresh: bool = False
-    use_cache: bool = True
-    max_cost: float | None = None
-    shard: tuple[int, int] | None = None
-    batch: bool = False
-    batch_poll_seconds: float | None = None
-    progress_interval: float = 5.0
-    quiet: bool = False
-
-
-def run_options_for(experiment: Experiment, **given: Any) -> RunOptions:
-    """Options from the experiment's ``[run]`` table, overridden by ``given`` (flags; ``None`` = not given)."""
-    config = experiment.run_options
-    chosen = {key: value for key, value in given.items() if value is not None}
-    for key in ("concurrency", "rpm", "tpm"):
-        chosen.setdefault(key, config.get(key))
-    attempts = chosen.pop("max_attempts", None) or config.get("max_attempts", 5)
-    chosen.setdefault("retry", RetryPolicy(attempts=attempts, base=config.get("backoff", 0.5)))
-    return RunOptions(**{key: value for key, value in chosen.items() if value is not None})
-
-
-@dataclass
-class PreparedVariant:
-    """A variant with its components instantiated and its prompt builder prepared."""
-
-    spec: VariantSpec
-    prompt: Any
-    trainer: Any
-    error: ComponentError | None = None  # a component failed while the variant was being prepared
-
-
-def load_splits(experiment: Experiment) -> Splits:
-    """Load the experiment's dataset and split it (reading the loader's examples once, as they come)."""
-    loader = experiment.data.create()
-    examples = loader.load(LoadContext(base_dir=experiment.base_dir, config_path=str(experiment.path)))
-    return split_dataset(examples, seed=experiment.seed, test=experiment.test_split,
-                         validation=experiment.validation_split, config_path=str(experiment.path),
-                         source=str(experiment.data.options.get("path", experiment.path)))
-
-
-@dataclass
-class Plan:
-    """Everything decided before a request is sent: the splits, the prepared variants, the test examples."""
-
-    splits: Splits
-    variants: list[PreparedVariant]
-    test: Sequence[Example]  # what this invocation predicts: the test split, or its shard
-    whole_test: Sequence[Example] = ()  # the test split (after --limit) that runs are keyed by
 
 
 class ExperimentRunner:
@@ -144,25 +62,8 @@ class ExperimentRunner:
         self.token_counter: TokenCounter | None = None
 
     def plan(self) -> Plan:
-        """Load and split the data and prepare every variant, so bad input fails before anything runs."""
-        splits = load_splits(self.experiment)
-        variants = []
-        for spec in self.experiment.variants:
-            try:
-                with blame(spec.prompt.component, "its constructor"):
-                    prompt = guarded(spec.prompt.create(), spec.prompt.component)
-                with spec.prompt.locate_errors():
-                    prompt.prepare(splits.train, self.experiment.base_model, self.experiment.seed)
-                with blame(spec.trainer.component, "its constructor"):
-                    trainer = guarded(spec.trainer.create(), spec.trainer.component)
-            except ComponentError as error:  # that variant fails when the run reaches it; the others go on
-                variants.append(PreparedVariant(spec=spec, prompt=None, trainer=None, error=error))
-                continue
-            variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=trainer))
-        test = splits.test[: self.options.limit] if self.options.limit else splits.test
-        shard = self.options.shard
-        return Plan(splits=splits, variants=variants, whole_test=test,
-                    test=shard_of(test, self.experiment.seed, *shard) if shard else test)
+        """Load and split the data and prepare every variant (:func:`ftplug.planning.make_plan`)."""
+        return make_plan(self.experiment, self.options)
 
     def run(self, endpoint: Endpoint, plan: Plan | None = None) -> list[RunSummary]:
         """Run every variant of ``plan`` (made now if not given) against ``endpoint``; one summary per variant."""
@@ -294,7 +195,7 @@ class ExperimentRunner:
             self.hooks.ftplug_run_finished(run=run, summary=summary)
         label = " [simulated]" if run.simulated else ""
         self.log(f"{spec.name}: {summary.predictions}/{total} predictions, {summary.errors} errors"
-                 f"{_describe_requests(summary.details.get('requests'))}{label}")
+                 f"{describe_request_stats(summary.details.get('requests'))}{label}")
         return summary
 
     def _train(self, variant: PreparedVariant, splits: Splits, run: RunInfo) -> TrainedModel:
@@ -372,7 +273,7 @@ class ExperimentRunner:
         requester = ChatRequester(client, self._limiter(endpoint), self.options.retry,
                                   count_tokens=lambda messages: self._token_counter().messages(messages))
         parameters = self._parameters(variant)
-        where = _cache_endpoint(endpoint)
+        where = cache_endpoint(endpoint)
         prompts = self._with_cache(prompts_for(variant.prompt, test), where, model, parameters)
 
         stopped: list[FtplugError] = []
@@ -408,7 +309,7 @@ class ExperimentRunner:
         from ftplug.batch_mode import BatchCallbacks, BatchRunner, BudgetStop
 
         parameters = self._parameters(variant)
-        where = _cache_endpoint(endpoint)
+        where = cache_endpoint(endpoint)
         callbacks = BatchCallbacks(
             requests=lambda examples: self._with_cache(prompts_for(variant.prompt, examples), where, model, parameters),
             answered=lambda example, completion, key: self._answer_record(
@@ -499,43 +400,3 @@ class ExperimentRunner:
 
 class BudgetReached(FtplugError):
     """The run has spent its ``--max-cost``."""
-
-
-def _cache_endpoint(endpoint: Endpoint) -> str:
-    """The endpoint as response-cache keys name it."""
-    return "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
-
-
-def shard_of(test: Sequence[Example], seed: int, index: int, count: int) -> Sequence[Example]:
-    """The ``index``-th (1-based) of ``count`` disjoint slices of ``test``: the examples whose split key is
-    ``index − 1`` modulo ``count``; every example is in exactly one slice, whatever ``count`` is."""
-    if not 1 <= index <= count:
-        raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
-
-    def belongs(example: Example) -> bool:
-        return split_key(seed, example.id) % count == index - 1
-
-    where = getattr(test, "where", None)
-    return where(belongs) if where is not None else tuple(example for example in test if belongs(example))
-
-
-def _describe_requests(stats: dict[str, Any] | None) -> str:
-    """The retries and waits behind a variant's predictions, when there were any."""
-    if not stats or not (stats["retries"] or stats["limit_wait_s"] >= 0.5):
-        return ""
-    parts = [f"{stats['retries']} retries ({stats['rate_limited']} rate-limited)"] if stats["retries"] else []
-    if stats["limit_wait_s"] >= 0.5:
-        parts.append(f"{stats['limit_wait_s']:,.1f} s waited for the rate limits")
-    return "; " + ", ".join(parts)
-
-
-def prompts_for(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
-    """Each test example with its messages, built a chunk at a time when the builder can (``build_many``)."""
-    build_many = getattr(builder, "build_many", None)
-    if build_many is None:
-        for example in test:
-            yield example, builder.build(example)
-        return
-    examples = iter(test)
-    while chunk := list(itertools.islice(examples, PROMPT_CHUNK)):
-        yield from zip(chunk, build_many(chunk), strict=True)

@@ -90,7 +90,8 @@ def ftplug_run(tmp_path: Path, ftplug_simulator: Any, ftplug_store: Any) -> Call
     from ftplug.endpoint import SIMULATOR_KEY, Endpoint
     from ftplug.experiment import experiment_from_dict
     from ftplug.plugin_manager import get_plugins
-    from ftplug.runner import ExperimentRunner, run_options_for
+    from ftplug.run_options import run_options_for
+    from ftplug.runner import ExperimentRunner
 
     def run(experiment: dict[str, Any], limit: int | None = None, **options: Any) -> list[Any]:
         plugins = get_plugins()

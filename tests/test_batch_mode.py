@@ -13,7 +13,8 @@ from ftplug.costs import BATCH_PRICE_FACTOR
 from ftplug.endpoint import Endpoint
 from ftplug.experiment import load_experiment
 from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.runner import ExperimentRunner, RunOptions
+from ftplug.run_options import RunOptions
+from ftplug.runner import ExperimentRunner
 from ftplug.simulator import Simulator
 from tests.helpers import EXAMPLE, fresh_plugins
 

@@ -89,7 +89,8 @@ def test_models_flag_and_environment_reach_every_command(tmp_path: Path) -> None
 def test_an_experiment_can_name_its_own_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ftplug import catalogue
     from ftplug.experiment import load_experiment
-    from ftplug.runner import ExperimentRunner, RunOptions
+    from ftplug.run_options import RunOptions
+    from ftplug.runner import ExperimentRunner
     from tests.helpers import EXAMPLE, fresh_plugins
 
     monkeypatch.setattr(catalogue, "_user_files", [])  # the file stays in use for this test only

@@ -7,7 +7,8 @@ from datetime import date
 from itertools import pairwise
 
 from ftplug.experiment import load_experiment
-from ftplug.runner import ExperimentRunner, RunOptions
+from ftplug.run_options import RunOptions
+from ftplug.runner import ExperimentRunner
 from ftplug.tokens import count_text_tokens
 from tests.helpers import EXAMPLE, fresh_plugins
 

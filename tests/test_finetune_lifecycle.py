@@ -154,7 +154,8 @@ def _copy_example(tmp_path: Path, trainer_options: str) -> Path:
 
 def _live_runner(tmp_path: Path, simulator: Simulator, **options: Any) -> tuple[Any, Any]:
     from ftplug.experiment import load_experiment
-    from ftplug.runner import ExperimentRunner, RunOptions
+    from ftplug.run_options import RunOptions
+    from ftplug.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     plugins = fresh_plugins()
@@ -227,7 +228,8 @@ def test_wind_down_warnings_follow_the_catalogue_dates() -> None:
 def test_a_trainer_base_url_trains_and_answers_at_that_endpoint(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from ftplug.experiment import load_experiment
-    from ftplug.runner import ExperimentRunner, RunOptions
+    from ftplug.run_options import RunOptions
+    from ftplug.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     with Simulator(seed=1, timing=FAST) as run_endpoint, Simulator(
@@ -295,7 +297,8 @@ def test_dry_run_prints_every_variants_estimate_and_calls_nothing(tmp_path: Path
     builder = FewShotBuilder(system="Classify the quotation by topic. Answer with exactly one of: science, "
                                     "politics, computers, law, food.")
     from ftplug.experiment import load_experiment
-    from ftplug.runner import ExperimentRunner, RunOptions
+    from ftplug.run_options import RunOptions
+    from ftplug.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     plugins = fresh_plugins()

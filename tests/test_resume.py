@@ -18,7 +18,8 @@ from ftplug.endpoint import open_endpoint
 from ftplug.experiment import load_experiment
 from ftplug.plugins.duckdb_store import DuckDBStore
 from ftplug.retry_policy import RetryPolicy
-from ftplug.runner import ExperimentRunner, RunOptions
+from ftplug.run_options import RunOptions
+from ftplug.runner import ExperimentRunner
 from tests.helpers import EXAMPLE, fresh_plugins
 
 

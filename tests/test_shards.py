@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from ftplug.dataset import Example
-from ftplug.runner import shard_of
+from ftplug.planning import shard_of
 from tests.helpers import EXAMPLE, run_cli
 
 PER_VARIANT = ("SELECT r.variant, r.status, r.shard, count(p.example_id), count(DISTINCT p.example_id), "

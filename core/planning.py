@@ -1,0 +1,79 @@
+"""Everything decided before a request is sent: the splits, the prepared variants, the test examples
+this invocation predicts (the whole test split, or one shard of it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ftplug.component_guard import ComponentError, blame, guarded
+from ftplug.components import LoadContext
+from ftplug.dataset import Example, Splits, split_dataset, split_key
+from ftplug.experiment import Experiment, VariantSpec
+from ftplug.run_options import RunOptions
+
+
+@dataclass
+class PreparedVariant:
+    """A variant with its components instantiated and its prompt builder prepared."""
+
+    spec: VariantSpec
+    prompt: Any
+    trainer: Any
+    error: ComponentError | None = None  # a component failed while the variant was being prepared
+
+
+def load_splits(experiment: Experiment) -> Splits:
+    """Load the experiment's dataset and split it (reading the loader's examples once, as they come)."""
+    loader = experiment.data.create()
+    examples = loader.load(LoadContext(base_dir=experiment.base_dir, config_path=str(experiment.path)))
+    return split_dataset(examples, seed=experiment.seed, test=experiment.test_split,
+                         validation=experiment.validation_split, config_path=str(experiment.path),
+                         source=str(experiment.data.options.get("path", experiment.path)))
+
+
+@dataclass
+class Plan:
+    """Everything decided before a request is sent: the splits, the prepared variants, the test examples."""
+
+    splits: Splits
+    variants: list[PreparedVariant]
+    test: Sequence[Example]  # what this invocation predicts: the test split, or its shard
+    whole_test: Sequence[Example] = ()  # the test split (after --limit) that runs are keyed by
+
+
+def make_plan(experiment: Experiment, options: RunOptions) -> Plan:
+    """Load and split the data and prepare every variant, so bad input fails before anything runs; a
+    variant whose plugin component raises while being prepared is kept with its error (it fails alone)."""
+    splits = load_splits(experiment)
+    variants = []
+    for spec in experiment.variants:
+        try:
+            with blame(spec.prompt.component, "its constructor"):
+                prompt = guarded(spec.prompt.create(), spec.prompt.component)
+            with spec.prompt.locate_errors():
+                prompt.prepare(splits.train, experiment.base_model, experiment.seed)
+            with blame(spec.trainer.component, "its constructor"):
+                trainer = guarded(spec.trainer.create(), spec.trainer.component)
+        except ComponentError as error:  # that variant fails when the run reaches it; the others go on
+            variants.append(PreparedVariant(spec=spec, prompt=None, trainer=None, error=error))
+            continue
+        variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=trainer))
+    test = splits.test[: options.limit] if options.limit else splits.test
+    shard = options.shard
+    return Plan(splits=splits, variants=variants, whole_test=test,
+                test=shard_of(test, experiment.seed, *shard) if shard else test)
+
+
+def shard_of(test: Sequence[Example], seed: int, index: int, count: int) -> Sequence[Example]:
+    """The ``index``-th (1-based) of ``count`` disjoint slices of ``test``: the examples whose split key is
+    ``index − 1`` modulo ``count``; every example is in exactly one slice, whatever ``count`` is."""
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
+
+    def belongs(example: Example) -> bool:
+        return split_key(seed, example.id) % count == index - 1
+
+    where = getattr(test, "where", None)
+    return where(belongs) if where is not None else tuple(example for example in test if belongs(example))
