@@ -7,14 +7,68 @@ run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
+VARIANT_ROWS = """
+WITH latest AS (
+    SELECT * FROM runs WHERE experiment = $experiment
+    QUALIFY row_number() OVER (PARTITION BY variant ORDER BY started_at DESC) = 1),
+per_run AS (  -- aggregated per run first: grouping 1M rows by the run's wide columns would cost far more
+    SELECT run_id, count(example_id) AS predictions, count(error) AS errors,
+           avg(prompt_tokens) AS mean_prompt_tokens, avg(completion_tokens) AS mean_completion_tokens,
+           avg(latency_ms) AS mean_latency_ms, quantile_cont(latency_ms, 0.95) AS p95_latency_ms,
+           sum(cost_usd) AS cost_usd, 1000 * avg(cost_usd) AS cost_per_1k_usd,
+           count(cost_usd) AS cost_n, bool_and(cost_usd IN (0, 1)) AS cost_binary,
+           approx_count_distinct(cost_usd) AS cost_distinct,
+           count(latency_ms) AS latency_n, sum(latency_ms) AS latency_sum,
+           bool_and(latency_ms IN (0, 1)) AS latency_binary, approx_count_distinct(latency_ms) AS latency_distinct
+    FROM predictions WHERE run_id IN (SELECT run_id FROM latest) GROUP BY run_id)
+SELECT l.run_id, l.variant, l.model, l.trainer, l.status, l.simulated, l.started_at, l.details,
+       coalesce(r.predictions, 0) AS predictions, coalesce(r.errors, 0) AS errors, r.mean_prompt_tokens,
+       r.mean_completion_tokens, r.mean_latency_ms, r.p95_latency_ms, r.cost_usd, r.cost_per_1k_usd,
+       coalesce(r.cost_n, 0) AS cost_n, r.cost_binary, coalesce(r.cost_distinct, 0) AS cost_distinct,
+       coalesce(r.latency_n, 0) AS latency_n, r.latency_sum, r.latency_binary,
+       coalesce(r.latency_distinct, 0) AS latency_distinct
+FROM latest l LEFT JOIN per_run r USING (run_id) ORDER BY l.started_at, l.variant
+"""
+SCORE_SUMMARY = """
+SELECT run_id, scorer, count(value) AS n, count(*) - count(value) AS missing, count(error) AS errors,
+       sum(value) AS total, bool_and(value IN (0, 1)) AS binary, approx_count_distinct(value) AS distinct_values
+FROM scores WHERE run_id IN (SELECT unnest($run_ids)) GROUP BY ALL
+"""
+
 
 class ReportQueries:
-    """Mixed into :class:`ftplug.plugins.duckdb_store.DuckDBStore`; needs its connection ``db``."""
+    """Mixed into :class:`ftplug.plugins.duckdb_store.DuckDBStore`; needs its connection ``db`` and
+    ``latest_experiment()``."""
 
     db: Any
+
+    def latest_experiment(self) -> str | None:  # provided by the store
+        raise NotImplementedError
+
+    def variant_rows(self, experiment: str | None = None) -> list[dict[str, Any]]:
+        """The latest run of each variant of ``experiment`` (default: the latest one) with aggregates:
+        prediction counts, tokens, latency, cost, and per scorer ``scores`` (means) and ``score_summary``
+        (values, missing, errors, sum, all-0/1, distinct values)."""
+        experiment = experiment or self.latest_experiment()
+        if experiment is None:
+            return []
+        cursor = self.db.execute(VARIANT_ROWS, {"experiment": experiment})
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        summary = self.db.execute(SCORE_SUMMARY, {"run_ids": [r["run_id"] for r in rows]}).fetchall()
+        for row in rows:
+            row["experiment"] = experiment
+            row["details"] = json.loads(row["details"]) if row["details"] else {}
+            mine = sorted(entry for entry in summary if entry[0] == row["run_id"])
+            row["scores"] = {scorer: (total / n if n else None) for _, scorer, n, _, _, total, _, _ in mine}
+            row["score_summary"] = {scorer: {"n": n, "missing": missing, "errors": errors, "sum": total or 0.0,
+                                             "binary": bool(binary), "distinct": distinct}
+                                    for _, scorer, n, missing, errors, total, binary, distinct in mine}
+        return rows
 
     def score_pairs(self, run_ids: Sequence[str], pairs: Sequence[tuple[int, int]]) -> list[tuple[Any, ...]]:
         """Per scorer, then for each (variant, reference) pair of positions in ``run_ids``, over the examples
