@@ -88,7 +88,7 @@ def bulk_insert(path: Path, batches: list[list[PredictionRecord]]) -> float:
         "cached_tokens": [r.cached_tokens for r in records], "latency_ms": [r.latency_ms for r in records],
         "cost_usd": [r.cost_usd for r in records], "error": pa.array([None] * len(records), pa.string()),
         "simulated": [True] * len(records), "created_at": [now] * len(records),
-        "samples": pa.array([None] * len(records), pa.string())})
+        "samples": pa.array([None] * len(records), pa.string()), "from_cache": [False] * len(records)})
     scores = pa.table({
         "run_id": [r.run_id for r in records for _ in r.scores],
         "example_id": [r.example_id for r in records for _ in r.scores],

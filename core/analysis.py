@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ftplug.baseline_margins import best_baseline, margins
 from ftplug.report_statistics import COST, LATENCY, ReportStatistics
 from ftplug.statistics import RESAMPLES
 
@@ -104,6 +105,13 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
             head_pair = (ranked[0][1], ranked[1][1])
             if head_pair not in pairs:
                 pairs.append(head_pair)
+    best_naive = None
+    if primary in meta:
+        higher = meta[primary].get("higher_is_better", True)
+        best_naive = best_baseline(rows, {r["run_id"]: stats.mean(r["run_id"], primary) for r in rows}, higher)
+        if best_naive is not None and meta[primary].get("aggregate") != "macro_f1":
+            pairs += [(r["run_id"], best_naive) for r in rows
+                      if r["run_id"] != best_naive and (r["run_id"], best_naive) not in pairs]
     stats.load_histograms(pairs)
     variants = []
     for row in rows:
@@ -122,16 +130,21 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
             | {"p95": row["p95_latency_ms"]},
             "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
             "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
+            "baseline": row["details"].get("baseline"), "train_rows": row["details"].get("train_rows"),
         })
     results = stats.compare_all(pairs)
     comparisons = [{"variant": variant_of[a], "reference": reference, "scorer": scorer, **result}
                    for a, b, scorer, result in results if b == by_name[reference] and a != b]
     head_to_head = next(({"variant": variant_of[a], "reference": variant_of[b], "scorer": scorer, **result}
                          for a, b, scorer, result in results if (a, b) == head_pair and scorer == primary), None)
+    naive = None
+    if best_naive is not None:
+        tests = {variant_of[a]: result for a, b, scorer, result in results if b == best_naive and scorer == primary}
+        naive = margins(variants, variant_of[best_naive], primary, meta[primary].get("higher_is_better", True), tests)
     analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
                 "primary": primary, "reference": reference, "volume": volume, "resamples": resamples,
                 "scorers": meta, "variants": variants, "comparisons": comparisons, "head_to_head": head_to_head,
-                "break_even": _break_even_rows(variants, primary) if primary else [],
+                "break_even": _break_even_rows(variants, primary) if primary else [], "baseline_margins": naive,
                 "loss_curves": _loss_curves(store, variants)}
     from ftplug.verdict import verdict
 

@@ -50,6 +50,8 @@ class Splits:
     train: tuple[Example, ...]
     validation: tuple[Example, ...]
     test: Sequence[Example]  # a tuple, or for very large datasets a sequence read from disk (``ftplug.spool``)
+    method: str = "random"  # or "chronological"
+    dropped: int = 0  # windows left out of a chronological split because they straddle a boundary
 
     def as_dict(self) -> dict[str, Sequence[Example]]:
         """The splits by name."""
@@ -142,3 +144,56 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
         validation=tuple(fetch(order[n_test:n_test + n_validation])),
         train=tuple(fetch(order[n_test + n_validation:])),
     )
+
+
+def split_chronologically(examples: Iterable[Example], *, test: float | int, validation: float | int,
+                          config_path: str = "<experiment>", source: str | None = None) -> Splits:
+    """Split time-series windows so that every test window lies after every validation and training window,
+    and every validation window after every training window.
+
+    Each example's metadata give its time span: ``first`` (its first shown observation), ``origin`` (its
+    last shown one) and ``end`` (the observation its answer is). Times are dates (ISO text) or positions;
+    several series share one time axis. The test split is the ``test`` windows with the latest origins; a
+    window is kept for validation or training only if its answer comes before the first observation any
+    later split shows, so overlapping windows cannot leak test data into shots or training. The windows
+    dropped for that are counted in :attr:`Splits.dropped`.
+
+    :raises DataError: for an empty dataset, duplicate ids, or examples without a time span.
+    """
+    where = source or config_path
+    items = list(examples)
+    if not items:
+        raise DataError("the dataset has no examples", path=where)
+    for example in items:
+        if not all(key in example.metadata for key in ("first", "origin", "end")):
+            raise DataError(f"example {example.id!r} has no time span (first, origin, end): a chronological split "
+                            "needs time-series windows, e.g. from the timeseries loader", path=where,
+                            where=example.metadata.get("line"))
+    seen: set[str] = set()
+    for example in items:
+        if example.id in seen:
+            raise DataError(f"duplicate example id {example.id!r}", path=where)
+        seen.add(example.id)
+    items.sort(key=lambda e: (e.metadata["origin"], e.id))
+    total = len(items)
+    n_test = _split_size(test, total, "test", config_path)
+    n_validation = _split_size(validation, total, "validation", config_path)
+    if n_test < 1:
+        raise ConfigError(f"the test split would be empty ({total} windows)", path=config_path, where="[split] test")
+    test_part = items[total - n_test:]
+    earlier = _before(items[:total - n_test], test_part)
+    validation_part = earlier[len(earlier) - n_validation:] if n_validation else []
+    train_part = _before(earlier[:len(earlier) - len(validation_part)], validation_part) if validation_part else earlier
+    if not train_part:
+        raise ConfigError(f"test ({n_test}) + validation ({n_validation}) leave no training windows out of {total} "
+                          "once windows overlapping a later split are dropped", path=config_path, where="[split]")
+    return Splits(train=tuple(train_part), validation=tuple(validation_part), test=tuple(test_part),
+                  method="chronological", dropped=total - len(test_part) - len(validation_part) - len(train_part))
+
+
+def _before(candidates: Sequence[Example], later: Sequence[Example]) -> list[Example]:
+    """The candidates whose answer comes before the first observation any of ``later`` shows."""
+    if not later:
+        return list(candidates)
+    boundary = min(e.metadata["first"] for e in later)
+    return [e for e in candidates if e.metadata["end"] < boundary]

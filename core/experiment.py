@@ -17,6 +17,7 @@ from ftplug.registry import Registry
 TOP_LEVEL_TABLES = {"experiment", "data", "split", "model", "variants", "scoring", "run", "report"}
 DEFAULT_TRAINER = "none"
 DEFAULT_PROMPT = {"builder": "few-shot", "shots": 0}
+SPLIT_METHODS = ("random", "chronological")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class VariantSpec:
     name: str
     trainer: ComponentSpec
     prompt: ComponentSpec
+    train_size: int | float | None = None  # training rows the trainer sees (None: the whole training split)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Experiment:
     scorers: tuple[ComponentSpec, ...]
     test_split: float | int = 0.2
     validation_split: float | int = 0.1
+    split_method: str = ""  # "random", "chronological", or "" for the loader's own (see planning.load_splits)
     run_options: dict[str, Any] = field(default_factory=dict)
     scorer_ids: tuple[str, ...] = ()
     samples: int = 1
@@ -174,11 +177,24 @@ def _named(reader: _Reader, value: Any, where: str, name_key: str) -> tuple[str,
     raise reader.fail(where, f"must be a name or a table, got {value!r}")
 
 
+SWEEP_VARIANT_KEYS = ("train_size",)  # sweepable keys of the variant itself; other bare keys are prompt options
+
+
+def _sweep_label(option: str, value: Any, number: int) -> str:
+    """How one swept value shows in a variant's name: ``shots=5``; long or structured values by position."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, str | int | float) and len(text) <= 24 and text and not any(c.isspace() for c in text):
+        return f"{option}={text}"
+    return f"{option}#{number}"
+
+
 def _expand_sweeps(reader: _Reader, raw_variants: list[Any]) -> list[Any]:
     """Replace each variant with a ``sweep`` table by one variant per combination of its values.
 
-    ``sweep = { "prompt.system" = ["You are a mathematician.", "You are a trader."] }`` gives variants
-    ``NAME-1`` and ``NAME-2``, identical but for ``prompt.system``.
+    Keys are ``prompt.OPTION``, ``trainer.OPTION``, ``train_size``, or a bare prompt option (``shots``,
+    ``system``, …). ``sweep = { shots = [0, 5, "max"] }`` on variant ``fs`` gives ``fs-shots=0``,
+    ``fs-shots=5`` and ``fs-shots=max``; a value too long or structured for a name is numbered
+    (``fs-system#2``); several keys give every combination, named by all of them.
     """
     expanded: list[Any] = []
     for index, raw in enumerate(raw_variants, start=1):
@@ -188,26 +204,45 @@ def _expand_sweeps(reader: _Reader, raw_variants: list[Any]) -> list[Any]:
         where = f"[[variants]] {raw.get('name', f'#{index}')!r} sweep"
         sweep = raw["sweep"]
         if not isinstance(sweep, dict) or not sweep:
-            raise reader.fail(where, 'must be a table such as { "prompt.system" = ["a", "b"] }')
-        combinations: list[dict[str, Any]] = [{}]
+            raise reader.fail(where, 'must be a table such as { shots = [0, 5, "max"] }')
+        combinations: list[list[tuple[str, Any, int]]] = [[]]
         for key, values in sweep.items():
-            part, _, option = key.partition(".")
-            if part not in ("prompt", "trainer") or not option:
-                raise reader.fail(f"{where} {key}", "keys are prompt.OPTION or trainer.OPTION")
+            part, _, option = key.rpartition(".")
+            if (part and part not in ("prompt", "trainer")) or not option:
+                raise reader.fail(f"{where} {key}", "keys are prompt.OPTION, trainer.OPTION, train_size or a prompt "
+                                                    "option such as shots")
             if not isinstance(values, list) or not values:
                 raise reader.fail(f"{where} {key}", "must be a non-empty list of values")
-            combinations = [{**combo, key: value} for combo in combinations for value in values]
+            combinations = [[*combo, (key, value, number)] for combo in combinations
+                            for number, value in enumerate(values, start=1)]
         base = {k: v for k, v in raw.items() if k != "sweep"}
-        for number, combo in enumerate(combinations, start=1):
-            variant = {**base, "name": f"{base.get('name', 'sweep')}-{number}"}
-            for key, value in combo.items():
-                part, _, option = key.partition(".")
+        for combo in combinations:
+            labels = [_sweep_label(key.rpartition(".")[2], value, number) for key, value, number in combo]
+            variant = {**base, "name": "-".join([str(base.get("name", "sweep")), *labels])}
+            for key, value, _ in combo:
+                part, _, option = key.rpartition(".")
+                if not part and option in SWEEP_VARIANT_KEYS:
+                    variant[option] = value
+                    continue
+                part = part or "prompt"
                 default = DEFAULT_PROMPT if part == "prompt" else {"name": DEFAULT_TRAINER}
                 table = variant.get(part, default)
                 table = {("builder" if part == "prompt" else "name"): table} if isinstance(table, str) else table
                 variant[part] = {**table, option: value}
             expanded.append(variant)
     return expanded
+
+
+def _train_size(reader: _Reader, raw: dict[str, Any], where: str) -> int | float | None:
+    """A variant's ``train_size``: a count of training rows, a fraction (≤ 1), or ``"all"`` (``None``)."""
+    value = raw.get("train_size", "all")
+    if value == "all":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (
+            isinstance(value, float) and value > 1):
+        raise reader.fail(f"{where} train_size",
+                          f'must be a count of rows, a fraction up to 1, or "all"; got {value!r}')
+    return value
 
 
 def load_experiment(path: str | Path, registry: Registry) -> Experiment:
@@ -245,9 +280,12 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     data_spec = _component(reader, registry, Kind.LOADER, loader_name, data, "[data]")
 
     split = reader.table(doc, "split", required=False)
-    reader.only_keys(split, "[split]", {"test", "validation"})
+    reader.only_keys(split, "[split]", {"test", "validation", "method"})
     test_split = reader.value(split, "[split]", "test", (int, float), 0.2)
     validation_split = reader.value(split, "[split]", "validation", (int, float), 0.1)
+    split_method = reader.value(split, "[split]", "method", str, "")
+    if split_method not in ("", *SPLIT_METHODS):
+        raise reader.fail("[split] method", f"must be one of {', '.join(SPLIT_METHODS)}, got {split_method!r}")
 
     model = reader.table(doc, "model")
     reader.only_keys(model, "[model]", {"base", "catalogue"})
@@ -266,7 +304,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
         if not isinstance(raw, dict):
             raise reader.fail(f"[[variants]] #{index}", "must be a table")
         where = f"[[variants]] #{index}"
-        reader.only_keys(raw, where, {"name", "trainer", "prompt"})
+        reader.only_keys(raw, where, {"name", "trainer", "prompt", "train_size"})
         variant_name = reader.value(raw, where, "name", str)
         where = f"[[variants]] {variant_name!r}"
         if any(v.name == variant_name for v in variants):
@@ -281,6 +319,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
                                f"{where} trainer"),
             prompt=_component(reader, registry, Kind.PROMPT_BUILDER, builder_name, builder_options,
                               f"{where} prompt"),
+            train_size=_train_size(reader, raw, where),
         ))
 
     scoring = reader.table(doc, "scoring", required=False)
@@ -327,7 +366,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
 
     return Experiment(name=name, path=path, seed=seed, description=description, data=data_spec,
                       base_model=base_model, variants=tuple(variants), scorers=tuple(scorers),
-                      test_split=test_split, validation_split=validation_split,
+                      test_split=test_split, validation_split=validation_split, split_method=split_method,
                       run_options=run_options, scorer_ids=tuple(scorer_ids), samples=samples,
                       temperature=temperature,
                       report_options={"volume": volume, "reference": reference or variants[0].name,

@@ -9,7 +9,8 @@ from typing import Any
 
 from ftplug.component_guard import ComponentError, blame, guarded
 from ftplug.components import LoadContext
-from ftplug.dataset import Example, Splits, split_dataset, split_key
+from ftplug.dataset import Example, Splits, split_chronologically, split_dataset, split_key
+from ftplug.errors import ConfigError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.run_options import RunOptions
 
@@ -27,10 +28,31 @@ class PreparedVariant:
 def load_splits(experiment: Experiment) -> Splits:
     """Load the experiment's dataset and split it (reading the loader's examples once, as they come)."""
     loader = experiment.data.create()
+    in_time = bool(getattr(loader, "chronological", False))
+    method = experiment.split_method or ("chronological" if in_time else "random")
+    if in_time and method == "random":
+        raise ConfigError(f"the {experiment.data.name!r} loader makes overlapping time windows: a random split would "
+                          "let test data leak into training and shots; use method = \"chronological\" (the "
+                          "default for it)", path=str(experiment.path), where="[split] method")
     examples = loader.load(LoadContext(base_dir=experiment.base_dir, config_path=str(experiment.path)))
+    source = str(experiment.data.options.get("path", experiment.path))
+    if method == "chronological":
+        return split_chronologically(examples, test=experiment.test_split, validation=experiment.validation_split,
+                                     config_path=str(experiment.path), source=source)
     return split_dataset(examples, seed=experiment.seed, test=experiment.test_split,
-                         validation=experiment.validation_split, config_path=str(experiment.path),
-                         source=str(experiment.data.options.get("path", experiment.path)))
+                         validation=experiment.validation_split, config_path=str(experiment.path), source=source)
+
+
+def training_rows(splits: Splits, size: int | float | None) -> Sequence[Example]:
+    """The training examples a trainer sees for a variant's ``train_size``: all of them (``None``), or a count
+    or fraction — the most recent windows of a chronological split, otherwise the first in the seeded split
+    order (so a smaller size's rows are always among a larger one's, and learning curves are nested)."""
+    if size is None:
+        return splits.train
+    count = max(1, round(len(splits.train) * size)) if isinstance(size, float) else min(int(size), len(splits.train))
+    if splits.method == "chronological":
+        return splits.train[len(splits.train) - count:]
+    return splits.train[:count]
 
 
 @dataclass

@@ -35,8 +35,10 @@ ENTRY_POINT_GROUP = "ftplug"
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.loaders",
+    "ftplug.plugins.timeseries",
     "ftplug.plugins.few_shot",
     "ftplug.plugins.base_model",
+    "ftplug.plugins.baselines",
     "ftplug.plugins.openai_finetune",
     "ftplug.plugins.scorers",
     "ftplug.plugins.scorers_numeric",

@@ -63,6 +63,7 @@ def render_text(analysis: dict[str, Any]) -> str:
                       [[c["variant"], c["scorer"], _fmt(c["difference"]), f"{_fmt(c['low'])}–{_fmt(c['high'])}",
                         f"{c['p_value']:.3g}", c["method"], "yes" if c["significant"] else "no"]
                        for c in analysis["comparisons"]])
+    out += _baseline_section(analysis.get("baseline_margins"))
     tuned = [v for v in variants if v.get("training")]
     if tuned:
         out += ["", "Fine-tuning (a reused job was paid for once, by the run that started it)"]
@@ -91,6 +92,23 @@ def render_text(analysis: dict[str, Any]) -> str:
     if analysis["simulated"]:
         out += ["", SIMULATED_NOTICE]
     return "\n".join(out)
+
+
+def _baseline_section(table: dict[str, Any] | None) -> list[str]:
+    """Every variant's margin over the best naive baseline, with the paired test against it."""
+    if not table:
+        return []
+    ratio = not table["higher_is_better"]
+    header = ["variant", table["metric"], "margin", *(["× baseline"] if ratio else []), "95% CI", "p", "beats it"]
+    lines = []
+    for row in table["rows"]:
+        test = row["test"] or {}
+        lines.append([row["variant"] + (" (baseline)" if row["is_baseline"] else ""), _fmt(row["value"]),
+                      _fmt(row["margin"]), *([_fmt(row["ratio"])] if ratio else []),
+                      f"{_fmt(test.get('low'))}–{_fmt(test.get('high'))}" if test else "-",
+                      f"{test['p_value']:.3g}" if test else "-", row["beats"]])
+    return ["", f"Against the best naive baseline {table['baseline']!r} ({table['metric']} "
+                f"{_fmt(table['baseline_value'])}; margin > 0 is better)", *_table(header, lines)]
 
 
 def _training_line(variant: dict[str, Any]) -> list[str]:

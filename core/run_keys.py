@@ -35,4 +35,6 @@ def variant_key(experiment: Experiment, variant: VariantSpec, test_digest: str, 
                         strict=True)],
         "samples": experiment.samples, "temperature": experiment.temperature, "simulated": simulated,
     }
+    if variant.train_size is not None:  # only when set, so keys of runs stored before it existed still match
+        payload["train_size"] = variant.train_size
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -18,7 +18,7 @@ from ftplug.dataset import Example, Splits
 from ftplug.endpoint import Endpoint, LazyClient
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment
-from ftplug.planning import Plan, PreparedVariant, make_plan
+from ftplug.planning import Plan, PreparedVariant, make_plan, training_rows
 from ftplug.progress import Progress
 from ftplug.rate_limits import RequestLimiter
 from ftplug.requester import (
@@ -74,7 +74,7 @@ class ExperimentRunner:
         shard = f" (shard {self.options.shard[0]}/{self.options.shard[1]} of {len(plan.whole_test)})" \
             if self.options.shard else ""
         self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
-                 f"{len(plan.test)} test examples{shard}; endpoint: {endpoint.label}")
+                 f"{len(plan.test)} test examples{shard}{_split_note(splits)}; endpoint: {endpoint.label}")
         self._test_digest = ids_digest(example.id for example in plan.whole_test)
         summaries: list[RunSummary] = []
         self.hooks.ftplug_activate(experiment=self.experiment, store=self.store)
@@ -123,7 +123,8 @@ class ExperimentRunner:
         run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
                       variant=spec.name, model=self.experiment.base_model, base_model=self.experiment.base_model,
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
-                      simulated=self.endpoint.simulated, endpoint=self.endpoint.label,
+                      simulated=self.endpoint.simulated and not getattr(variant.trainer, "local", False),
+                      endpoint="local" if getattr(variant.trainer, "local", False) else self.endpoint.label,
                       started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key,
                       shard=shard)
         total = remaining = len(test)
@@ -160,6 +161,8 @@ class ExperimentRunner:
             if trained.model != run.model:
                 self.store.set_model(run.run_id, trained.model)
             summary.details.update(trained.details)
+            if spec.train_size is not None:
+                summary.details["train_rows"] = len(training_rows(splits, spec.train_size))
             if trained.predict is not None:
                 self._predict_locally(trained, variant, todo, run, sink)
             elif self.options.batch:
@@ -204,7 +207,7 @@ class ExperimentRunner:
 
         context = TrainingContext(
             experiment=self.experiment.name, variant=variant.spec.name, base_model=self.experiment.base_model,
-            train=splits.train, validation=splits.validation, prompt=variant.prompt,
+            train=training_rows(splits, variant.spec.train_size), validation=splits.validation, prompt=variant.prompt,
             client=LazyClient(lambda: self.endpoint.client(max_retries=self.options.max_retries)),
             simulated=self.endpoint.simulated,
             seed=self.experiment.seed, log=log, endpoint_url=self.endpoint.base_url, ledger=self.store,
@@ -400,3 +403,11 @@ class ExperimentRunner:
 
 class BudgetReached(FtplugError):
     """The run has spent its ``--max-cost``."""
+
+
+def _split_note(splits: Splits) -> str:
+    """How the split was made, when it was not the default random one."""
+    if splits.method != "chronological":
+        return ""
+    dropped = f", {splits.dropped} overlapping windows left out" if splits.dropped else ""
+    return f" (chronological: every test window after every shown or trained one{dropped})"

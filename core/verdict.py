@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from ftplug.analysis import PARSE_FAILURE_CAVEAT, SMALL_SAMPLE
+from ftplug.baseline_margins import flags
 
 NUMERIC_AGGREGATES = ("rmse",)
 
@@ -43,9 +44,14 @@ def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, A
                 line += (f"; runner-up {runner_up['variant']} {_fmt(overlap['value'])}"
                          f" — {significance}")
             lines.append(line + ".")
+    if best is not None and best.get("baseline"):
+        lines.append(f"The best variant is a naive baseline ({best['variant']}): no model variant beats it on "
+                     f"{primary}.")
+    lines += flags(analysis.get("baseline_margins"))
     volume = analysis.get("volume") or 0
     cheapest = None
     priced = [v for v in variants if v["cost_per_prediction"] is not None]
+    priced = [v for v in priced if not v.get("baseline")] or priced  # a free local baseline is trivially cheapest
     if priced:
         if volume:
             def total(v: dict[str, Any]) -> float:

@@ -18,6 +18,7 @@ from ftplug.dataset import Example
 from ftplug.errors import ConfigError, FtplugError
 from ftplug.reduction import apply_reduction, parse_reduction
 from ftplug.selection import STRATEGIES, make_selector
+from ftplug.series import SeriesFormat, is_window, render
 from ftplug.token_rules import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class FewShotBuilder:
 
     def __init__(self, shots: int | str = 0, system: str = "", template: str = "{input}", format: str = "",
                  select: str = "random", reserve_output: int = 256, safety_margin: int = 32,
-                 context_window: int = 0, reduce: str = "") -> None:
+                 context_window: int = 0, reduce: str = "", series: dict[str, Any] | None = None) -> None:
         if (isinstance(shots, str) and shots != "max") or (isinstance(shots, int) and shots < 0):
             raise ConfigError(f"shots must be a whole number ≥ 0 or \"max\", got {shots!r}")
         if select not in STRATEGIES:
@@ -59,6 +60,8 @@ class FewShotBuilder:
         self.template = template.replace("{format}", format)
         self.max_output_tokens, self.safety_margin, self.context_window = reserve_output, safety_margin, context_window
         self.reduce_spec, self.steps = reduce, parse_reduction(reduce)
+        self.series = dict(series or {})
+        SeriesFormat.from_options(self.series)  # a bad key or value fails now, not at the first window
         self.pool: Sequence[Example] = ()
         self._stats = {name: RunningStats() for name in ("packed", "prompt", "left", "bound")}
         self.pool_tokens_unreduced: int | None = None
@@ -120,6 +123,9 @@ class FewShotBuilder:
 
     def _user_text(self, example: Example) -> str:
         text = example.input_text
+        if self.series and is_window(example.metadata):  # the window shown in this variant's own format
+            style = SeriesFormat.from_options({**example.metadata["format"], **self.series})
+            text = render(example.metadata["series"], example.metadata["values"], example.metadata["dates"], style)
         if self.steps:
             text = apply_reduction(text, self.steps, self._keep_last_tokens)
         return self.template.replace("{input}", text)
@@ -340,4 +346,6 @@ def ftplug_register_prompt_builders(register: Any) -> None:
         Option("context_window", int, 0, "override the catalogue's context window (0 = the model's)"),
         Option("reduce", str, "", "shrink long inputs, e.g. 'last:60,round:2' (last, every, round, aggregate, "
                                   "truncate)"),
+        Option("series", dict, {}, "time-series windows: show them in this format, e.g. { decimals = 2, dates = "
+                                   "false, relative = true, separator = \"comma\" }"),
     ])

@@ -14,7 +14,8 @@ from ftplug.dataset import Example, content_id
 from ftplug.errors import DataError
 
 
-def _resolve(path: str, context: LoadContext) -> Path:
+def resolve_data_path(path: str, context: LoadContext) -> Path:
+    """``path`` resolved against the experiment file's folder; a :class:`DataError` if it is not a file."""
     resolved = Path(path).expanduser()
     if not resolved.is_absolute():
         resolved = context.base_dir / resolved
@@ -32,7 +33,7 @@ class CsvLoader:
 
     def load(self, context: LoadContext) -> Iterator[Example]:
         """Yield one example per data row; the header must name the chosen columns."""
-        path = _resolve(self.path, context)
+        path = resolve_data_path(self.path, context)
         try:
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 reader = csv.reader(handle, delimiter=self.delimiter)
@@ -76,7 +77,7 @@ class JsonlLoader:
 
     def load(self, context: LoadContext) -> Iterator[Example]:
         """Yield one example per non-blank line."""
-        path = _resolve(self.path, context)
+        path = resolve_data_path(self.path, context)
         try:
             with path.open(encoding="utf-8-sig") as handle:
                 for number, line in enumerate(handle, start=1):

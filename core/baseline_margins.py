@@ -1,0 +1,70 @@
+"""Every variant's margin over the best naive baseline on the primary metric.
+
+A variant is a baseline when its trainer says so (``details["baseline"]``, as the built-in baselines of
+:mod:`ftplug.plugins.baselines` do). The best baseline is the one with the best point estimate; each other
+variant is compared with it on the same examples (paired), and a model variant that is not significantly
+better is flagged: an LLM that does not beat persistence or the majority answer has not learnt the task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def best_baseline(rows: list[dict[str, Any]], means: dict[str, float | None], higher_is_better: bool) -> str | None:
+    """The run id of the succeeded baseline run with the best mean (``means`` by run id), if any."""
+    scored = [(means[r["run_id"]], r["run_id"]) for r in rows
+              if r["details"].get("baseline") and r["status"] == "succeeded" and means.get(r["run_id"]) is not None]
+    if not scored:
+        return None
+    return (max if higher_is_better else min)(scored)[1]
+
+
+def margins(variants: list[dict[str, Any]], best: str, primary: str, higher_is_better: bool,
+            tests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The margins table: for every variant but the best baseline, its value, the baseline's, the margin
+    (positive = better than the baseline), for error metrics the ratio to the baseline's (below 1 = better,
+    MASE-like), the paired test (``tests`` by variant name) and whether it beats the baseline
+    (``"yes"``: significantly better; ``"not significantly"``; ``"no"``: not better at all)."""
+    by_name = {v["variant"]: v for v in variants}
+    reference = by_name[best]["metrics"].get(primary, {}).get("value")
+    rows = []
+    for variant in variants:
+        if variant["variant"] == best:
+            continue
+        value = variant["metrics"].get(primary, {}).get("value")
+        margin = None if value is None or reference is None else (value - reference if higher_is_better
+                                                                   else reference - value)
+        ratio = None if higher_is_better or value is None or not reference else value / reference
+        test = tests.get(variant["variant"])
+        if margin is None or margin <= 0:
+            beats = "no"
+        elif test is None or test.get("significant"):
+            beats = "yes" if test is not None else "not tested"
+        else:
+            beats = "not significantly"
+        rows.append({"variant": variant["variant"], "is_baseline": bool(variant.get("baseline")), "value": value,
+                     "margin": margin, "ratio": ratio, "test": test, "beats": beats})
+    return {"baseline": best, "metric": primary, "baseline_value": reference, "higher_is_better": higher_is_better,
+            "rows": rows}
+
+
+def flags(table: dict[str, Any] | None) -> list[str]:
+    """One line per model variant (not a baseline) that does not beat the best baseline."""
+    if not table:
+        return []
+    lines = []
+    for row in table["rows"]:
+        if row["is_baseline"] or row["beats"] in ("yes", "not tested"):
+            continue
+        test = row["test"]
+        evidence = (f" (difference {test['difference']:+.3f}, 95% CI {test['low']:.3f}–{test['high']:.3f}, "
+                    f"p = {test['p_value']:.3g})" if test else "")
+        how = "does not beat" if row["beats"] == "no" else "is not significantly better than"
+        lines.append(f"{row['variant']} {how} the naive baseline {table['baseline']} on {table['metric']}: "
+                     f"{_number(row['value'])} vs {_number(table['baseline_value'])}{evidence}.")
+    return lines
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
