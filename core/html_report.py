@@ -36,7 +36,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def charts(analysis: dict[str, Any]) -> dict[str, Any]:
     """The report's Plotly figures by name: ``metric:<scorer>``, ``cost-vs-<primary>``, ``break-even``,
-    ``loss:<variant>``, ``shots``."""
+    ``loss:<variant>``, ``shots``, ``train_rows`` (learning curves)."""
     import plotly.graph_objects as go
 
     variants = analysis["variants"]
@@ -107,6 +107,28 @@ def charts(analysis: dict[str, Any]) -> dict[str, Any]:
         figure.update_layout(title=f"{primary} vs number of shots{suffix}", xaxis_title="shots (mean per prompt)",
                              yaxis_title=primary, height=380)
         figures["shots"] = figure
+    curves: dict[str, list[tuple[int, dict[str, Any], str]]] = {}
+    for v in variants:
+        if v.get("train_rows") is not None and v["metrics"].get(primary, {}).get("value") is not None:
+            curves.setdefault(v["trainer"], []).append((v["train_rows"], v["metrics"][primary], v["variant"]))
+    if any(len({p[0] for p in points}) >= 2 for points in curves.values()):
+        figure = go.Figure()
+        for trainer, points in sorted(curves.items()):
+            points.sort(key=lambda p: p[0])
+            figure.add_trace(go.Scatter(
+                x=[p[0] for p in points], y=[p[1]["value"] for p in points], text=[p[2] for p in points],
+                mode="lines+markers", name=trainer,
+                error_y={"type": "data", "array": [p[1]["high"] - p[1]["value"] for p in points],
+                         "arrayminus": [p[1]["value"] - p[1]["low"] for p in points]}))
+        figure.update_layout(title=f"{primary} vs training rows (learning curve){suffix}", xaxis_title="training rows",
+                             yaxis_title=primary, height=380)
+        figures["train_rows"] = figure
+    naive = analysis.get("baseline_margins")
+    if naive and naive["baseline_value"] is not None:
+        for key in ("shots", "train_rows"):
+            if key in figures:
+                figures[key].add_hline(y=naive["baseline_value"], line_dash="dash",
+                                       annotation_text=f"best naive baseline: {naive['baseline']}")
     return figures
 
 
@@ -141,6 +163,14 @@ def render_html(analysis: dict[str, Any]) -> str:
             [[c["variant"], c["scorer"], _num(c["difference"]), f"{_num(c['low'])}–{_num(c['high'])}",
               f"{c['p_value']:.3g}", c["method"], "yes" if c["significant"] else "no"]
              for c in analysis["comparisons"]]))
+    naive = analysis.get("baseline_margins")
+    if naive:
+        parts.append(f"<h2>Against the best naive baseline {_e(naive['baseline'])} ({_e(naive['metric'])} "
+                     f"{_num(naive['baseline_value'])})</h2>" + _table(
+            ["variant", naive["metric"], "margin (> 0: better)", "95% CI", "p", "beats it"],
+            [[r["variant"] + (" (baseline)" if r["is_baseline"] else ""), _num(r["value"]), _num(r["margin"]),
+              f"{_num(r['test']['low'])}–{_num(r['test']['high'])}" if r["test"] else "-",
+              f"{r['test']['p_value']:.3g}" if r["test"] else "-", r["beats"]] for r in naive["rows"]]))
     if analysis["break_even"]:
         scenarios = [s["scenario"] for s in analysis["break_even"][0]["scenarios"]]
         parts.append("<h2>Break-even (predictions)</h2>" + _table(

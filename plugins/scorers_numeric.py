@@ -1,4 +1,4 @@
-"""Built-in numeric scorers: ``mae``, ``rmse``, ``smape``, ``directional`` and ``unparsed``.
+"""Built-in numeric scorers: ``mae``, ``rmse``, ``smape``, ``mase``, ``directional`` and ``unparsed``.
 
 The number an output gives is the first decimal number in it (``"about 1.25 %"`` → 1.25; thousands
 separators are dropped). An output with no number scores ``None`` on the error metrics and 1.0 on
@@ -107,6 +107,37 @@ class Directional:
                      * (_expected_number(example) != reference))
 
 
+class ScaledError(AbsoluteError):
+    """|prediction − expected| divided by the mean absolute error persistence makes inside the example's own
+    window (H steps back, H the horizon): the run's metric is the MASE — below 1 beats a naive forecast.
+
+    For time-series windows (the ``timeseries`` loader) whose target is a ``value`` or a ``pct_change``
+    (then the window's own % changes are the series that is scaled).
+    """
+
+    def score(self, output: str, example: Example) -> float | None:
+        """``None`` when the output holds no number; an error for examples that are not numeric windows."""
+        from ftplug.series import is_window, pct_change, target_of
+
+        if not is_window(example.metadata):
+            raise ValueError("mase needs time-series windows (the timeseries loader)")
+        target = target_of(example.metadata)
+        if target.kind == "direction":
+            raise ValueError("mase needs a numeric target (value or pct_change), not direction")
+        predicted = parse_number(output)
+        if predicted is None:
+            return None
+        values = example.metadata["values"]
+        if target.kind == "pct_change":
+            values = [pct_change(values[i - 1], values[i]) for i in range(1, len(values))]
+        h = target.horizon
+        naive = [abs(values[i] - values[i - h]) for i in range(h, len(values))]
+        scale = sum(naive) / len(naive) if naive else 0.0
+        if not scale or not math.isfinite(scale):
+            raise ValueError("the window is constant: its naive error is 0, so MASE is undefined")
+        return abs(predicted - _expected_number(example)) / scale
+
+
 class Unparsed:
     """1.0 when the output holds no number (the run's metric: the rate of unparseable outputs)."""
 
@@ -128,6 +159,8 @@ def ftplug_register_scorers(register: Any) -> None:
                                                      "reference (default: the input's last number)", options=[
         Option("reference_key", str, "", "example metadata key holding the reference value"),
     ])
+    register("mase", ScaledError, description="mean absolute scaled error: MAE over the naive error inside each "
+                                              "window (time series; below 1 beats persistence)")
     register("unparsed", Unparsed, description="rate of outputs holding no number")
 
 

@@ -55,7 +55,7 @@ def test_defaults_are_filled_in(tmp_path: Path, registry) -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     (("[model]", "[modle]"), "exp.toml: [modle]: unknown table"),
-    (('loader = "csv"', 'loader = "xls"'), "exp.toml: [data]: unknown loader 'xls' (known: csv, jsonl)"),
+    (('loader = "csv"', 'loader = "xls"'), "exp.toml: [data]: unknown loader 'xls' (known: csv, jsonl, timeseries)"),
     (('path = "d.csv"', 'path = "d.csv"\ncolumns = 3'), "exp.toml: [data] columns: unknown option for loader 'csv'"),
     (('path = "d.csv"', "path = 3"), "exp.toml: [data] path: must be str, got 3"),
     (('name = "zero"', 'name = "zero"\nprompt = { builder = "few-shot", shots = 2.5 }'),
@@ -90,12 +90,30 @@ def test_duplicate_variant_names_are_refused(tmp_path: Path, registry) -> None:
         _load(tmp_path, VALID + '[[variants]]\nname = "zero"\n', registry)
 
 
-def test_a_sweep_expands_into_one_variant_per_value(tmp_path: Path, registry) -> None:
+def test_a_sweep_expands_into_one_named_variant_per_value(tmp_path: Path, registry) -> None:
     text = VALID + ('[[variants]]\nname = "persona"\nprompt = { builder = "few-shot", shots = 2 }\n'
                     'sweep = { "prompt.system" = ["You are a mathematician.", "You are a trader."] }\n')
     experiment = _load(tmp_path, text, registry)
-    assert [v.name for v in experiment.variants] == ["zero", "persona-1", "persona-2"]
+    assert [v.name for v in experiment.variants] == ["zero", "persona-system#1", "persona-system#2"]
     assert experiment.variants[2].prompt.options["system"] == "You are a trader."
     assert experiment.variants[2].prompt.options["shots"] == 2
-    with pytest.raises(ConfigError, match=r"keys are prompt\.OPTION or trainer\.OPTION"):
-        _load(tmp_path, VALID + '[[variants]]\nname = "p"\nsweep = { "system" = ["a"] }\n', registry)
+    with pytest.raises(ConfigError, match=r"keys are prompt\.OPTION, trainer\.OPTION, train_size"):
+        _load(tmp_path, VALID + '[[variants]]\nname = "p"\nsweep = { "data.path" = ["a"] }\n', registry)
+
+
+def test_a_grid_sweep_gives_every_combination_named_by_its_values(tmp_path: Path, registry) -> None:
+    text = VALID + ('[[variants]]\nname = "fs"\nprompt = { builder = "few-shot", system = "Answer." }\n'
+                    'sweep = { shots = [0, 5, 20, "max"], "prompt.select" = ["random", "similar"] }\n'
+                    '[[variants]]\nname = "ft"\ntrainer = "majority"\nsweep = { train_size = [50, 0.5, "all"] }\n')
+    experiment = _load(tmp_path, text, registry)
+    names = [v.name for v in experiment.variants]
+    assert len(names) == 1 + 8 + 3
+    assert names[1:3] == ["fs-shots=0-select=random", "fs-shots=0-select=similar"]
+    assert names[-4:] == ["fs-shots=max-select=similar", "ft-train_size=50", "ft-train_size=0.5", "ft-train_size=all"]
+    options = {v.name: v.prompt.options for v in experiment.variants}
+    assert (options["fs-shots=20-select=similar"]["shots"], options["fs-shots=20-select=similar"]["select"],
+            options["fs-shots=20-select=similar"]["system"]) == (20, "similar", "Answer.")
+    sizes = {v.name: v.train_size for v in experiment.variants}
+    assert [sizes[f"ft-train_size={s}"] for s in ("50", "0.5", "all")] == [50, 0.5, None]
+    with pytest.raises(ConfigError, match="train_size: must be a count of rows"):
+        _load(tmp_path, VALID + '[[variants]]\nname = "t"\ntrain_size = 1.5\n', registry)
