@@ -183,6 +183,8 @@ SWEEP_VARIANT_KEYS = ("train_size",)  # sweepable keys of the variant itself; ot
 def _sweep_label(option: str, value: Any, number: int) -> str:
     """How one swept value shows in a variant's name: ``shots=5``; long or structured values by position."""
     text = str(value).lower() if isinstance(value, bool) else str(value)
+    if value == "":
+        return f"{option}=none"
     if isinstance(value, str | int | float) and len(text) <= 24 and text and not any(c.isspace() for c in text):
         return f"{option}={text}"
     return f"{option}#{number}"

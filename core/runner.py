@@ -161,7 +161,7 @@ class ExperimentRunner:
             if trained.model != run.model:
                 self.store.set_model(run.run_id, trained.model)
             summary.details.update(trained.details)
-            if spec.train_size is not None:
+            if spec.trainer.name != "none":  # what the trainer learnt from: the x of a learning curve
                 summary.details["train_rows"] = len(training_rows(splits, spec.train_size))
             if trained.predict is not None:
                 self._predict_locally(trained, variant, todo, run, sink)

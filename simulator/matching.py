@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
-from functools import lru_cache
 from itertools import pairwise
 
 COMMON_ANSWERS = 20
+COMMON_TERM_SHARE = 0.2  # terms in more than this share of the documents get no postings …
+MIN_DOCUMENTS_TO_PRUNE = 50  # … once there are this many documents
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORD_TEXT = """a an and are as at be but by for from has have he her his i if in into is it its me my no not of on
 or our she so that the their them then there they this to was we were what when which who will with you your"""
@@ -36,11 +38,16 @@ class AnswerIndex:
         total = len(documents)
         self.idf = {term: math.log((1 + total) / (1 + count)) + 1 for term, count in frequency.items()}
         self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # Terms in most documents (the digits and years of numeric series) tell documents apart least and
+        # would make every query visit every document: they weigh in the norms but get no postings.
+        common = {term for term, count in frequency.items() if total >= MIN_DOCUMENTS_TO_PRUNE
+                  and count > COMMON_TERM_SHARE * total}
         for index, document in enumerate(documents):
             weights = {term: count * self.idf[term] for term, count in document.items()}
             norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
             for term, weight in weights.items():
-                self.postings[term].append((index, weight / norm))
+                if term not in common:
+                    self.postings[term].append((index, weight / norm))
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -61,7 +68,21 @@ class AnswerIndex:
         return votes
 
 
-@lru_cache(maxsize=256)
+_INDEXES: OrderedDict[tuple[tuple[str, str], ...], AnswerIndex] = OrderedDict()
+_INDEXES_LOCK = threading.Lock()
+INDEXES_KEPT = 256
+
+
 def index_for(pairs: tuple[tuple[str, str], ...]) -> AnswerIndex:
-    """An index per distinct set of examples: a few-shot prompt repeats the same shots for every query."""
-    return AnswerIndex(pairs)
+    """An index per distinct set of examples (a few-shot prompt repeats the same shots for every query; a
+    fine-tuned model always answers from the same training file), built once even when many requests for
+    it arrive together; the most recently used are kept."""
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(pairs)
+        if index is None:
+            index = _INDEXES[pairs] = AnswerIndex(pairs)
+            if len(_INDEXES) > INDEXES_KEPT:
+                _INDEXES.popitem(last=False)
+        else:
+            _INDEXES.move_to_end(pairs)
+        return index
