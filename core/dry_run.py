@@ -35,6 +35,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     inference from the exact prompt tokens of every test prompt and the expected answers' tokens as the
     completion length, at the catalogue's prices (fine-tuned rates for a trained variant)."""
     from ftplug.components import prompts_for
+    from ftplug.planning import training_rows
     from ftplug.costs import request_cost
     from ftplug.tokens import TokenCounter
 
@@ -43,18 +44,27 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     for variant in plan.variants:
         if variant.error is not None:
             raise variant.error
-        training_cost, detail, tuned = None, "none", False
+        training_cost, detail, tuned = (0.0 if variant.spec.trainer.name == "none" else None), "none", False
         estimate_fn = getattr(variant.trainer, "estimate", None)
+        train = training_rows(plan.splits, variant.spec.train_size)
+        local = bool(getattr(variant.trainer, "local", False))
+        if local:  # a local baseline: nothing to pay, no prompt sent
+            estimates.append(VariantEstimate(
+                variant=variant.spec.name, trainer=variant.spec.trainer.name, training_cost_usd=0.0,
+                training_detail=f"local baseline, fitted on {len(train)} rows, no API cost",
+                predictions=len(plan.test), mean_prompt_tokens=0.0, mean_completion_tokens=0.0,
+                inference_cost_usd=0.0))
+            continue
         if estimate_fn is not None:
             context = TrainingContext(experiment=experiment.name, variant=variant.spec.name,
-                                      base_model=experiment.base_model, train=plan.splits.train,
+                                      base_model=experiment.base_model, train=train,
                                       validation=plan.splits.validation, prompt=variant.prompt, client=None,
                                       simulated=False, seed=experiment.seed)
             estimate = estimate_fn(context)
             if estimate is not None:
                 tuned = True
                 training_cost = estimate.cost_usd
-                detail = (f"{len(plan.splits.train)} examples × {estimate.epochs} epochs = "
+                detail = (f"{len(train)} examples × {estimate.epochs} epochs = "
                           f"{estimate.billed_tokens:,} billed tokens")
         elif variant.spec.trainer.name != "none":
             detail = "local (no API cost)"
@@ -68,7 +78,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
             completion_total += completion_tokens
             one = request_cost(model, prompt_tokens, completion_tokens)
             cost = None if one is None or cost is None else cost + one
-        local = detail.startswith("local")
+        local = detail.startswith("local")  # a third-party trainer without estimate: assumed to run locally
         n = len(plan.test)
         estimates.append(VariantEstimate(
             variant=variant.spec.name, trainer=variant.spec.trainer.name, training_cost_usd=training_cost,
@@ -85,10 +95,11 @@ def format_estimates(experiment: Experiment, estimates: list[VariantEstimate]) -
     """The dry-run table."""
     from ftplug.catalogue import default_catalogue
 
+    width = max([20, *(len(e.variant) for e in estimates)])
     lines = [f"Dry run of {experiment.name}: estimated costs on {experiment.base_model}, nothing was called",
-             f"{'variant':<20} {'training':>12} {'inference':>12} {'per 1k':>10} {'prompt tok':>10}  training basis"]
+             f"{'variant':<{width}} {'training':>12} {'inference':>12} {'per 1k':>10} {'prompt tok':>10}  training basis"]
     for e in estimates:
-        lines.append(f"{e.variant:<20} {_usd(e.training_cost_usd):>12} {_usd(e.inference_cost_usd):>12} "
+        lines.append(f"{e.variant:<{width}} {_usd(e.training_cost_usd):>12} {_usd(e.inference_cost_usd):>12} "
                      f"{_usd(e.per_1k_usd):>10} {e.mean_prompt_tokens:>10.1f}  {e.training_detail}")
     total = [x for e in estimates for x in (e.training_cost_usd, e.inference_cost_usd)]
     known = sum(x for x in total if x is not None)
