@@ -35,8 +35,8 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     inference from the exact prompt tokens of every test prompt and the expected answers' tokens as the
     completion length, at the catalogue's prices (fine-tuned rates for a trained variant)."""
     from ftplug.components import prompts_for
-    from ftplug.planning import training_rows
     from ftplug.costs import request_cost
+    from ftplug.planning import training_rows
     from ftplug.tokens import TokenCounter
 
     counter = TokenCounter(experiment.base_model)
@@ -97,7 +97,8 @@ def format_estimates(experiment: Experiment, estimates: list[VariantEstimate]) -
 
     width = max([20, *(len(e.variant) for e in estimates)])
     lines = [f"Dry run of {experiment.name}: estimated costs on {experiment.base_model}, nothing was called",
-             f"{'variant':<{width}} {'training':>12} {'inference':>12} {'per 1k':>10} {'prompt tok':>10}  training basis"]
+             f"{'variant':<{width}} {'training':>12} {'inference':>12} {'per 1k':>10} {'prompt tok':>10}  "
+             "training basis"]
     for e in estimates:
         lines.append(f"{e.variant:<{width}} {_usd(e.training_cost_usd):>12} {_usd(e.inference_cost_usd):>12} "
                      f"{_usd(e.per_1k_usd):>10} {e.mean_prompt_tokens:>10.1f}  {e.training_detail}")

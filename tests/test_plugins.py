@@ -26,8 +26,8 @@ class ScorerPlugin:
         register("upper", Upper, options=[Option("strict", bool, False, "unused")])
 
 
-SCORERS = ("accuracy", "consistency", "directional", "disclaimers", "exact", "f1", "format", "mae", "normalized",
-           "refusals", "rmse", "smape", "unparsed")
+SCORERS = ("accuracy", "consistency", "directional", "disclaimers", "exact", "f1", "format", "mae", "mase",
+           "normalized", "refusals", "rmse", "smape", "unparsed")
 
 
 def test_every_builtin_contributes_and_is_active() -> None:
@@ -35,8 +35,10 @@ def test_every_builtin_contributes_and_is_active() -> None:
     assert [info.source for info in plugins.infos.values()] == ["built-in"] * len(BUILTIN_PLUGINS)
     assert all(info.status == "active" for info in plugins.infos.values())
     names = {kind: [c.name for c in plugins.registry.by_kind(kind)] for kind in Kind}
-    assert names == {Kind.LOADER: ["csv", "jsonl"], Kind.PROMPT_BUILDER: ["few-shot"],
-                     Kind.TRAINER: ["none", "openai"], Kind.SCORER: sorted(SCORERS)}
+    assert names == {Kind.LOADER: ["csv", "jsonl", "timeseries"], Kind.PROMPT_BUILDER: ["few-shot"],
+                     Kind.TRAINER: sorted(["none", "openai", "persistence", "drift", "moving-average", "seasonal-naive",
+                                           "majority", "linear-ar"]),
+                     Kind.SCORER: sorted(SCORERS)}
     assert plugins.registry.get(Kind.TRAINER, "openai").plugin == "openai_finetune"
 
 
