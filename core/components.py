@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ftplug.dataset import Example
 
@@ -128,6 +128,14 @@ class PromptBuilder(Protocol):
         ...
 
 
+class Generated(NamedTuple):
+    """One answer of a local model, with the tokens it read and wrote when the model counts them."""
+
+    output: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """What a trainer produced: where to send requests, or a local predictor.
@@ -137,6 +145,10 @@ class TrainedModel:
     :param details: anything worth storing about the training (job id, trained tokens, …).
     :param base_url: send the variant's requests to this OpenAI-compatible endpoint instead of the run's
         (a model fine-tuned elsewhere is served there); ``api_key_env`` names the variable holding its key.
+    :param predict_many: for local models that answer in batches: ``examples -> [Generated]``, called with
+        up to ``batch_size`` examples (used instead of ``predict``).
+    :param cost_per_hour: the price in USD of an hour of the local predictor's time (its predictions cost
+        their share of it).
     """
 
     model: str
@@ -144,6 +156,9 @@ class TrainedModel:
     details: Mapping[str, Any] = field(default_factory=dict)
     base_url: str | None = None
     api_key_env: str | None = None
+    predict_many: Callable[[Sequence[Example]], list[Generated]] | None = None
+    batch_size: int = 8
+    cost_per_hour: float = 0.0
 
 
 @dataclass

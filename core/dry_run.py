@@ -39,25 +39,26 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     from ftplug.planning import training_rows
     from ftplug.tokens import TokenCounter
 
-    counter = TokenCounter(experiment.base_model)
     estimates = []
     for variant in plan.variants:
+        base_model = experiment.model_for(variant.spec)
+        counter = TokenCounter(base_model)
         if variant.error is not None:
             raise variant.error
         training_cost, detail, tuned = (0.0 if variant.spec.trainer.name == "none" else None), "none", False
         estimate_fn = getattr(variant.trainer, "estimate", None)
         train = training_rows(plan.splits, variant.spec.train_size)
         local = bool(getattr(variant.trainer, "local", False))
-        if local:  # a local baseline: nothing to pay, no prompt sent
+        if local:  # trained and answered here: no API cost (a local trainer's hourly price shows in the report)
             estimates.append(VariantEstimate(
                 variant=variant.spec.name, trainer=variant.spec.trainer.name, training_cost_usd=0.0,
-                training_detail=f"local baseline, fitted on {len(train)} rows, no API cost",
+                training_detail=f"local, fitted on {len(train)} rows, no API cost",
                 predictions=len(plan.test), mean_prompt_tokens=0.0, mean_completion_tokens=0.0,
                 inference_cost_usd=0.0))
             continue
         if estimate_fn is not None:
             context = TrainingContext(experiment=experiment.name, variant=variant.spec.name,
-                                      base_model=experiment.base_model, train=train,
+                                      base_model=base_model, train=train,
                                       validation=plan.splits.validation, prompt=variant.prompt, client=None,
                                       simulated=False, seed=experiment.seed)
             estimate = estimate_fn(context)
@@ -68,7 +69,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
                           f"{estimate.billed_tokens:,} billed tokens")
         elif variant.spec.trainer.name != "none":
             detail = "local (no API cost)"
-        model = f"ft:{experiment.base_model}:estimate" if tuned else experiment.base_model
+        model = f"ft:{base_model}:estimate" if tuned else base_model
         prompt_total = completion_total = 0
         cost: float | None = 0.0
         for example, messages in prompts_for(variant.prompt, plan.test):

@@ -58,6 +58,8 @@ class VariantSpec:
     trainer: ComponentSpec
     prompt: ComponentSpec
     train_size: int | float | None = None  # training rows the trainer sees (None: the whole training split)
+    model: str | None = None  # this variant's base model (None: the experiment's [model] base)
+    endpoint: dict[str, str] | None = None  # this variant's own API: base_url and api_key_env
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,10 @@ class Experiment:
     samples: int = 1
     temperature: float = 0.0
     report_options: dict[str, Any] = field(default_factory=dict)
+
+    def model_for(self, variant: VariantSpec) -> str:
+        """The base model ``variant`` prompts or trains: its own ``model``, else ``[model] base``."""
+        return variant.model or self.base_model
 
     @property
     def base_dir(self) -> Path:
@@ -235,6 +241,24 @@ def _expand_sweeps(reader: _Reader, raw_variants: list[Any]) -> list[Any]:
     return expanded
 
 
+def _endpoint(reader: _Reader, raw: dict[str, Any], where: str) -> dict[str, str] | None:
+    """A variant's own OpenAI-compatible API: ``{ base_url = "https://…/v1", api_key_env = "VAR" }``."""
+    if "endpoint" not in raw:
+        return None
+    table = raw["endpoint"]
+    if not isinstance(table, dict):
+        raise reader.fail(f"{where} endpoint", 'must be a table such as { base_url = "https://host/v1", '
+                                               'api_key_env = "HOST_API_KEY" }')
+    reader.only_keys(table, f"{where} endpoint", {"base_url", "api_key_env"})
+    base_url = reader.value(table, f"{where} endpoint", "base_url", str)
+    if not base_url.startswith(("http://", "https://")):
+        raise reader.fail(f"{where} endpoint base_url", f"must be an http(s) URL, got {base_url!r}")
+    api_key_env = reader.value(table, f"{where} endpoint", "api_key_env", str, "OPENAI_API_KEY")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
+        raise reader.fail(f"{where} endpoint api_key_env", f"must name an environment variable, got {api_key_env!r}")
+    return {"base_url": base_url.rstrip("/"), "api_key_env": api_key_env}
+
+
 def _train_size(reader: _Reader, raw: dict[str, Any], where: str) -> int | float | None:
     """A variant's ``train_size``: a count of training rows, a fraction (≤ 1), or ``"all"`` (``None``)."""
     value = raw.get("train_size", "all")
@@ -306,7 +330,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
         if not isinstance(raw, dict):
             raise reader.fail(f"[[variants]] #{index}", "must be a table")
         where = f"[[variants]] #{index}"
-        reader.only_keys(raw, where, {"name", "trainer", "prompt", "train_size"})
+        reader.only_keys(raw, where, {"name", "trainer", "prompt", "train_size", "model", "endpoint"})
         variant_name = reader.value(raw, where, "name", str)
         where = f"[[variants]] {variant_name!r}"
         if any(v.name == variant_name for v in variants):
@@ -322,6 +346,8 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
             prompt=_component(reader, registry, Kind.PROMPT_BUILDER, builder_name, builder_options,
                               f"{where} prompt"),
             train_size=_train_size(reader, raw, where),
+            model=reader.value(raw, where, "model", str, None),
+            endpoint=_endpoint(reader, raw, where),
         ))
 
     scoring = reader.table(doc, "scoring", required=False)

@@ -25,17 +25,18 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
         raise variant.error
     example = plan.test[0]
     messages = variant.prompt.build(example)
-    counter = TokenCounter(experiment.base_model)
+    model = experiment.model_for(variant.spec)
+    counter = TokenCounter(model)
     lines = [f"Variant {variant_name!r}: trainer {variant.spec.trainer.name}, prompt builder "
              f"{variant.spec.prompt.name}; first test example {example.id!r} (expected: {example.expected!r})",
-             f"Model for counting: {experiment.base_model}", ""]
+             f"Model for counting: {model}", ""]
     for number, message in enumerate(messages, start=1):
         content = message.get("content")
         text = content if isinstance(content, str) else json.dumps(content)
         tokens = counter.message(message["role"], text or "", message.get("name"))
         lines.append(f"--- message {number}: {message['role']} ({tokens} tokens)")
         lines.append(text or "")
-    total = count_message_tokens(messages, experiment.base_model)
+    total = count_message_tokens(messages, model)
     lines += ["", f"Prompt tokens (as the API counts them, with 3 priming the reply): {total}"]
     if hasattr(variant.prompt, "describe"):
         lines.append(variant.prompt.describe())

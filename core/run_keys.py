@@ -35,6 +35,11 @@ def variant_key(experiment: Experiment, variant: VariantSpec, test_digest: str, 
                         strict=True)],
         "samples": experiment.samples, "temperature": experiment.temperature, "simulated": simulated,
     }
-    if variant.train_size is not None:  # only when set, so keys of runs stored before it existed still match
+    # only when set, so keys of runs stored before these existed still match
+    if variant.train_size is not None:
         payload["train_size"] = variant.train_size
+    if variant.model is not None:
+        payload["base_model"] = variant.model
+    if variant.endpoint is not None:
+        payload["endpoint"] = variant.endpoint
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ftplug.component_guard import ComponentError
-from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
+from ftplug.components import PROMPT_CHUNK, Generated, TrainedModel, TrainingContext, prompts_for
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits
 from ftplug.endpoint import Endpoint, LazyClient
 from ftplug.errors import FtplugError
-from ftplug.experiment import Experiment
+from ftplug.experiment import Experiment, VariantSpec
 from ftplug.planning import Plan, PreparedVariant, make_plan, training_rows
 from ftplug.progress import Progress
 from ftplug.rate_limits import RequestLimiter
@@ -121,10 +121,12 @@ class ExperimentRunner:
         earlier = (None if self.options.fresh
                    else self.store.resumable_run(self.experiment.name, spec.name, key, shard))
         run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
-                      variant=spec.name, model=self.experiment.base_model, base_model=self.experiment.base_model,
+                      variant=spec.name, model=self.experiment.model_for(spec),
+                      base_model=self.experiment.model_for(spec),
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
                       simulated=self.endpoint.simulated and not getattr(variant.trainer, "local", False),
-                      endpoint="local" if getattr(variant.trainer, "local", False) else self.endpoint.label,
+                      endpoint=("local" if getattr(variant.trainer, "local", False) else spec.endpoint["base_url"]
+                                if spec.endpoint and not self.endpoint.simulated else self.endpoint.label),
                       started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key,
                       shard=shard)
         total = remaining = len(test)
@@ -163,14 +165,14 @@ class ExperimentRunner:
             summary.details.update(trained.details)
             if spec.trainer.name != "none":  # what the trainer learnt from: the x of a learning curve
                 summary.details["train_rows"] = len(training_rows(splits, spec.train_size))
-            if trained.predict is not None:
+            if trained.predict is not None or trained.predict_many is not None:
                 self._predict_locally(trained, variant, todo, run, sink)
             elif self.options.batch:
                 summary.details["batch"] = self._predict_in_batches(trained.model, variant, test, todo, run, sink,
-                                                                    self._endpoint_for(trained))
+                                                                    self._endpoint_for(trained, spec))
             else:
                 summary.details["requests"] = asyncio.run(self._predict_remotely(
-                    trained.model, variant, todo, run, sink, self._endpoint_for(trained)))
+                    trained.model, variant, todo, run, sink, self._endpoint_for(trained, spec)))
             summary.status = "succeeded"
             if hasattr(variant.prompt, "report"):
                 summary.details["prompt"] = variant.prompt.report()
@@ -206,9 +208,11 @@ class ExperimentRunner:
             self.log(f"{variant.spec.name}: {line}")
 
         context = TrainingContext(
-            experiment=self.experiment.name, variant=variant.spec.name, base_model=self.experiment.base_model,
+            experiment=self.experiment.name, variant=variant.spec.name,
+            base_model=self.experiment.model_for(variant.spec),
             train=training_rows(splits, variant.spec.train_size), validation=splits.validation, prompt=variant.prompt,
-            client=LazyClient(lambda: self.endpoint.client(max_retries=self.options.max_retries)),
+            client=LazyClient(lambda: self._endpoint_for(NO_MODEL, variant.spec).client(
+                max_retries=self.options.max_retries)),
             simulated=self.endpoint.simulated,
             seed=self.experiment.seed, log=log, endpoint_url=self.endpoint.base_url, ledger=self.store,
             approve_cost=lambda cost, what: self._approve_cost(cost, what, log),
@@ -253,22 +257,41 @@ class ExperimentRunner:
 
     def _predict_locally(self, trained: TrainedModel, variant: PreparedVariant, test: Iterable[Example],
                          run: RunInfo, sink: PredictionSink) -> None:
-        assert trained.predict is not None
-        for example in test:
+        """Answers computed in this process; a batch's time (and its cost at the trainer's hourly price) is
+        shared equally by its predictions."""
+        examples = iter(test)
+        size = trained.batch_size if trained.predict_many is not None else 1
+        while chunk := list(itertools.islice(examples, size)):
             started = time.perf_counter()
-            output = trained.predict(example)
-            sink.add(self._record(run, example, output, latency_ms=(time.perf_counter() - started) * 1000,
-                                  cost_usd=0.0))
+            if trained.predict_many is not None:
+                answers = trained.predict_many(chunk)
+            else:
+                assert trained.predict is not None
+                answers = [Generated(trained.predict(chunk[0]))]
+            each = (time.perf_counter() - started) / len(chunk)
+            for example, answer in zip(chunk, answers, strict=True):
+                sink.add(self._record(run, example, answer.output, prompt_tokens=answer.prompt_tokens,
+                                      completion_tokens=answer.completion_tokens, latency_ms=each * 1000,
+                                      cost_usd=each * trained.cost_per_hour / 3600))
 
-    def _endpoint_for(self, trained: TrainedModel) -> Endpoint:
-        """Where the trained model answers: its own endpoint if the trainer named one, else the run's."""
+    def _endpoint_for(self, trained: TrainedModel, spec: VariantSpec | None = None) -> Endpoint:
+        """Where the variant's model answers: the trainer's endpoint if it named one, else the variant's own
+        (``endpoint = {…}``), else the run's. On the simulator everything answers there."""
         assert self.endpoint is not None
-        if trained.base_url is None or self.endpoint.simulated:
+        if self.endpoint.simulated:
             return self.endpoint
-        key = os.environ.get(trained.api_key_env or "OPENAI_API_KEY")
+        if trained.base_url is not None:
+            return self._endpoint(trained.base_url, trained.api_key_env or "OPENAI_API_KEY")
+        if spec is not None and spec.endpoint is not None:
+            return self._endpoint(spec.endpoint["base_url"], spec.endpoint["api_key_env"])
+        return self.endpoint
+
+    @staticmethod
+    def _endpoint(base_url: str, api_key_env: str) -> Endpoint:
+        key = os.environ.get(api_key_env)
         if not key:
-            raise FtplugError(f"{trained.base_url} needs its API key in ${trained.api_key_env}")
-        return Endpoint(base_url=trained.base_url, api_key=key, simulated=False)
+            raise FtplugError(f"{base_url} needs its API key in ${api_key_env}")
+        return Endpoint(base_url=base_url, api_key=key, simulated=False)
 
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
                                 run: RunInfo, sink: PredictionSink, endpoint: Endpoint) -> dict[str, Any]:
@@ -403,6 +426,9 @@ class ExperimentRunner:
 
 class BudgetReached(FtplugError):
     """The run has spent its ``--max-cost``."""
+
+
+NO_MODEL = TrainedModel(model="")  # before training: where the trainer's client should point
 
 
 def _split_note(splits: Splits) -> str:

@@ -204,7 +204,7 @@ def test_the_dry_run_prices_train_size_and_local_baselines(tmp_path: Path) -> No
                    str(tmp_path / "never.duckdb"))
     assert done.returncode == 0, done.stderr
     lines = {line.split()[0]: line for line in done.stdout.splitlines()[2:-1]}
-    assert "local baseline, fitted on" in lines["persistence"] and lines["persistence"].count("$0.0000") == 3
+    assert "local, fitted on" in lines["persistence"] and lines["persistence"].count("$0.0000") == 3
     assert "200 examples × 2 epochs" in lines["fine-tuned-train_size=200"]
     assert "800 examples × 2 epochs" in lines["fine-tuned-train_size=800"]
     assert lines["zero-shot"].split()[1] == "$0.0000"  # nothing to train
