@@ -40,6 +40,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.base_model",
     "ftplug.plugins.baselines",
     "ftplug.plugins.openai_finetune",
+    "ftplug.plugins.local_lora",
     "ftplug.plugins.scorers",
     "ftplug.plugins.scorers_numeric",
     "ftplug.plugins.scorers_text",

@@ -36,8 +36,8 @@ def test_every_builtin_contributes_and_is_active() -> None:
     assert all(info.status == "active" for info in plugins.infos.values())
     names = {kind: [c.name for c in plugins.registry.by_kind(kind)] for kind in Kind}
     assert names == {Kind.LOADER: ["csv", "jsonl", "timeseries"], Kind.PROMPT_BUILDER: ["few-shot"],
-                     Kind.TRAINER: sorted(["none", "openai", "persistence", "drift", "moving-average", "seasonal-naive",
-                                           "majority", "linear-ar"]),
+                     Kind.TRAINER: sorted(["none", "openai", "local-lora", "persistence", "drift", "moving-average",
+                                           "seasonal-naive", "majority", "linear-ar"]),
                      Kind.SCORER: sorted(SCORERS)}
     assert plugins.registry.get(Kind.TRAINER, "openai").plugin == "openai_finetune"
 

@@ -1,0 +1,128 @@
+"""The local-lora trainer on a tiny random-weight chat model (CPU, offline): training lowers the loss, the
+saved adapter reloads to the same answers, identical inputs reuse it, and it runs in an experiment beside
+a simulator variant."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("peft", reason="the local-lora extra is not installed: pip install torch==2.13.0 '.[local]'")
+
+from ftplug.components import TrainingContext
+from ftplug.dataset import Example
+from ftplug.plugins.duckdb_store import DuckDBStore
+from ftplug.plugins.few_shot import FewShotBuilder
+from ftplug.plugins.local_lora import LocalLoRA
+from tests.helpers import EXAMPLE, run_cli
+from tests.tiny_model import build_tiny_chat_model
+
+SYSTEM = "Name the topic: science, politics, computers, law or food."
+
+
+def _quotations() -> list[Example]:
+    with EXAMPLE.with_name("fortunes.csv").open(encoding="utf-8") as handle:
+        return [Example(id=row["id"], input=row["text"], expected=row["topic"]) for row in csv.DictReader(handle)]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    texts = [f"{e.input} {e.expected}" for e in _quotations()] + [SYSTEM]
+    return build_tiny_chat_model(tmp_path_factory.mktemp("model") / "tiny", texts)
+
+
+def _context(examples: list[Example], store: DuckDBStore | None = None) -> TrainingContext:
+    prompt = FewShotBuilder(shots=0, system=SYSTEM)
+    prompt.prepare(examples[:48], "gpt-4o-mini", 0)
+    return TrainingContext(experiment="lora", variant="tiny", base_model="tiny", train=examples[:48],
+                           validation=examples[48:56], prompt=prompt, client=None, simulated=False, seed=3,
+                           ledger=store, log=lambda line: None)
+
+
+def _trainer(model: Path, adapters: Path) -> LocalLoRA:
+    return LocalLoRA(model=str(model), epochs=4, learning_rate=1e-2, batch_size=8, max_length=160,
+                     max_new_tokens=4, adapters=str(adapters), device="cpu", price_per_hour=0.5)
+
+
+def test_training_lowers_the_loss_and_records_the_job(tiny_model: Path, tmp_path: Path) -> None:
+    examples = _quotations()[::5]  # 60 quotations across the five topics
+    store = DuckDBStore(str(tmp_path / "r.duckdb"))
+    trained = _trainer(tiny_model, tmp_path / "adapters").train(_context(examples, store))
+    details = trained.details
+    job = store.get_job(details["job_id"])
+    events = [e for e in store.job_events(details["job_id"]) if e.step is not None]
+    store.close()
+    losses = [e.train_loss for e in events]
+    assert len(losses) == 4 * 6  # 48 examples in batches of 8, four epochs
+    assert sum(losses[-6:]) / 6 < 0.7 * sum(losses[:6]) / 6  # the last epoch's loss well under the first's
+    assert job is not None and job.status == "succeeded" and not job.simulated and job.trained_tokens > 0
+    assert details["training_cost_usd"] == pytest.approx(details["training_seconds"] / 3600 * 0.5)
+    assert details["final_valid_loss"] is not None and details["device"] == "cpu"
+    assert trained.cost_per_hour == 0.5 and trained.model.startswith("local-lora:")
+
+
+def test_the_saved_adapter_reloads_to_the_same_answers_and_is_reused(tiny_model: Path, tmp_path: Path) -> None:
+    from ftplug.plugins.lora_generation import AdapterGenerator
+
+    examples = _quotations()[1::5]
+    context = _context(examples)
+    first = _trainer(tiny_model, tmp_path / "adapters").train(context)
+    queries = examples[56:60]
+    answers = first.predict_many(queries)
+    assert len(answers) == 4 and all(a.completion_tokens and a.prompt_tokens for a in answers)
+    folder = Path(first.details["adapter"])
+    stamp = (folder / "ftplug-adapter.json").stat().st_mtime_ns
+    reloaded = AdapterGenerator(str(tiny_model), folder, "cpu", context.prompt.build, max_new_tokens=4,
+                                max_length=160)
+    assert [a.output for a in reloaded.predict_many(queries)] == [a.output for a in answers]
+    again = _trainer(tiny_model, tmp_path / "adapters").train(_context(examples))
+    assert again.details["reused_job"] and again.details["adapter"] == str(folder)
+    assert (folder / "ftplug-adapter.json").stat().st_mtime_ns == stamp  # not trained again
+    assert [a.output for a in again.predict_many(queries)] == [a.output for a in answers]
+    other = LocalLoRA(model=str(tiny_model), epochs=1, adapters=str(tmp_path / "adapters"), device="cpu",
+                      max_length=160).train(_context(examples))
+    assert other.details["adapter"] != str(folder)  # other options: another adapter
+
+
+def test_an_experiment_with_a_local_lora_variant_runs_beside_a_simulator_variant(tiny_model: Path,
+                                                                                 tmp_path: Path) -> None:
+    experiment = tmp_path / "e.toml"
+    experiment.write_text(f'''
+[experiment]
+name = "lora-vs-prompting"
+seed = 2
+[data]
+loader = "csv"
+path = "{EXAMPLE.with_name("fortunes.csv")}"
+input = "text"
+expected = "topic"
+id = "id"
+[split]
+test = 12
+validation = 8
+[model]
+base = "gpt-4o-mini-2024-07-18"
+[[variants]]
+name = "few-shot"
+prompt = {{ builder = "few-shot", shots = 5, system = "{SYSTEM}" }}
+[[variants]]
+name = "lora"
+train_size = 40
+trainer = {{ name = "local-lora", model = "{tiny_model}", epochs = 2, learning_rate = 0.01, batch_size = 8, \
+max_length = 160, max_new_tokens = 4, price_per_hour = 1.0 }}
+prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
+''', encoding="utf-8")
+    db = tmp_path / "r.duckdb"
+    done = run_cli("run", str(experiment), "--db", str(db), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
+    variants = {v["variant"]: v for v in report["variants"]}
+    assert variants["few-shot"]["simulated"] and not variants["lora"]["simulated"]
+    assert variants["lora"]["predictions"] == 12 and variants["lora"]["errors"] == 0
+    assert variants["lora"]["training"]["trained_tokens"] > 0 and variants["lora"]["train_rows"] == 40
+    assert len(report["loss_curves"]["lora"]) == 2 * 5  # 40 rows in batches of 8, two epochs
+    assert variants["lora"]["cost_per_prediction"] > 0  # its share of an hour at $1
+    assert list((tmp_path / "ftplug-adapters").iterdir())  # the adapter, under its content key
