@@ -51,6 +51,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.data_command",
     "ftplug.plugins.finetune_command",
     "ftplug.plugins.merge_command",
+    "ftplug.plugins.export_model_command",
 )
 
 REGISTRATION_HOOKS: dict[Kind, str] = {

@@ -126,3 +126,30 @@ prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
     assert len(report["loss_curves"]["lora"]) == 2 * 5  # 40 rows in batches of 8, two epochs
     assert variants["lora"]["cost_per_prediction"] > 0  # its share of an hour at $1
     assert list((tmp_path / "ftplug-adapters").iterdir())  # the adapter, under its content key
+    out = tmp_path / "served"
+    exported = run_cli("export-model", "lora", str(out), "--db", str(db), "--adapter-only", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert (out / "adapter_config.json").is_file() and "--enable-lora" in exported.stdout
+    refused = run_cli("export-model", "few-shot", str(tmp_path / "x"), "--db", str(db), cwd=tmp_path)
+    assert refused.returncode == 1 and "was not trained by local-lora" in refused.stderr
+
+
+def test_the_merged_export_answers_like_the_adapter(tiny_model: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ftplug.plugins.export_model_command import export_merged, find_adapter
+    from ftplug.plugins.lora_data import chat_prompt
+
+    examples = _quotations()[2::5]
+    context = _context(examples)
+    trained = _trainer(tiny_model, tmp_path / "adapters").train(context)
+    adapter, meta = find_adapter(trained.details["adapter"], str(tmp_path / "none.duckdb"), None)
+    export_merged(adapter, meta, tmp_path / "merged")
+    model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"))
+    tokenizer = AutoTokenizer.from_pretrained(str(tmp_path / "merged"))
+    expected = [a.output for a in trained.predict_many(examples[56:60])]
+    for example, answer in zip(examples[56:60], expected, strict=True):
+        ids = tokenizer(chat_prompt(tokenizer, context.prompt.build(example)), add_special_tokens=False,
+                        return_tensors="pt")
+        output = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        assert tokenizer.decode(output[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip() == answer
