@@ -14,6 +14,7 @@ from ftplug import hookimpl
 
 DEFAULT_DB = "ftplug.duckdb"
 OPENAI_URL = "https://api.openai.com/v1"
+LOCAL = "local"  # the endpoint of jobs trained in ftplug's own process
 
 
 @contextmanager
@@ -81,6 +82,9 @@ def job_session(job_id: str, db: str) -> Iterator[tuple[Any, Any, Any, Any]]:
     store = open_existing_store(db)
     try:
         record = _job(store, job_id)
+        if record.endpoint == LOCAL:  # trained by ftplug itself (local-lora): the store is all there is
+            yield store, record, None, None
+            return
         with job_client(record, db) as client:
             yield store, record, client, _refresh(record, client, store)
     finally:
@@ -174,9 +178,9 @@ def cancel(job_id: str, db: str) -> None:
 
     from ftplug.errors import FtplugError
 
-    with job_session(job_id, db) as (store, record, client, job):
+    with job_session(job_id, db) as (store, record, client, _):
         if not record.active:
-            raise FtplugError(f"job {job_id} has already {job.status}; nothing to cancel")
+            raise FtplugError(f"job {job_id} has already {record.status}; nothing to cancel")
         try:
             client.fine_tuning.jobs.cancel(job_id)
         except openai.APIStatusError as error:

@@ -153,3 +153,17 @@ def test_the_merged_export_answers_like_the_adapter(tiny_model: Path, tmp_path: 
                         return_tensors="pt")
         output = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
         assert tokenizer.decode(output[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip() == answer
+
+
+def test_finetune_show_and_events_read_a_local_job_from_the_store(tiny_model: Path, tmp_path: Path) -> None:
+    store = DuckDBStore(str(tmp_path / "r.duckdb"))
+    trained = _trainer(tiny_model, tmp_path / "adapters").train(_context(_quotations()[3::5], store))
+    store.close()
+    job = trained.details["job_id"]
+    shown = run_cli("finetune", "show", job, "--db", str(tmp_path / "r.duckdb"))
+    assert shown.returncode == 0, shown.stderr
+    assert f"job {job}: succeeded" in shown.stdout and "endpoint local" in shown.stdout
+    events = run_cli("finetune", "events", job, "--db", str(tmp_path / "r.duckdb"))
+    assert events.stdout.count("training loss") == 24
+    refused = run_cli("finetune", "cancel", job, "--db", str(tmp_path / "r.duckdb"))
+    assert refused.returncode == 1 and "already succeeded" in refused.stderr
