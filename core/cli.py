@@ -158,11 +158,12 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
         plan = ExperimentRunner(spec, store=None, hooks=plugins.hook, options=options).plan()  # type: ignore[arg-type]
         click.echo(format_estimates(spec, estimate_variants(spec, plan)))
         return 0
+    runner = ExperimentRunner(spec, store=None, hooks=plugins.isolated_hooks(), options=options,  # type: ignore[arg-type]
+                              log=_quiet_log if quiet else _err)
+    plan = runner.plan()  # bad data fails here, before the result file is opened
     store = open_store(db)
+    runner.store = store
     try:
-        runner = ExperimentRunner(spec, store=store, hooks=plugins.isolated_hooks(), options=options,
-                                  log=_quiet_log if quiet else _err)
-        plan = runner.plan()
         with open_endpoint(mode or "auto", seed=spec.seed, state_dir=simulator_state_dir(db)) as endpoint:
             if endpoint.simulated:
                 _err("ftplug: using the offline simulator: results are SIMULATED, not a real model's.")

@@ -133,13 +133,16 @@ class _Reader:
 
 def _parse_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("no such file", path=path) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"not UTF-8 text ({error.reason} at byte {error.start})", path=path) from None
     except OSError as error:
         raise ConfigError(f"cannot read: {error.strerror}", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not UTF-8 text ({error.reason}): save the file as UTF-8", path=path,
+                          where=raw[:error.start].count(b"\n") + 1) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,12 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         try:
             self.db = duckdb.connect(path, config=_connection_config())
         except duckdb.Error as error:
-            raise FtplugError(f"{path}: cannot open the result store: {error}") from None
+            held = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", str(error))
+            if held:
+                raise FtplugError(f"{path}: in use by another process (PID {held.group(1)}), e.g. a running `ftplug "
+                                  "run`: one process at a time may open a result file; wait for it to finish, use "
+                                  "another --db, or read a copy of the file") from None
+            raise FtplugError(f"{path}: cannot open the result store: {str(error).splitlines()[0]}") from None
         self.db.execute(SCHEMA)  # every table is CREATE IF NOT EXISTS: older files gain the newer tables
         row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
         if row is None or row[0] is None:

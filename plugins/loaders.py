@@ -34,9 +34,10 @@ class CsvLoader:
     def load(self, context: LoadContext) -> Iterator[Example]:
         """Yield one example per data row; the header must name the chosen columns."""
         path = resolve_data_path(self.path, context)
+        line = 0  # the last line of the last complete row
         try:
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.reader(handle, delimiter=self.delimiter)
+                reader = csv.reader(handle, delimiter=self.delimiter, strict=True)
                 header = next(reader, None)
                 if header is None:
                     raise DataError("empty file: a header row is required", path=path, where=1)
@@ -44,8 +45,8 @@ class CsvLoader:
                 wanted = [self.input, self.expected] + ([self.id] if self.id else [])
                 for name in wanted:
                     if name not in columns:
-                        raise DataError(f"no column {name!r} in the header (columns: {', '.join(columns)})",
-                                        path=path, where=1)
+                        raise DataError(f"no column {name!r} in the header (columns: {', '.join(columns)})"
+                                        f"{_delimiter_hint(header, self.delimiter)}", path=path, where=1)
                 line = reader.line_num
                 for row in reader:
                     if not row:
@@ -61,10 +62,41 @@ class CsvLoader:
                     yield Example(id=example_id, input=text, expected=expected,
                                   metadata={"line": line + 1, "source": str(path)})
                     line = reader.line_num
-        except UnicodeDecodeError as error:
-            raise DataError(f"not UTF-8 text ({error.reason} at byte {error.start})", path=path) from None
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
         except csv.Error as error:
-            raise DataError(f"malformed CSV: {error}", path=path) from None
+            raise DataError(f"malformed CSV: {_csv_problem(error)}", path=path, where=line + 1) from None
+
+
+def _delimiter_hint(header: list[str], delimiter: str) -> str:
+    """A hint when the header looks split by another delimiter than the one in use."""
+    if len(header) == 1:
+        for candidate in (";", "\t", "|"):
+            if candidate != delimiter and candidate in header[0]:
+                return f"; is the delimiter {candidate!r}? set delimiter = {candidate!r} in [data]"
+    return ""
+
+
+def _csv_problem(error: csv.Error) -> str:
+    text = str(error)
+    if "field larger than field limit" in text:
+        return (f"a field is longer than {csv.field_size_limit():,} characters (the CSV reader's limit): shorten "
+                "it, or use a JSONL file for long inputs")
+    if "end of data" in text or "EOF" in text:
+        return "a quoted field is not closed (an unclosed quote runs to the end of the file)"
+    return text
+
+
+def not_utf8(path: Path) -> DataError:
+    """The error for a file that is not UTF-8, naming the first line that is not."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return DataError(f"not UTF-8 text ({error.reason} at byte {error.start + 1} of the line): save the "
+                                 "file as UTF-8, e.g. iconv -f latin1 -t utf-8", path=path, where=number)
+    return DataError("not UTF-8 text: save the file as UTF-8", path=path)
 
 
 class JsonlLoader:
@@ -83,8 +115,8 @@ class JsonlLoader:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
                         yield self._example(line, path, number)
-        except UnicodeDecodeError as error:
-            raise DataError(f"not UTF-8 text ({error.reason} at byte {error.start})", path=path) from None
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
 
     def _example(self, line: str, path: Path, number: int) -> Example:
         try:

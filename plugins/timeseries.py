@@ -74,7 +74,8 @@ class TimeSeriesLoader:
         if self.date:
             self._require(path, available, self.date, "date")
         if self.layout == "wide":
-            chosen = list(self.columns) or [c for c in available if c != self.date and _numeric(types[c])]
+            chosen = list(self.columns) or [c for c in available if c != self.date and (
+                _numeric(types[c]) or _mostly_numbers(connection, c))]
             if not chosen:
                 raise DataError(f"no numeric column to read as a series (columns: {', '.join(available)})", path=path)
             for column in chosen:
@@ -135,6 +136,13 @@ class TimeSeriesLoader:
                 metadata={"series": name, "values": shown, "dates": shown_dates, "truth": truth,
                           "target": self.target.as_dict(), "format": self.style.as_dict(),
                           "first": keys[start], "origin": keys[last], "end": keys[last + self.horizon]})
+
+
+def _mostly_numbers(connection: Any, column: str) -> bool:
+    """A text column most of whose values are numbers: a series with a few bad values (reported by line)."""
+    share = connection.execute(f'SELECT avg((TRY_CAST("{column}" AS DOUBLE) IS NOT NULL)::INT) FROM data '
+                               f'WHERE "{column}" IS NOT NULL').fetchone()[0]
+    return share is not None and share >= 0.5
 
 
 def _numeric(data_type: str) -> bool:
