@@ -28,14 +28,17 @@ class InputError(FtplugError):
         super().__init__(self.format())
 
     def format(self) -> str:
-        """The one-line form ``FILE:LINE: message`` or ``FILE: [table] key: message``."""
+        """The one-line form ``FILE:LINE: message`` or ``FILE: [table] key: message`` (line breaks that came
+        from the input, such as a key with a newline in it, are shown escaped)."""
         if self.path is None:
-            return self.message if self.where is None else f"{self.where}: {self.message}"
-        if self.where is None:
-            return f"{self.path}: {self.message}"
-        if isinstance(self.where, int):
-            return f"{self.path}:{self.where}: {self.message}"
-        return f"{self.path}: {self.where}: {self.message}"
+            text = self.message if self.where is None else f"{self.where}: {self.message}"
+        elif self.where is None:
+            text = f"{self.path}: {self.message}"
+        elif isinstance(self.where, int):
+            text = f"{self.path}:{self.where}: {self.message}"
+        else:
+            text = f"{self.path}: {self.where}: {self.message}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ConfigError(InputError):
