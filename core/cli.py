@@ -52,7 +52,9 @@ def _add_plugin_files(paths: tuple[str, ...]) -> None:
 
 
 def _err(message: str) -> None:
-    click.echo(message, err=True)
+    from ftplug.secrets import redact
+
+    click.echo(redact(message), err=True)
 
 
 def _quiet_log(message: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ftplug.errors import InputError
+from ftplug.secrets import remember
 
 Mode = Literal["auto", "simulate", "live"]
 SIMULATOR_KEY = "sk-ftplug-simulator"
@@ -94,4 +95,5 @@ def open_endpoint(mode: Mode = "auto", seed: int = 0, state_dir: Path | None = N
     api_key = os.environ.get("OPENAI_API_KEY")
     if not api_key:
         raise InputError("--live needs OPENAI_API_KEY in the environment")
+    remember(api_key)
     yield Endpoint(base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key=api_key, simulated=False)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ftplug.rate_limits import RequestLimiter
 from ftplug.retry_policy import RetryPolicy, is_quota_error, is_rate_limit
+from ftplug.secrets import redact
 
 
 @dataclass
@@ -126,7 +127,7 @@ def describe_error(error: BaseException) -> str:
     code = getattr(error, "code", None)
     message = getattr(error, "message", None) or str(error)
     prefix = " ".join(str(p) for p in (status, code) if p)
-    return f"{prefix}: {message}" if prefix else message
+    return redact(f"{prefix}: {message}" if prefix else message)
 
 
 def describe_request_stats(stats: dict[str, Any] | None) -> str:

@@ -34,6 +34,7 @@ from ftplug.run_keys import ids_digest, variant_key
 from ftplug.run_options import RunOptions, run_options_for
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
+from ftplug.secrets import remember
 from ftplug.sink import PredictionSink
 from ftplug.store import Store
 from ftplug.tokens import TokenCounter
@@ -291,6 +292,7 @@ class ExperimentRunner:
         key = os.environ.get(api_key_env)
         if not key:
             raise FtplugError(f"{base_url} needs its API key in ${api_key_env}")
+        remember(key)
         return Endpoint(base_url=base_url, api_key=key, simulated=False)
 
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],

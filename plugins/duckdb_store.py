@@ -150,6 +150,8 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         import duckdb
         import numpy as np
 
+        from ftplug.secrets import redact
+
         now = datetime.now(UTC).replace(tzinfo=None)
 
         def column(values: list[Any]) -> Any:
@@ -161,7 +163,8 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
             "completion_tokens": column([r.completion_tokens for r in records]),
             "cached_tokens": column([r.cached_tokens for r in records]),
             "latency_ms": column([r.latency_ms for r in records]), "cost_usd": column([r.cost_usd for r in records]),
-            "error": column([r.error for r in records]), "simulated": np.full(len(records), simulated),
+            "error": column([redact(r.error) if r.error else None for r in records]),
+            "simulated": np.full(len(records), simulated),
             "created_at": column([now] * len(records)),
             "samples": column([json.dumps(r.samples) if r.samples else None for r in records]),
             "from_cache": np.array([r.from_cache for r in records], dtype=bool)}
@@ -205,8 +208,11 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,
                    details: Mapping[str, Any]) -> None:
         """Set the run's final status, error and details."""
+        from ftplug.secrets import redact
+
         self.db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, details = ? WHERE run_id = ?",
-                        [status, finished_at, error, json.dumps(dict(details), default=str), run_id])
+                        [status, finished_at, redact(error) if error else None,
+                         redact(json.dumps(dict(details), default=str)), run_id])
 
     def latest_experiment(self) -> str | None:
         """The experiment of the most recently started run."""
