@@ -17,13 +17,12 @@ EXPORTED = ("examples", "runs", "predictions", "scores", "finetune_jobs", "finet
 @contextmanager
 def read_only(db: str) -> Iterator[Any]:
     """A read-only DuckDB connection to an existing result store."""
-    import duckdb
-
     from ftplug.errors import InputError
+    from ftplug.plugins.duckdb_store import connect_result_file
 
     if not Path(db).exists():
         raise InputError("no such result store (run `ftplug run` first, or pass --db)", path=db)
-    with duckdb.connect(db, read_only=True) as connection:
+    with connect_result_file(db, read_only=True) as connection:
         yield connection
 
 

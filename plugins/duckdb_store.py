@@ -22,25 +22,31 @@ from ftplug.plugins.duckdb_schema import MIGRATIONS, PREDICTION_COLUMNS, SCHEMA,
 if TYPE_CHECKING:
     from ftplug.runs import PredictionRecord, RunInfo
 
+def connect_result_file(path: str, read_only: bool = False, config: dict[str, Any] | None = None) -> Any:
+    """A DuckDB connection to a result file; a file another process holds is one clear error naming it."""
+    import duckdb
+
+    try:
+        return duckdb.connect(path, read_only=read_only, config=config or {})
+    except duckdb.Error as error:
+        held = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", str(error))
+        if held:
+            raise FtplugError(f"{path}: in use by another process (PID {held.group(1)}), e.g. a running `ftplug "
+                              "run`: one process at a time may open a result file; wait for it to finish, use "
+                              "another --db, or read a copy of the file") from None
+        raise FtplugError(f"{path}: cannot open the result store: {str(error).splitlines()[0]}") from None
+
+
 class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
     """A DuckDB file holding the tables of :mod:`ftplug.store`."""
 
     def __init__(self, path: str) -> None:
-        import duckdb
 
         self.path = path
         self._write_cursor: Any = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = duckdb.connect(path, config=_connection_config())
-        except duckdb.Error as error:
-            held = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", str(error))
-            if held:
-                raise FtplugError(f"{path}: in use by another process (PID {held.group(1)}), e.g. a running `ftplug "
-                                  "run`: one process at a time may open a result file; wait for it to finish, use "
-                                  "another --db, or read a copy of the file") from None
-            raise FtplugError(f"{path}: cannot open the result store: {str(error).splitlines()[0]}") from None
+        self.db = connect_result_file(path, config=_connection_config())
         self.db.execute(SCHEMA)  # every table is CREATE IF NOT EXISTS: older files gain the newer tables
         row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
         if row is None or row[0] is None:

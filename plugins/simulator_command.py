@@ -71,6 +71,9 @@ def serve(host: str, port: int, seed: int, latency_ms: float, per_token_ms: floa
         raise InputError("--record needs OPENAI_API_KEY for the upstream API")
     if replay_dir and not (replay_dir / "exchanges.jsonl").exists():
         raise InputError("no exchanges.jsonl here: record one with --record first", path=replay_dir)
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        click.echo(f"ftplug simulator: warning: listening on {host} without --api-key: anyone who can reach this "
+                   "address can use it and read the files it keeps", err=True)
     options = SimulatorOptions(api_key=api_key, latency=LatencyModel(latency_ms, per_token_ms),
                                faults=_faults(error_rate, faults), rpm=rpm, tpm=tpm,  # type: ignore[arg-type]
                                record_dir=record_dir, replay_dir=replay_dir,

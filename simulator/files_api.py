@@ -28,6 +28,13 @@ def add_routes(router: Router, state: State) -> None:
         if "file" not in uploads:
             raise bad_request("Missing required parameter: 'file'.", param="file")
         filename, content = uploads["file"]
+        options = state.options
+        with state.lock:
+            count, stored = len(state.files), sum(len(f.content) for f in state.files.values())
+        if count >= options.max_files or stored + len(content) > options.max_stored_bytes:
+            raise bad_request(f"File storage is full ({count} files, {stored:,} bytes kept; the limit is "
+                              f"{options.max_files} files, {options.max_stored_bytes:,} bytes): delete files "
+                              "before uploading more.", param="file")
         if purpose == "fine-tune" and not filename.endswith(".jsonl"):
             raise bad_request(f"Invalid file format for Fine-Tuning API. Must be .jsonl (got {filename}).",
                               param="file")

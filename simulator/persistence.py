@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,18 @@ def save(state: State, folder: Path) -> None:
     _write_atomically(folder / "state.json", json.dumps(snapshot).encode())
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 def load(state: State, folder: Path) -> None:
     """Restore a snapshot written by :func:`save`, if ``folder`` holds one."""
     path = folder / "state.json"
     if not path.exists():
         return
     snapshot: dict[str, Any] = json.loads(path.read_text())
+    for record in snapshot.get("files", []):  # ids name files in the folder: never a path
+        if not isinstance(record.get("id"), str) or not _PLAIN_ID.fullmatch(record["id"]):
+            raise ValueError(f"{path}: file id {record.get('id')!r} is not one this simulator makes")
     from ftplug.simulator.batches import Batch
 
     with state.lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 import threading
@@ -18,6 +19,7 @@ from ftplug.simulator import (
     files_api,
     fine_tuning_api,
     models_api,
+    openapi,
     persistence,
     responses_api,
 )
@@ -35,6 +37,8 @@ def build_router(state: State) -> Router:
     router = Router()
     for module in (files_api, fine_tuning_api, models_api, chat_api, responses_api, batches_api):
         module.add_routes(router, state)
+    router.add("GET", "/v1/openapi.json",
+               lambda request: openapi.document(f"http://{request.headers.get('host', '127.0.0.1')}"))
     return router
 
 
@@ -63,6 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: _Server
+
+    def setup(self) -> None:
+        self.timeout = self.server.state.options.client_timeout  # applied to the socket by the base class
+        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: no line per request on stderr
         pass
@@ -113,7 +121,11 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_BODY_BYTES:
             self.close_connection = True
             raise ApiError(413 if length > 0 else 400, "Invalid or too large Content-Length.")
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:  # a client that stopped sending: answer and hang up, freeing the thread
+            self.close_connection = True
+            raise ApiError(408, "The request body was not received in time.") from None
         route = f"{self.command} {urlsplit(self.path).path}"
         with self.server.state.lock:
             self.server.state.requests[route] += 1
@@ -214,7 +226,9 @@ class Simulator:
         self._server.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving, close the socket and, with a state folder, write the state a last time."""
+        if self._server is not None and self.state_dir is not None:
+            persistence.save(self.state, self.state_dir)
         if self._server is not None:
             if self._thread is not None:
                 self._server.shutdown()
@@ -235,9 +249,14 @@ def serve(simulator: Simulator) -> None:
     print(simulator.base_url, flush=True)
     print("ftplug simulator: offline, simulated models (not a real model's answers); Ctrl-C stops it",
           file=sys.stderr, flush=True)
+    def stop_on_signal(number: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_signal)  # `kill` stops it as cleanly as Ctrl-C
     try:
         simulator.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         simulator.stop()
+        print("ftplug simulator: stopped", file=sys.stderr, flush=True)

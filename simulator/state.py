@@ -69,6 +69,9 @@ class SimulatorOptions:
         ``upstream_api_key`` and keep each exchange here. ``replay_dir``: answer from kept exchanges only.
     :param refuse_fine_tuning: answer every new fine-tuning job with a 403, as for an organisation that may
         not fine-tune (OpenAI's self-serve fine-tuning closes to new jobs on 2027-01-06).
+    :param max_files: ``max_stored_bytes``: the storage the files API keeps; an upload beyond it is refused.
+    :param client_timeout: a slow or half-open client is disconnected after this many idle seconds, so it
+        holds one thread at most, never the others.
     """
 
     api_key: str | None = None
@@ -81,6 +84,9 @@ class SimulatorOptions:
     upstream_base_url: str | None = None
     upstream_api_key: str | None = field(default=None, repr=False)
     refuse_fine_tuning: bool = False
+    max_files: int = 10_000  # files kept at once; uploads beyond it are refused until some are deleted
+    max_stored_bytes: int = 4 << 30  # bytes of file content kept at once (4 GiB)
+    client_timeout: float = 30.0  # seconds a connection may sit idle or half-sent before it is closed
 
 
 @dataclass
