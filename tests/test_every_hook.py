@@ -164,7 +164,10 @@ def test_a_plugin_implementing_every_hook_takes_part_in_a_run(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in log.read_text().splitlines()]
     hooks = [e["hook"] for e in events]
-    assert hooks[0] == "open_store" and events[0]["path"] == "r.every.duckdb"
+    # the data and every prompt builder are prepared first: bad input fails before the result file is opened
+    opened = hooks.index("open_store")
+    assert events[opened]["path"] == "r.every.duckdb" and set(hooks[:opened]) == {"prepare"}
+    assert opened < hooks.index("activate")
     assert hooks.count("prepare") == 2 and hooks.count("activate") == 1 and hooks[-1] == "deactivate"
     assert events[-1]["statuses"] == ["succeeded", "succeeded"]
     assert [e["variant"] for e in events if e["hook"] == "run_started"] == ["plain", "first"]
