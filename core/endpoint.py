@@ -97,3 +97,29 @@ def open_endpoint(mode: Mode = "auto", seed: int = 0, state_dir: Path | None = N
         raise InputError("--live needs OPENAI_API_KEY in the environment")
     remember(api_key)
     yield Endpoint(base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key=api_key, simulated=False)
+
+
+def answering_endpoint(run_endpoint: Endpoint, base_url: str | None, api_key_env: str | None,
+                       variant_endpoint: dict[str, str] | None) -> Endpoint:
+    """Where a variant's model answers: the endpoint its trainer named (``base_url``), else the variant's own
+    (``endpoint = {…}``), else the run's. On the simulator everything answers there.
+
+    :raises FtplugError: when the chosen endpoint's key variable is not set.
+    """
+    if run_endpoint.simulated:
+        return run_endpoint
+    if base_url is not None:
+        return _keyed(base_url, api_key_env or "OPENAI_API_KEY")
+    if variant_endpoint is not None:
+        return _keyed(variant_endpoint["base_url"], variant_endpoint["api_key_env"])
+    return run_endpoint
+
+
+def _keyed(base_url: str, api_key_env: str) -> Endpoint:
+    from ftplug.errors import FtplugError
+
+    key = os.environ.get(api_key_env)
+    if not key:
+        raise FtplugError(f"{base_url} needs its API key in ${api_key_env}")
+    remember(key)
+    return Endpoint(base_url=base_url, api_key=key, simulated=False)

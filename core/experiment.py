@@ -13,10 +13,9 @@ from typing import Any
 from ftplug.components import Component, Kind
 from ftplug.errors import ConfigError
 from ftplug.registry import Registry
+from ftplug.sweeps import DEFAULT_PROMPT, DEFAULT_TRAINER, expand_sweeps
 
 TOP_LEVEL_TABLES = {"experiment", "data", "split", "model", "variants", "scoring", "run", "report"}
-DEFAULT_TRAINER = "none"
-DEFAULT_PROMPT = {"builder": "few-shot", "shots": 0}
 SPLIT_METHODS = ("random", "chronological")
 
 
@@ -186,64 +185,6 @@ def _named(reader: _Reader, value: Any, where: str, name_key: str) -> tuple[str,
     raise reader.fail(where, f"must be a name or a table, got {value!r}")
 
 
-SWEEP_VARIANT_KEYS = ("train_size",)  # sweepable keys of the variant itself; other bare keys are prompt options
-
-
-def _sweep_label(option: str, value: Any, number: int) -> str:
-    """How one swept value shows in a variant's name: ``shots=5``; long or structured values by position."""
-    text = str(value).lower() if isinstance(value, bool) else str(value)
-    if value == "":
-        return f"{option}=none"
-    if isinstance(value, str | int | float) and len(text) <= 24 and text and not any(c.isspace() for c in text):
-        return f"{option}={text}"
-    return f"{option}#{number}"
-
-
-def _expand_sweeps(reader: _Reader, raw_variants: list[Any]) -> list[Any]:
-    """Replace each variant with a ``sweep`` table by one variant per combination of its values.
-
-    Keys are ``prompt.OPTION``, ``trainer.OPTION``, ``train_size``, or a bare prompt option (``shots``,
-    ``system``, …). ``sweep = { shots = [0, 5, "max"] }`` on variant ``fs`` gives ``fs-shots=0``,
-    ``fs-shots=5`` and ``fs-shots=max``; a value too long or structured for a name is numbered
-    (``fs-system#2``); several keys give every combination, named by all of them.
-    """
-    expanded: list[Any] = []
-    for index, raw in enumerate(raw_variants, start=1):
-        if not isinstance(raw, dict) or "sweep" not in raw:
-            expanded.append(raw)
-            continue
-        where = f"[[variants]] {raw.get('name', f'#{index}')!r} sweep"
-        sweep = raw["sweep"]
-        if not isinstance(sweep, dict) or not sweep:
-            raise reader.fail(where, 'must be a table such as { shots = [0, 5, "max"] }')
-        combinations: list[list[tuple[str, Any, int]]] = [[]]
-        for key, values in sweep.items():
-            part, _, option = key.rpartition(".")
-            if (part and part not in ("prompt", "trainer")) or not option:
-                raise reader.fail(f"{where} {key}", "keys are prompt.OPTION, trainer.OPTION, train_size or a prompt "
-                                                    "option such as shots")
-            if not isinstance(values, list) or not values:
-                raise reader.fail(f"{where} {key}", "must be a non-empty list of values")
-            combinations = [[*combo, (key, value, number)] for combo in combinations
-                            for number, value in enumerate(values, start=1)]
-        base = {k: v for k, v in raw.items() if k != "sweep"}
-        for combo in combinations:
-            labels = [_sweep_label(key.rpartition(".")[2], value, number) for key, value, number in combo]
-            variant = {**base, "name": "-".join([str(base.get("name", "sweep")), *labels])}
-            for key, value, _ in combo:
-                part, _, option = key.rpartition(".")
-                if not part and option in SWEEP_VARIANT_KEYS:
-                    variant[option] = value
-                    continue
-                part = part or "prompt"
-                default = DEFAULT_PROMPT if part == "prompt" else {"name": DEFAULT_TRAINER}
-                table = variant.get(part, default)
-                table = {("builder" if part == "prompt" else "name"): table} if isinstance(table, str) else table
-                variant[part] = {**table, option: value}
-            expanded.append(variant)
-    return expanded
-
-
 def _endpoint(reader: _Reader, raw: dict[str, Any], where: str) -> dict[str, str] | None:
     """A variant's own OpenAI-compatible API: ``{ base_url = "https://…/v1", api_key_env = "VAR" }``."""
     if "endpoint" not in raw:
@@ -329,7 +270,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     if not isinstance(raw_variants, list) or not raw_variants:
         raise reader.fail("[[variants]]", "at least one variant is required")
     variants: list[VariantSpec] = []
-    for index, raw in enumerate(_expand_sweeps(reader, raw_variants), start=1):
+    for index, raw in enumerate(expand_sweeps(reader, raw_variants), start=1):
         if not isinstance(raw, dict):
             raise reader.fail(f"[[variants]] #{index}", "must be a table")
         where = f"[[variants]] #{index}"

@@ -99,3 +99,11 @@ def shard_of(test: Sequence[Example], seed: int, index: int, count: int) -> Sequ
 
     where = getattr(test, "where", None)
     return where(belongs) if where is not None else tuple(example for example in test if belongs(example))
+
+
+def describe_split(splits: Splits) -> str:
+    """How the split was made, when it was not the default random one."""
+    if splits.method != "chronological":
+        return ""
+    dropped = f", {splits.dropped} overlapping windows left out" if splits.dropped else ""
+    return f" (chronological: every test window after every shown or trained one{dropped})"

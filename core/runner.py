@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ftplug.component_guard import ComponentError
-from ftplug.components import PROMPT_CHUNK, Generated, TrainedModel, TrainingContext, prompts_for
+from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits
-from ftplug.endpoint import Endpoint, LazyClient
+from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
-from ftplug.planning import Plan, PreparedVariant, make_plan, training_rows
+from ftplug.local_predictions import predict_locally
+from ftplug.planning import Plan, PreparedVariant, describe_split, make_plan, training_rows
 from ftplug.progress import Progress
 from ftplug.rate_limits import RequestLimiter
 from ftplug.requester import (
@@ -34,7 +33,6 @@ from ftplug.run_keys import ids_digest, variant_key
 from ftplug.run_options import RunOptions, run_options_for
 from ftplug.runs import PredictionRecord, RunInfo, RunSummary
 from ftplug.scoring import score_prediction, scorer_info
-from ftplug.secrets import remember
 from ftplug.sink import PredictionSink
 from ftplug.store import Store
 from ftplug.tokens import TokenCounter
@@ -75,7 +73,7 @@ class ExperimentRunner:
         shard = f" (shard {self.options.shard[0]}/{self.options.shard[1]} of {len(plan.whole_test)})" \
             if self.options.shard else ""
         self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
-                 f"{len(plan.test)} test examples{shard}{_split_note(splits)}; endpoint: {endpoint.label}")
+                 f"{len(plan.test)} test examples{shard}{describe_split(splits)}; endpoint: {endpoint.label}")
         self._test_digest = ids_digest(example.id for example in plan.whole_test)
         summaries: list[RunSummary] = []
         self.hooks.ftplug_activate(experiment=self.experiment, store=self.store)
@@ -167,7 +165,8 @@ class ExperimentRunner:
             if spec.trainer.name != "none":  # what the trainer learnt from: the x of a learning curve
                 summary.details["train_rows"] = len(training_rows(splits, spec.train_size))
             if trained.predict is not None or trained.predict_many is not None:
-                self._predict_locally(trained, variant, todo, run, sink)
+                predict_locally(trained, todo, lambda example, answer, **measured: sink.add(
+                    self._record(run, example, answer, **measured)))
             elif self.options.batch:
                 summary.details["batch"] = self._predict_in_batches(trained.model, variant, test, todo, run, sink,
                                                                     self._endpoint_for(trained, spec))
@@ -256,44 +255,11 @@ class ExperimentRunner:
                                 labels=scored.labels, score_errors=scored.errors,
                                 samples=samples if samples and len(samples) > 1 else None, **measurements)
 
-    def _predict_locally(self, trained: TrainedModel, variant: PreparedVariant, test: Iterable[Example],
-                         run: RunInfo, sink: PredictionSink) -> None:
-        """Answers computed in this process; a batch's time (and its cost at the trainer's hourly price) is
-        shared equally by its predictions."""
-        examples = iter(test)
-        size = trained.batch_size if trained.predict_many is not None else 1
-        while chunk := list(itertools.islice(examples, size)):
-            started = time.perf_counter()
-            if trained.predict_many is not None:
-                answers = trained.predict_many(chunk)
-            else:
-                assert trained.predict is not None
-                answers = [Generated(trained.predict(chunk[0]))]
-            each = (time.perf_counter() - started) / len(chunk)
-            for example, answer in zip(chunk, answers, strict=True):
-                sink.add(self._record(run, example, answer.output, prompt_tokens=answer.prompt_tokens,
-                                      completion_tokens=answer.completion_tokens, latency_ms=each * 1000,
-                                      cost_usd=each * trained.cost_per_hour / 3600))
-
     def _endpoint_for(self, trained: TrainedModel, spec: VariantSpec | None = None) -> Endpoint:
-        """Where the variant's model answers: the trainer's endpoint if it named one, else the variant's own
-        (``endpoint = {…}``), else the run's. On the simulator everything answers there."""
+        """Where the variant's model answers (see :func:`ftplug.endpoint.answering_endpoint`)."""
         assert self.endpoint is not None
-        if self.endpoint.simulated:
-            return self.endpoint
-        if trained.base_url is not None:
-            return self._endpoint(trained.base_url, trained.api_key_env or "OPENAI_API_KEY")
-        if spec is not None and spec.endpoint is not None:
-            return self._endpoint(spec.endpoint["base_url"], spec.endpoint["api_key_env"])
-        return self.endpoint
-
-    @staticmethod
-    def _endpoint(base_url: str, api_key_env: str) -> Endpoint:
-        key = os.environ.get(api_key_env)
-        if not key:
-            raise FtplugError(f"{base_url} needs its API key in ${api_key_env}")
-        remember(key)
-        return Endpoint(base_url=base_url, api_key=key, simulated=False)
+        return answering_endpoint(self.endpoint, trained.base_url, trained.api_key_env,
+                                  spec.endpoint if spec is not None else None)
 
     async def _predict_remotely(self, model: str, variant: PreparedVariant, test: Iterable[Example],
                                 run: RunInfo, sink: PredictionSink, endpoint: Endpoint) -> dict[str, Any]:
@@ -432,10 +398,3 @@ class BudgetReached(FtplugError):
 
 NO_MODEL = TrainedModel(model="")  # before training: where the trainer's client should point
 
-
-def _split_note(splits: Splits) -> str:
-    """How the split was made, when it was not the default random one."""
-    if splits.method != "chronological":
-        return ""
-    dropped = f", {splits.dropped} overlapping windows left out" if splits.dropped else ""
-    return f" (chronological: every test window after every shown or trained one{dropped})"
