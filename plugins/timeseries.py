@@ -62,7 +62,16 @@ class TimeSeriesLoader:
 
         connection = duckdb.connect(":memory:")
         try:
-            reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
+            yield from self._read(connection, path)
+        finally:
+            connection.close()
+
+    def _read(self, connection: Any, path: Path) -> Iterator[tuple[str, list[float], list[str] | None, list[Any]]]:
+        """Each series of the file: its name, values (NaN where missing), dates and time keys."""
+        import duckdb
+
+        reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
+        try:
             connection.execute(f"CREATE VIEW raw AS SELECT * FROM {reader}('{_quoted(str(path))}')")
             connection.execute("CREATE TEMP TABLE data AS SELECT row_number() OVER () + 1 AS _line, * FROM raw")
             types = dict(connection.execute("SELECT column_name, data_type FROM information_schema.columns "
@@ -102,7 +111,6 @@ class TimeSeriesLoader:
                 values = [float("nan") if v is None else float(v) for v, _ in rows]
                 dates = [str(d) for _, d in rows] if self.date else None
                 yield name, values, dates, list(dates) if dates is not None else list(range(len(values)))
-        connection.close()
 
     def _dates(self, connection: Any, order: str) -> list[str]:
         return [str(d) for (d,) in connection.execute(f"SELECT {_date_sql(self.date)} FROM data {order}").fetchall()]
