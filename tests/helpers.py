@@ -28,3 +28,13 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "ftplug.cli", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def fortunes_experiment(name: str, *, seed: int, test: int, validation: int | None = None,
+                        base: str = "gpt-4o-mini-2024-07-18") -> str:
+    """The head of an experiment file on the quotations of ``fortunes.csv`` (experiment, data, split and
+    model tables); tests append their variants and settings."""
+    split = f"test = {test}\n" + (f"validation = {validation}\n" if validation is not None else "")
+    return (f'[experiment]\nname = "{name}"\nseed = {seed}\n'
+            f'[data]\nloader = "csv"\npath = "{EXAMPLE.with_name("fortunes.csv")}"\ninput = "text"\n'
+            f'expected = "topic"\nid = "id"\n[split]\n{split}[model]\nbase = "{base}"\n')

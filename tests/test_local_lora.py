@@ -17,7 +17,7 @@ from ftplug.dataset import Example
 from ftplug.plugins.duckdb_store import DuckDBStore
 from ftplug.plugins.few_shot import FewShotBuilder
 from ftplug.plugins.local_lora import LocalLoRA
-from tests.helpers import EXAMPLE, run_cli
+from tests.helpers import EXAMPLE, fortunes_experiment, run_cli
 from tests.tiny_model import build_tiny_chat_model
 
 SYSTEM = "Name the topic: science, politics, computers, law or food."
@@ -90,21 +90,7 @@ def test_the_saved_adapter_reloads_to_the_same_answers_and_is_reused(tiny_model:
 def test_an_experiment_with_a_local_lora_variant_runs_beside_a_simulator_variant(tiny_model: Path,
                                                                                  tmp_path: Path) -> None:
     experiment = tmp_path / "e.toml"
-    experiment.write_text(f'''
-[experiment]
-name = "lora-vs-prompting"
-seed = 2
-[data]
-loader = "csv"
-path = "{EXAMPLE.with_name("fortunes.csv")}"
-input = "text"
-expected = "topic"
-id = "id"
-[split]
-test = 12
-validation = 8
-[model]
-base = "gpt-4o-mini-2024-07-18"
+    experiment.write_text(fortunes_experiment("lora-vs-prompting", seed=2, test=12, validation=8) + f'''
 [[variants]]
 name = "few-shot"
 prompt = {{ builder = "few-shot", shots = 5, system = "{SYSTEM}" }}

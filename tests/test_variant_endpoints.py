@@ -9,7 +9,7 @@ import pytest
 
 from ftplug.errors import ConfigError
 from ftplug.simulator import Simulator, SimulatorOptions
-from tests.helpers import EXAMPLE, run_cli
+from tests.helpers import fortunes_experiment, run_cli
 
 CATALOGUE = '''
 [models."provider-llama-ft"]
@@ -24,22 +24,7 @@ output_price = 0.20
 def _experiment(tmp_path: Path, base_url: str) -> Path:
     (tmp_path / "models.toml").write_text(CATALOGUE, encoding="utf-8")
     path = tmp_path / "e.toml"
-    path.write_text(f'''
-[experiment]
-name = "two-providers"
-seed = 1
-[data]
-loader = "csv"
-path = "{EXAMPLE.with_name("fortunes.csv")}"
-input = "text"
-expected = "topic"
-id = "id"
-[split]
-test = 12
-validation = 10
-[model]
-base = "gpt-4o-mini-2024-07-18"
-catalogue = "models.toml"
+    path.write_text(fortunes_experiment("two-providers", seed=1, test=12, validation=10) + f'''catalogue = "models.toml"
 [[variants]]
 name = "openai-few-shot"
 prompt = {{ builder = "few-shot", shots = 3, system = "Answer with one topic word." }}
