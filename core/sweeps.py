@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 DEFAULT_TRAINER = "none"
 DEFAULT_PROMPT = {"builder": "few-shot", "shots": 0}
+_NAME_SAFE = re.compile(r"[A-Za-z0-9._:+-]+")  # values that read well inside a variant's name
 SWEEP_VARIANT_KEYS = ("train_size",)  # sweepable keys of the variant itself; other bare keys are prompt options
 
 
@@ -14,7 +16,7 @@ def _sweep_label(option: str, value: Any, number: int) -> str:
     text = str(value).lower() if isinstance(value, bool) else str(value)
     if value == "":
         return f"{option}=none"
-    if isinstance(value, str | int | float) and len(text) <= 24 and text and not any(c.isspace() for c in text):
+    if isinstance(value, str | int | float) and len(text) <= 24 and _NAME_SAFE.fullmatch(text):
         return f"{option}={text}"
     return f"{option}#{number}"
 
