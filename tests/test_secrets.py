@@ -77,3 +77,18 @@ prompt = {{ builder = "few-shot", shots = 0, system = "Topic?" }}
     for hidden in (MIDDLE, OTHER_MIDDLE, KEY, OTHER_KEY):
         assert hidden.encode() not in written
         assert all(hidden not in output for output in outputs)
+
+
+def test_recorded_exchanges_keep_no_key_or_organisation(tmp_path: Path) -> None:
+    import openai
+
+    with Simulator(seed=1, options=SimulatorOptions(api_key=KEY)) as upstream, \
+            Simulator(options=SimulatorOptions(record_dir=tmp_path / "rec", upstream_base_url=upstream.base_url,
+                                               upstream_api_key=KEY)) as recorder:
+        client = openai.OpenAI(base_url=recorder.base_url, api_key=KEY, organization=f"org-{OTHER_MIDDLE}",
+                               max_retries=0)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        client.models.list()
+    written = _every_byte(tmp_path)
+    assert b"chat/completions" in written  # the exchange was recorded …
+    assert MIDDLE.encode() not in written and OTHER_MIDDLE.encode() not in written  # … without key or organisation
