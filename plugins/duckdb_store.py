@@ -250,10 +250,11 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
 def _connection_config() -> dict[str, str]:
     """DuckDB settings: its memory limit (``FTPLUG_DB_MEMORY``, e.g. ``512MB``) — by default DuckDB keeps up to
     80 % of the machine's memory of table blocks cached, which a long run writing millions of rows would
-    otherwise hold on to — and a checkpoint only once the write-ahead log reaches 256 MB: every commit is
-    durable in the log either way, and at DuckDB's 16 MB default a run writing at speed spent a quarter of
-    its write time rewriting the file (measured in bench/report_scale.py)."""
-    config = {"checkpoint_threshold": "256MB"}
+    otherwise hold on to — and a checkpoint only once the write-ahead log reaches 64 MB: every commit is
+    durable in the log either way; at DuckDB's 16 MB default a run writing at speed spends about a tenth more
+    time checkpointing, while larger thresholds keep more uncheckpointed data in memory (measured in
+    bench/report_scale.py and bench/runner_memory.py)."""
+    config = {"checkpoint_threshold": "64MB"}
     limit = os.environ.get("FTPLUG_DB_MEMORY", "")
     if limit:
         config["memory_limit"] = limit
