@@ -117,7 +117,10 @@ class Target:
         """The answer for a window whose last observation is ``last`` when the target is ``forecast``."""
         if self.kind == "value":
             return format_number(forecast, self.decimals)
-        change = pct_change(last, forecast)
+        return self.change_text(pct_change(last, forecast))
+
+    def change_text(self, change: float) -> str:
+        """The answer of a ``pct_change`` or ``direction`` target for a change of ``change`` %."""
         if self.kind == "pct_change":
             return format_number(change, self.decimals if self.decimals >= 0 else 2)
         if change > self.flat:

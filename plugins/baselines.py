@@ -24,7 +24,7 @@ from ftplug import hookimpl
 from ftplug.components import Option, TrainedModel, TrainingContext
 from ftplug.dataset import Example
 from ftplug.errors import ConfigError, FtplugError
-from ftplug.series import Target, format_number, is_window, pct_change, target_of
+from ftplug.series import Target, is_window, pct_change, target_of
 
 BASELINES = ("persistence", "drift", "moving-average", "seasonal-naive", "majority", "linear-ar")
 
@@ -35,12 +35,16 @@ def _windows_only(name: str, examples: Sequence[Example]) -> None:
                           "dataset's examples are not windows (the majority baseline works on any dataset)")
 
 
-def _answer(example: Example, forecast: Callable[[list[float], int], float]) -> str:
+def _answer(example: Example, respond: Callable[[list[float], Target], str]) -> str:
+    """``respond(values, target)`` for a window; an error for an example that is not one."""
     if not is_window(example.metadata):
         raise FtplugError(f"example {example.id!r} is not a time-series window")
-    target = target_of(example.metadata)
-    values = example.metadata["values"]
-    return target.text(values[-1], forecast(values, target.horizon))
+    return respond(example.metadata["values"], target_of(example.metadata))
+
+
+def _forecast_answer(forecast: Callable[[list[float], int], float]) -> Callable[[list[float], Target], str]:
+    """The answer of a baseline that forecasts the value itself."""
+    return lambda values, target: target.text(values[-1], forecast(values, target.horizon))
 
 
 class _Forecaster:
@@ -53,10 +57,14 @@ class _Forecaster:
         """The forecast of the value ``horizon`` steps after ``values``."""
         raise NotImplementedError
 
+    def respond(self, values: list[float], target: Target) -> str:
+        """The answer for a window: its forecast, written as the target asks."""
+        return _forecast_answer(self.forecast)(values, target)
+
     def train(self, context: TrainingContext) -> TrainedModel:
         """Check the data are windows; the forecaster itself has nothing to fit."""
         _windows_only(self.name, context.train)
-        return TrainedModel(model=f"baseline:{self.name}", predict=lambda e: _answer(e, self.forecast),
+        return TrainedModel(model=f"baseline:{self.name}", predict=lambda e: _answer(e, self.respond),
                             details={"baseline": self.name})
 
 
@@ -65,31 +73,14 @@ class Persistence(_Forecaster):
 
     name = "persistence"
 
-    def train(self, context: TrainingContext) -> TrainedModel:
-        """Answer with the last value, or the last change's % change and direction."""
-        _windows_only(self.name, context.train)
-
-        def predict(example: Example) -> str:
-            if not is_window(example.metadata):
-                raise FtplugError(f"example {example.id!r} is not a time-series window")
-            target, values = target_of(example.metadata), example.metadata["values"]
-            if target.kind == "value":
-                return target.text(values[-1], values[-1])
-            before = values[max(0, len(values) - 1 - target.horizon)]
-            return _change_text(target, values[-1], pct_change(before, values[-1]))
-
-        return TrainedModel(model="baseline:persistence", predict=predict, details={"baseline": self.name})
-
-
-def _change_text(target: Target, last: float, change: float) -> str:
-    """The answer for a forecast change of ``change`` % from ``last``."""
-    if target.kind == "pct_change":
-        return format_number(change if math.isfinite(change) else 0.0, target.decimals if target.decimals >= 0 else 2)
-    if change > target.flat:
-        return "up"
-    if change < -target.flat:
-        return "down"
-    return "flat"
+    def respond(self, values: list[float], target: Target) -> str:
+        """The last value, or the last change's % change and direction."""
+        if target.kind == "value":
+            return target.text(values[-1], values[-1])
+        change = pct_change(values[max(0, len(values) - 1 - target.horizon)], values[-1])
+        if target.kind == "pct_change" and not math.isfinite(change):
+            change = 0.0  # a change from 0: no finite percentage to repeat
+        return target.change_text(change)
 
 
 class Drift(_Forecaster):
@@ -186,7 +177,7 @@ class LinearAR:
                 return values[-1]
             return values[-1] * (1.0 + float(np.dot(coefficients, self._features(values))))
 
-        return TrainedModel(model="baseline:linear-ar", predict=lambda e: _answer(e, forecast),
+        return TrainedModel(model="baseline:linear-ar", predict=lambda e: _answer(e, _forecast_answer(forecast)),
                             details={"baseline": "linear-ar", "order": self.order, "fitted_on": len(usable),
                                      "coefficients": [round(float(c), 8) for c in coefficients]})
 
