@@ -99,6 +99,16 @@ def open_endpoint(mode: Mode = "auto", seed: int = 0, state_dir: Path | None = N
     yield Endpoint(base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key=api_key, simulated=False)
 
 
+def endpoint_label(run_endpoint: Endpoint, variant_endpoint: dict[str, str] | None, local: bool) -> str:
+    """What a run records as its endpoint: ``local`` for a predictor in this process, the variant's own API
+    (not on the simulator, which answers everything), or the run's."""
+    if local:
+        return "local"
+    if variant_endpoint is not None and not run_endpoint.simulated:
+        return variant_endpoint["base_url"]
+    return run_endpoint.label
+
+
 def answering_endpoint(run_endpoint: Endpoint, base_url: str | None, api_key_env: str | None,
                        variant_endpoint: dict[str, str] | None) -> Endpoint:
     """Where a variant's model answers: the endpoint its trainer named (``base_url``), else the variant's own

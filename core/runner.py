@@ -13,7 +13,7 @@ from ftplug.component_guard import ComponentError
 from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits
-from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint
+from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, endpoint_label
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.local_predictions import predict_locally
@@ -119,13 +119,13 @@ class ExperimentRunner:
         shard = f"{self.options.shard[0]}/{self.options.shard[1]}" if self.options.shard else None
         earlier = (None if self.options.fresh
                    else self.store.resumable_run(self.experiment.name, spec.name, key, shard))
+        local = bool(getattr(variant.trainer, "local", False))  # answered in this process, never simulated
+        model = self.experiment.model_for(spec)
         run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
-                      variant=spec.name, model=self.experiment.model_for(spec),
-                      base_model=self.experiment.model_for(spec),
+                      variant=spec.name, model=model, base_model=model,
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
-                      simulated=self.endpoint.simulated and not getattr(variant.trainer, "local", False),
-                      endpoint=("local" if getattr(variant.trainer, "local", False) else spec.endpoint["base_url"]
-                                if spec.endpoint and not self.endpoint.simulated else self.endpoint.label),
+                      simulated=self.endpoint.simulated and not local,
+                      endpoint=endpoint_label(self.endpoint, spec.endpoint, local),
                       started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key,
                       shard=shard)
         total = remaining = len(test)

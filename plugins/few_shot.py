@@ -62,6 +62,7 @@ class FewShotBuilder:
         self.reduce_spec, self.steps = reduce, parse_reduction(reduce)
         self.series = dict(series or {})
         SeriesFormat.from_options(self.series)  # a bad key or value fails now, not at the first window
+        self._styles: dict[tuple[tuple[str, Any], ...], SeriesFormat] = {}
         self.pool: Sequence[Example] = ()
         self._stats = {name: RunningStats() for name in ("packed", "prompt", "left", "bound")}
         self.pool_tokens_unreduced: int | None = None
@@ -124,11 +125,19 @@ class FewShotBuilder:
     def _user_text(self, example: Example) -> str:
         text = example.input_text
         if self.series and is_window(example.metadata):  # the window shown in this variant's own format
-            style = SeriesFormat.from_options({**example.metadata["format"], **self.series})
+            style = self._series_style(example.metadata["format"])
             text = render(example.metadata["series"], example.metadata["values"], example.metadata["dates"], style)
         if self.steps:
             text = apply_reduction(text, self.steps, self._keep_last_tokens)
         return self.template.replace("{input}", text)
+
+    def _series_style(self, loader_format: dict[str, Any]) -> SeriesFormat:
+        """The loader's format with this variant's ``series`` options over it, made once per loader format
+        (every window of a dataset has the same one), not once per prompt."""
+        key = tuple(sorted(loader_format.items()))
+        if key not in self._styles:
+            self._styles[key] = SeriesFormat.from_options({**loader_format, **self.series})
+        return self._styles[key]
 
     def _keep_last_tokens(self, text: str, n: int) -> str:
         tokens = self.counter.encoding.encode_ordinary(text)
