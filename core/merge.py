@@ -1,12 +1,13 @@
 """Combining result files: the shards of a sharded run (``ftplug run --shard i/n``) become whole runs again.
 
 Every input is opened once (which brings an older file to the current schema) and then attached read-only
-to the output. Examples, the response cache and fine-tuning jobs are united. A run that covered the whole
-test split is copied as it is. The shard runs of one variant — the same experiment, variant and run key —
-become one run whose id is derived from that key, so merging in several steps (or merging a shard that was
-re-run) lands in the same run; it is ``succeeded`` once all n shards are in and each succeeded, ``partial``
-before. A later ``ftplug run`` of the experiment on the merged file resumes a partial run and leaves a
-complete one alone, like any run.
+to the output. Examples, the response cache and fine-tuning jobs are united (an example new to the output is
+numbered after its experiment's last one there, and every score then takes its example's number in the
+output). A run that covered the whole test split is copied as it is. The shard runs of one variant — the
+same experiment, variant and run key — become one run whose id is derived from that key, so merging in
+several steps (or merging a shard that was re-run) lands in the same run; it is ``succeeded`` once all n
+shards are in and each succeeded, ``partial`` before. A later ``ftplug run`` of the experiment on the merged
+file resumes a partial run and leaves a complete one alone, like any run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from ftplug.errors import InputError
 
-UNITED_TABLES = ("examples", "response_cache", "finetune_jobs", "finetune_events")
+UNITED_TABLES = ("response_cache", "finetune_jobs", "finetune_events")
 
 
 @dataclass
@@ -70,6 +71,9 @@ def merge_stores(out: str, inputs: Sequence[str]) -> MergeSummary:
             for index in range(len(inputs)):
                 summary.copied_runs += _copy_whole(db, f"source{index}")
             summary.merged = _merge_shards(db, [f"source{index}" for index in range(len(inputs))])
+            db.execute("UPDATE scores SET example_no = e.number FROM runs r, examples e WHERE scores.run_id = r.run_id "
+                       "AND e.experiment = r.experiment AND e.example_id = scores.example_id "
+                       "AND scores.example_no IS DISTINCT FROM e.number")
             db.execute("COMMIT")
         except Exception:
             db.execute("ROLLBACK")
@@ -81,6 +85,12 @@ def merge_stores(out: str, inputs: Sequence[str]) -> MergeSummary:
 
 def _copy_whole(db: Any, source: str) -> int:
     """Copy ``source``'s shared tables and its runs that cover the whole test split; how many runs."""
+    db.execute("INSERT INTO examples (experiment, example_id, split, input, expected, number) "
+               "SELECT s.experiment, s.example_id, s.split, s.input, s.expected, coalesce(b.next, 0) "
+               "+ row_number() OVER (PARTITION BY s.experiment ORDER BY s.number, s.example_id) - 1 "
+               f"FROM {source}.examples s LEFT JOIN examples o USING (experiment, example_id) "
+               "LEFT JOIN (SELECT experiment, max(number) + 1 AS next FROM examples GROUP BY experiment) b "
+               "USING (experiment) WHERE o.example_id IS NULL")
     for table in UNITED_TABLES:
         db.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {source}.{table}")
     whole = f"SELECT run_id FROM {source}.runs WHERE shard IS NULL"

@@ -3,14 +3,16 @@ SQL), in one place."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
-# 6: runs.shard, batch_jobs
+SCHEMA_VERSION = 7  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
+# 6: runs.shard, batch_jobs; 7: examples.number, scores.example_no
+# An example's `number` is given when it is first stored in its experiment and kept for good; each score carries
+# it as `example_no`, so that the report lines the runs' scores up by position in arrays instead of joining ids.
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS examples (
     experiment VARCHAR NOT NULL, example_id VARCHAR NOT NULL, split VARCHAR NOT NULL,
-    input VARCHAR NOT NULL, expected VARCHAR NOT NULL,
+    input VARCHAR NOT NULL, expected VARCHAR NOT NULL, number INTEGER,
     PRIMARY KEY (experiment, example_id));
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, experiment VARCHAR NOT NULL, variant VARCHAR NOT NULL,
@@ -29,7 +31,7 @@ CREATE TABLE IF NOT EXISTS response_cache (
     created_at TIMESTAMP NOT NULL, hits INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS scores (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, scorer VARCHAR NOT NULL, value DOUBLE,
-    label VARCHAR, error VARCHAR,
+    label VARCHAR, error VARCHAR, example_no INTEGER,
     PRIMARY KEY (run_id, example_id, scorer));
 CREATE TABLE IF NOT EXISTS finetune_jobs (
     job_id VARCHAR PRIMARY KEY, key VARCHAR NOT NULL, experiment VARCHAR NOT NULL, variant VARCHAR NOT NULL,
@@ -101,6 +103,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS config_key VARCHAR",),
     5: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS from_cache BOOLEAN DEFAULT false",),
     6: ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS shard VARCHAR",),
+    7: ("ALTER TABLE examples ADD COLUMN IF NOT EXISTS number INTEGER",
+        "UPDATE examples SET number = n.number FROM (SELECT experiment, example_id, "
+        "(row_number() OVER (PARTITION BY experiment ORDER BY rowid) - 1)::INTEGER AS number FROM examples) n "
+        "WHERE examples.experiment = n.experiment AND examples.example_id = n.example_id",
+        "ALTER TABLE scores ADD COLUMN IF NOT EXISTS example_no INTEGER",
+        "UPDATE scores SET example_no = e.number FROM runs r, examples e "
+        "WHERE scores.run_id = r.run_id AND e.experiment = r.experiment AND e.example_id = scores.example_id"),
 }
 PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
                       "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache")

@@ -77,13 +77,16 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
                 ids, split_names, inputs, expected = (np.array(values, dtype=object)
                                                       for values in zip(*batch, strict=True))
                 self.db.register("new_examples", {"example_id": ids, "split": split_names, "input": inputs,
-                                                  "expected": expected})
-                try:
+                                                  "expected": expected, "position": np.arange(len(ids))})
+                try:  # an example keeps its number; new ones are numbered after the experiment's last, in order
                     self.db.execute(
-                        "INSERT OR REPLACE INTO examples SELECT $e, n.example_id, n.split, n.input, n.expected "
-                        "FROM new_examples n ANTI JOIN (SELECT * FROM examples WHERE experiment = $e) o "
-                        "ON o.example_id = n.example_id AND o.split = n.split AND o.input = n.input "
-                        "AND o.expected = n.expected", {"e": experiment})
+                        "INSERT OR REPLACE INTO examples (experiment, example_id, split, input, expected, number) "
+                        "SELECT $e, n.example_id, n.split, n.input, n.expected, coalesce(o.number, "
+                        "(SELECT coalesce(max(number) + 1, 0) FROM examples WHERE experiment = $e) "
+                        "+ row_number() OVER (PARTITION BY o.number IS NULL ORDER BY n.position) - 1) "
+                        "FROM new_examples n LEFT JOIN (SELECT * FROM examples WHERE experiment = $e) o "
+                        "ON o.example_id = n.example_id WHERE o.example_id IS NULL OR o.split <> n.split "
+                        "OR o.input <> n.input OR o.expected <> n.expected", {"e": experiment})
                 finally:
                     self.db.unregister("new_examples")
 
@@ -208,9 +211,12 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
                                    {"k": hits})
                 writes.execute(f"{verb} INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
                                f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM new_predictions")
-                if len(scores["run_id"]):
-                    writes.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}) "
-                                   f"SELECT {', '.join(SCORE_COLUMNS)} FROM new_scores")
+                if len(scores["run_id"]):  # each score takes its example's number (NULL if never stored)
+                    writes.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}, example_no) "
+                                   f"SELECT {', '.join('s.' + c for c in SCORE_COLUMNS)}, n.number FROM new_scores s "
+                                   "LEFT JOIN (SELECT p.run_id, p.example_id, e.number FROM new_predictions p "
+                                   "JOIN runs r USING (run_id) JOIN examples e ON e.experiment = r.experiment "
+                                   "AND e.example_id = p.example_id) n USING (run_id, example_id)")
         finally:
             writes.unregister("new_predictions")
             writes.unregister("new_scores")

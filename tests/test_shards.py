@@ -71,3 +71,27 @@ def test_bad_shards_and_merge_inputs_are_refused_in_one_line(tmp_path: Path) -> 
     missing = run_cli("merge", "out.duckdb", "nope.duckdb", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.duckdb: no such result file" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_merged_scores_take_their_examples_numbers_in_the_output(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from ftplug.dataset import Splits
+    from ftplug.merge import merge_stores
+    from ftplug.plugins.duckdb_store import DuckDBStore
+    from ftplug.runs import PredictionRecord, RunInfo
+
+    for name, ids in (("a", ("p", "q")), ("b", ("r", "q", "p"))):  # the same examples, stored in other orders
+        store = DuckDBStore(str(tmp_path / f"{name}.duckdb"))
+        store.save_examples("exp", Splits(train=(), validation=(), test=tuple(Example(i, "x", "1") for i in ids)))
+        store.start_run(RunInfo(run_id=f"run-{name}", experiment="exp", variant=name, model="m", base_model="m",
+                                trainer="none", prompt_builder="few-shot", simulated=True, endpoint="simulator",
+                                started_at=datetime(2026, 1, 1)))
+        store.add_predictions([PredictionRecord(f"run-{name}", i, "1", scores={"exact": 1.0}) for i in ids],
+                              simulated=True)
+        store.close()
+    merge_stores(str(tmp_path / "out.duckdb"), [str(tmp_path / "a.duckdb"), str(tmp_path / "b.duckdb")])
+    with duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True) as out:
+        assert dict(out.execute("SELECT example_id, number FROM examples").fetchall()) == {"p": 0, "q": 1, "r": 2}
+        assert out.execute("SELECT run_id, example_id, example_no FROM scores ORDER BY ALL").fetchall() == [
+            ("run-a", "p", 0), ("run-a", "q", 1), ("run-b", "p", 0), ("run-b", "q", 1), ("run-b", "r", 2)]

@@ -50,7 +50,44 @@ def test_a_version_1_file_is_migrated_forward_and_keeps_its_rows(tmp_path: Path)
     with duckdb.connect(path, read_only=True) as con:
         assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert con.execute("SELECT count(*) FROM finetune_jobs").fetchone() == (0,)
-        assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0, None, None)]
+        assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0, None, None, None)]
+
+
+def test_a_version_6_file_gets_example_numbers_per_experiment_in_stored_order(tmp_path: Path) -> None:
+    path = str(tmp_path / "six.duckdb")
+    store = DuckDBStore(path)
+    for experiment, ids in (("exp", ("b", "a", "c")), ("other", ("z", "a"))):
+        store.save_examples(experiment, Splits(train=(), validation=(),
+                                               test=tuple(Example(i, "x", "1") for i in ids)))
+    store.start_run(_run("r1", "v"))
+    store.add_predictions([PredictionRecord("r1", i, "1", scores={"exact": 1.0}) for i in ("c", "a", "nowhere")],
+                          simulated=True)
+    store.close()
+    with duckdb.connect(path) as con:  # as schema 6 left it: no numbers
+        con.execute("ALTER TABLE scores DROP COLUMN example_no; ALTER TABLE examples DROP COLUMN number;"
+                    "UPDATE schema_version SET version = 6")
+    DuckDBStore(path).close()
+    with duckdb.connect(path, read_only=True) as con:
+        assert con.execute("SELECT experiment, example_id, number FROM examples ORDER BY ALL").fetchall() == [
+            ("exp", "a", 1), ("exp", "b", 0), ("exp", "c", 2), ("other", "a", 1), ("other", "z", 0)]
+        assert con.execute("SELECT example_id, example_no FROM scores ORDER BY ALL").fetchall() == [
+            ("a", 1), ("c", 2), ("nowhere", None)]
+
+
+def test_examples_keep_their_numbers_and_new_ones_follow(tmp_path: Path) -> None:
+    store = DuckDBStore(str(tmp_path / "s.duckdb"))
+    first = tuple(Example(i, "x", "1") for i in ("q", "p", "r"))
+    store.save_examples("exp", Splits(train=first[:1], validation=(), test=first[1:]))
+    changed = (Example("p", "x", "2"), Example("new", "y", "1"), Example("r", "x", "1"))  # p's answer changed
+    store.save_examples("exp", Splits(train=first[:1], validation=(), test=changed))
+    store.start_run(_run("r1", "v"))
+    store.add_predictions([PredictionRecord("r1", i, "1", scores={"exact": 1.0, "f": 0.5}) for i in ("new", "p")],
+                          simulated=True)
+    numbers = dict(store.db.execute("SELECT example_id, number FROM examples").fetchall())
+    scored = store.db.execute("SELECT DISTINCT example_id, example_no FROM scores ORDER BY ALL").fetchall()
+    store.close()
+    assert numbers == {"q": 0, "p": 1, "r": 2, "new": 3}
+    assert scored == [("new", 3), ("p", 1)]
 
 
 def test_a_file_from_a_newer_ftplug_is_refused(tmp_path: Path) -> None:
