@@ -17,13 +17,11 @@ SMALL_SAMPLE = 100
 
 
 def _scorer_meta(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """What each scorer is (its aggregate, its direction), as stored with the runs."""
+    """What each scorer is (its aggregate, its direction), as stored with the runs (scorers of runs stored
+    before this existed are added as plain means by :class:`ReportStatistics`)."""
     meta: dict[str, dict[str, Any]] = {}
     for row in rows:
         meta.update(row["details"].get("scorers", {}))
-    for row in rows:  # runs stored before scorer metadata existed: plain means
-        for name in row["scores"]:
-            meta.setdefault(name, {"name": name, "aggregate": "mean", "higher_is_better": True})
     return meta
 
 
@@ -84,14 +82,14 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
     if not rows:
         return {"experiment": experiment, "variants": []}
     settings = next((r["details"].get("report") for r in rows if r["details"].get("report")), {}) or {}
-    meta = _scorer_meta(rows)
+    stats = ReportStatistics(store, rows, _scorer_meta(rows), resamples)
+    meta = stats.meta
     primary = primary or settings.get("primary") or next(iter(meta), None)
     names = [r["variant"] for r in rows]
     reference = reference or settings.get("reference") or names[0]
     if reference not in names:
         reference = names[0]
     volume = volume if volume is not None else settings.get("volume") or 0
-    stats = ReportStatistics(store, rows, meta, resamples)
     by_name = {r["variant"]: r["run_id"] for r in rows}
     variant_of = {run: name for name, run in by_name.items()}
     pairs = [(by_name[name], by_name[reference]) for name in names if name != reference]
@@ -112,7 +110,6 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
         if best_naive is not None and meta[primary].get("aggregate") != "macro_f1":
             pairs += [(r["run_id"], best_naive) for r in rows
                       if r["run_id"] != best_naive and (r["run_id"], best_naive) not in pairs]
-    stats.load_histograms(pairs)
     variants = []
     for row in rows:
         run_id = row["run_id"]
@@ -127,7 +124,7 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
                                 for key in ("value", "low", "high")},
             "cost_per_prediction": cost.get("value"),
             "latency_ms": {key: latency.get(key) for key in ("value", "low", "high", "n")}
-            | {"p95": row["p95_latency_ms"]},
+            | {"p95": stats.p95.get(run_id)},
             "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
             "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
             "baseline": row["details"].get("baseline"), "train_rows": row["details"].get("train_rows"),

@@ -1,9 +1,9 @@
-"""Every interval and paired comparison of the decision report, drawn from a few SQL aggregations of the
-result store (see :class:`ReportStatistics`)."""
+"""Every interval and paired comparison of the decision report, from the stored scores, costs and latencies
+of the compared runs loaded once as NumPy columns (see :class:`ReportStatistics`)."""
 
 from __future__ import annotations
 
-import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,85 +11,166 @@ import numpy as np
 COST, LATENCY = "$cost_usd", "$latency_ms"
 
 
-class ReportStatistics:
-    """Intervals and paired comparisons from a few SQL aggregations of the store (no row-by-row loading):
+@dataclass
+class Summary:
+    """One run's metric in numbers: values, missing values, scorer errors, their sum."""
 
-    the scores of the compared runs are pivoted once (one row per scorer and example, one column per run);
-    a 0/1 metric then needs only its counts — its bootstrap is exact from them; a metric with few distinct
-    values, its histogram; a continuous one, a seeded subsample of examples (aligned across runs, so paired),
-    resampled directly when small and with the bag of little bootstraps when large; the paired comparisons,
-    one aggregation over the pivot; macro-F1 and the confusion matrices, label counts.
+    n: int = 0
+    missing: int = 0
+    errors: int = 0
+    sum: float = 0.0
+
+
+class ReportStatistics:
+    """Intervals and paired comparisons, computed in NumPy from one fetch of the runs' scores and one of their
+    costs and latencies (no per-row Python, no further query but label counts for classification scorers).
+
+    Each scorer's values are laid out as a matrix, one row per run and one column per example (its number in
+    the experiment, NaN where a run has no value), so every pairing is a comparison of two rows. A 0/1
+    metric then needs only its counts — its bootstrap is exact from them; a metric with few distinct values,
+    its histogram; a continuous one is resampled directly when small, and with the bag of little bootstraps
+    on a seeded subset of examples (the same examples in every run, so paired) when large; macro-F1 and the
+    confusion matrices come from label counts.
     """
 
     def __init__(self, store: Any, rows: list[dict[str, Any]], meta: dict[str, Any], resamples: int) -> None:
         from ftplug.statistics import BLB_EXPONENT, BLB_SUBSETS, DIRECT_LIMIT
 
-        self.store, self.meta, self.resamples = store, meta, resamples
+        self.store, self.resamples = store, resamples
         self.run_ids = [r["run_id"] for r in rows]
+        self.experiment = rows[0]["experiment"] if rows else ""
         self.position = {run: i for i, run in enumerate(self.run_ids)}
         self.rng = np.random.default_rng(20_261_124)
         self._weights: dict[tuple[int, int], np.ndarray] = {}
-        self.summary: dict[tuple[int, str], dict[str, Any]] = {}
-        for i, row in enumerate(rows):
-            for scorer, entry in row.get("score_summary", {}).items():
-                self.summary[(i, scorer)] = entry
-            self.summary[(i, COST)] = {"n": row["cost_n"], "missing": 0, "errors": 0, "sum": row["cost_usd"] or 0.0,
-                                       "binary": bool(row["cost_binary"]), "distinct": row["cost_distinct"]}
-            self.summary[(i, LATENCY)] = {"n": row["latency_n"], "missing": 0, "errors": 0,
-                                          "sum": row["latency_sum"] or 0.0, "binary": bool(row["latency_binary"]),
-                                          "distinct": row["latency_distinct"]}
-        self.kind = self._kinds()
-        largest = max((e["n"] for (_, m), e in self.summary.items() if self.kind.get(m) == "continuous"), default=0)
+        described = all(r["details"].get("scorers") for r in rows)
+        names = list(meta) if described else sorted(set(meta) | set(store.scorer_names(self.run_ids)))
+        self.meta = {name: meta.get(name, {"name": name, "aggregate": "mean", "higher_is_better": True})
+                     for name in names}
+        self.summary: dict[tuple[int, str], Summary] = {}
+        self.kind: dict[str, str] = {}
+        self.histograms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.matrices: dict[str, np.ndarray] = {}  # scorer → runs × examples
+        self.values: dict[tuple[int, str], np.ndarray] = {}  # continuous metrics when resampled directly
+        self.p95 = {r["run_id"]: r["p95_latency_ms"] for r in rows}
+        self._load_scores(names)
+        self._summarise_predictions(rows)
+        largest = max((e.n for (_, m), e in self.summary.items() if self.kind.get(m, "continuous") == "continuous"),
+                      default=0)
         self.direct = largest <= DIRECT_LIMIT
         self.parts = 1 if self.direct else BLB_SUBSETS
-        fraction = 1.01 if self.direct else min(1.0, BLB_SUBSETS * largest ** BLB_EXPONENT / largest)
-        self.histograms: dict[tuple[int, str], tuple[list[float], list[int]]] = {}
-        self.discrete_rows: list[tuple[Any, ...]] = []  # value and difference histograms (load_histograms)
+        size = int(BLB_SUBSETS * largest ** BLB_EXPONENT) if largest else 0
         self.samples: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # scorer → (parts, runs × examples)
-        continuous = [m for m, k in self.kind.items() if k == "continuous" and m in meta]
-        if continuous:
-            columns = store.score_subsample(self.run_ids, continuous, fraction, self.parts)
-            scorers = np.asarray(columns["scorer"], dtype=object)
-            bounds = np.concatenate([[0], np.flatnonzero(scorers[1:] != scorers[:-1]) + 1, [len(scorers)]])
-            matrix = np.vstack([np.asarray(columns[f"v{i}"], dtype=np.float64) for i in range(len(self.run_ids))])
-            parts = np.asarray(columns["part"], dtype=np.int64)
-            for start, end in itertools.pairwise(bounds):
-                if start < end:
-                    self.samples[str(scorers[start])] = (parts[start:end], matrix[:, start:end])
-        for metric, column in ((COST, "cost_usd"), (LATENCY, "latency_ms")):
-            if self.kind.get(metric) == "discrete":
-                for i, value, count in store.prediction_histograms(self.run_ids, column):
-                    values, counts = self.histograms.setdefault((i, metric), ([], []))
-                    values.append(value)
-                    counts.append(count)
         self.prediction_samples: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
-        if any(self.kind.get(m) == "continuous" for m in (COST, LATENCY)):
-            columns = store.prediction_subsample(self.run_ids, fraction, self.parts)
-            runs = np.asarray(columns["run"], dtype=np.int64) - 1
-            parts = np.asarray(columns["part"], dtype=np.int64)
-            for i in range(len(self.run_ids)):
-                mine = runs == i
-                for metric, key in ((COST, "cost_usd"), (LATENCY, "latency_ms")):
-                    values = np.asarray(columns[key], dtype=np.float64)[mine]
-                    keep = ~np.isnan(values)
-                    self.prediction_samples[(i, metric)] = (parts[mine][keep], values[keep])
+        if not self.direct:
+            self._draw_subsamples(size)
+        self._load_predictions(1.0 if self.direct else 1.2 * size / largest, size)
         self.labels = self._label_counts()
 
-    def _kinds(self) -> dict[str, str]:
+    def _load_scores(self, names: list[str]) -> None:
+        runs = len(self.run_ids)
+        errors = {(int(i), scorer): int(count) for i, scorer, count in self.store.score_errors(self.run_ids)}
+        span = self.store.example_span(self.experiment) if names else 0
+        for name in names:
+            columns = self.store.score_columns(self.run_ids, name)
+            run, example = np.asarray(columns["run"]), np.asarray(columns["example"])
+            value = np.asarray(columns["value"], np.float64)
+            rows = np.bincount(run, minlength=runs)
+            present = ~np.isnan(value)
+            counts = rows
+            if not present.all():
+                run, example, value = run[present], example[present], value[present]
+                counts = np.bincount(run, minlength=runs)
+            sums = np.bincount(run, weights=value, minlength=runs)
+            for i in np.flatnonzero(rows):
+                self.summary[(int(i), name)] = Summary(int(counts[i]), int(rows[i] - counts[i]),
+                                                       errors.get((int(i), name), 0), float(sums[i]))
+            matrix = np.full((runs, span), np.nan)
+            placed = (example >= 0) & (example < span)
+            cells = run.astype(np.int64) * span + example  # each score's place in the runs × examples matrix
+            matrix.ravel()[cells if placed.all() else cells[placed]] = value if placed.all() else value[placed]
+            self.matrices[name] = matrix
+            self._classify(name, run, value)
+
+    def _summarise_predictions(self, rows: list[dict[str, Any]]) -> None:
+        """Count and sum of each run's costs and latencies (from the variant rows); 0/1 metrics known as such."""
+        for metric, prefix, total in ((COST, "cost", "cost_usd"), (LATENCY, "latency", "latency_sum")):
+            found = [(i, row) for i, row in enumerate(rows) if row[f"{prefix}_n"]]
+            for i, row in found:
+                self.summary[(i, metric)] = Summary(int(row[f"{prefix}_n"]), 0, 0, float(row[total] or 0.0))
+            if found and all(row[f"{prefix}_binary"] for _, row in found):
+                self.kind[metric] = "binary"
+
+    def _load_predictions(self, fraction: float, size: int) -> None:
+        """Costs and latencies that are not 0/1: each run's values (all of them when resampled directly,
+        else a seeded share for the bag of little bootstraps, at most ``size`` values each) or, with few
+        distinct values, histograms."""
         from ftplug.statistics import DISTINCT_LIMIT
 
-        kinds = {}
-        for metric in {m for _, m in self.summary}:
-            entries = [e for (_, m), e in self.summary.items() if m == metric and e["n"]]
-            if not entries:
+        metrics = [(m, c) for m, c in ((COST, "cost_usd"), (LATENCY, "latency_ms"))
+                   if self.kind.get(m) != "binary" and any(metric == m for _, metric in self.summary)]
+        if not metrics:
+            return
+        columns = self.store.prediction_sample(self.run_ids, fraction)
+        run = np.asarray(columns["run"], np.uint16)
+        order = np.argsort(run, kind="stable")  # a radix sort for 16-bit keys
+        run = run[order]
+        bounds = np.searchsorted(run, np.arange(len(self.run_ids) + 1))
+        for metric, name in metrics:
+            values = np.asarray(columns[name], np.float64)[order]
+            present = ~np.isnan(values)
+            if fraction >= 1:
+                self._classify(metric, run[present], values[present])
                 continue
-            if all(e["binary"] for e in entries):
-                kinds[metric] = "binary"
-            elif max(e["distinct"] for e in entries) <= DISTINCT_LIMIT:
-                kinds[metric] = "discrete"
-            else:
-                kinds[metric] = "continuous"
-        return kinds
+            if len(np.unique(values[present])) <= DISTINCT_LIMIT:  # perhaps few values in all: count them
+                found = self.store.prediction_histograms(self.run_ids, name)
+                if len({value for _, value, _ in found}) <= DISTINCT_LIMIT:
+                    self.kind[metric] = "discrete"
+                    tables: dict[int, tuple[list[float], list[int]]] = {}
+                    for i, value, count in found:
+                        tables.setdefault(int(i), ([], []))[0].append(value)
+                        tables[int(i)][1].append(count)
+                    for i, (seen, counts) in tables.items():
+                        self.histograms[(i, metric)] = (np.array(seen), np.array(counts))
+                    continue
+            self.kind[metric] = "continuous"
+            for i in range(len(self.run_ids)):
+                mine = values[bounds[i]:bounds[i + 1]]
+                mine = mine[~np.isnan(mine)][:size]  # one size for all runs: one weight matrix serves them
+                self.prediction_samples[(i, metric)] = (np.arange(len(mine)) % self.parts, mine)
+
+    def _classify(self, metric: str, runs: np.ndarray, values: np.ndarray) -> None:
+        """Decide whether ``metric`` is 0/1, discrete (its per-run histograms are kept) or continuous."""
+        from ftplug.statistics import DIRECT_LIMIT, DISTINCT_LIMIT
+
+        if not len(values):
+            return
+        if np.all((values == 0) | (values == 1)):
+            self.kind[metric] = "binary"
+            return
+        if len(np.unique(values[:4 * DISTINCT_LIMIT])) > DISTINCT_LIMIT:  # most continuous metrics stop here
+            distinct = None
+        else:
+            distinct, index = np.unique(values, return_inverse=True)
+        if distinct is None or len(distinct) > DISTINCT_LIMIT:
+            self.kind[metric] = "continuous"
+            counts = np.bincount(runs, minlength=len(self.run_ids))
+            for i in np.flatnonzero((counts > 0) & (counts <= DIRECT_LIMIT)):  # resampled directly
+                self.values[(int(i), metric)] = values[runs == i]
+            return
+        self.kind[metric] = "discrete"
+        counts = np.bincount(runs.astype(np.int64) * len(distinct) + index, minlength=len(self.run_ids) * len(distinct))
+        for i in np.unique(runs):
+            row = counts[i * len(distinct):(i + 1) * len(distinct)]
+            self.histograms[(int(i), metric)] = (distinct[row > 0], row[row > 0])
+
+    def _draw_subsamples(self, size: int) -> None:
+        """The seeded subset of examples the bag of little bootstraps resamples for continuous scores: the same
+        examples in every run, so that comparisons stay paired."""
+        picker = np.random.default_rng(20_261_125)
+        for name, matrix in self.matrices.items():
+            if self.kind.get(name) == "continuous":
+                picked = np.sort(picker.choice(matrix.shape[1], min(size, matrix.shape[1]), replace=False))
+                self.samples[name] = (np.arange(len(picked)) % self.parts, matrix[:, picked])
 
     def _label_counts(self) -> dict[tuple[str, str], dict[tuple[str, str], int]]:
         labelled = [name for name, m in self.meta.items() if m.get("aggregate") == "macro_f1"
@@ -111,9 +192,9 @@ class ReportStatistics:
         return [piece[:size] for piece in pieces]
 
     def mean(self, run: str, metric: str) -> float | None:
-        """The plain mean of a run's metric (from the summary)."""
+        """The plain mean of a run's metric."""
         entry = self.summary.get((self.position[run], metric))
-        return entry["sum"] / entry["n"] if entry and entry["n"] else None
+        return entry.sum / entry.n if entry and entry.n else None
 
     def weights(self, n: int, b: int) -> np.ndarray:
         """Resampling weights for the bag of little bootstraps, drawn once per size and shared by every
@@ -127,7 +208,7 @@ class ReportStatistics:
     def _transform(self, metric: str) -> str:
         return "sqrt" if self.meta.get(metric, {}).get("aggregate") == "rmse" else "identity"
 
-    def _continuous(self, i: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    def _subsample(self, i: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
         if metric in (COST, LATENCY):
             return self.prediction_samples.get((i, metric), (np.zeros(0, np.int64), np.zeros(0)))
         parts, matrix = self.samples.get(metric, (np.zeros(0, np.int64), np.zeros((len(self.run_ids), 0))))
@@ -145,28 +226,27 @@ class ReportStatistics:
         )
 
         i = self.position[run]
-        entry = self.summary.get((i, metric), {"n": 0, "missing": 0, "errors": 0, "sum": 0.0})
+        entry = self.summary.get((i, metric), Summary())
         meta = self.meta.get(metric, {})
-        kind, n, transform = self.kind.get(metric), entry["n"], self._transform(metric)
+        kind, n, transform = self.kind.get(metric), entry.n, self._transform(metric)
         if meta.get("aggregate") == "macro_f1":
             interval = f1_from_cells(self._cells(run, metric), self.rng, resamples=self.resamples)
         elif not n:
             interval = EMPTY
         elif kind == "binary":
-            interval = histogram_interval(np.array([0.0, 1.0]), np.array([n - entry["sum"], entry["sum"]]), self.rng,
+            interval = histogram_interval(np.array([0.0, 1.0]), np.array([n - entry.sum, entry.sum]), self.rng,
                                           transform=transform, resamples=self.resamples)
         elif kind == "discrete":
-            values, counts = self.histograms.get((i, metric), ([], []))
-            interval = histogram_interval(np.array(values), np.array(counts), self.rng, transform=transform,
-                                          resamples=self.resamples)
+            values, counts = self.histograms.get((i, metric), (np.zeros(0), np.zeros(0)))
+            interval = histogram_interval(values, counts, self.rng, transform=transform, resamples=self.resamples)
+        elif self.direct:
+            interval = mean_interval(self.values.get((i, metric), np.zeros(0)), self.rng, transform=transform,
+                                     resamples=self.resamples)
         else:
-            parts, values = self._continuous(i, metric)
-            if self.direct:
-                interval = mean_interval(values, self.rng, transform=transform, resamples=self.resamples)
-            else:
-                interval = subsample_interval(self._split(parts, values), n, entry["sum"] / n, self.rng,
-                                              transform=transform, weights=self.weights)
-        return {**interval.as_dict(), "missing": entry["missing"], "errors": entry["errors"],
+            parts, values = self._subsample(i, metric)
+            interval = subsample_interval(self._split(parts, values), n, entry.sum / n, self.rng,
+                                          transform=transform, weights=self.weights)
+        return {**interval.as_dict(), "missing": entry.missing, "errors": entry.errors,
                 "aggregate": meta.get("aggregate", "mean"), "higher_is_better": meta.get("higher_is_better", True)}
 
     def _cells(self, run: str, scorer: str) -> np.ndarray:
@@ -193,20 +273,21 @@ class ReportStatistics:
             found[scorer] = {"labels": labels, "matrix": matrix.tolist()}
         return found
 
-    def load_histograms(self, pairs: list[tuple[str, str]]) -> None:
-        """Fetch the value and difference histograms of the metrics with few distinct values."""
-        discrete = [m for m, k in self.kind.items() if k == "discrete" and m in self.meta]
-        positions = [(self.position[a], self.position[b]) for a, b in pairs]
-        self.discrete_rows = self.store.score_histograms(self.run_ids, discrete, positions) if discrete else []
-        for k, scorer, value, count in self.discrete_rows:
-            if k < len(self.run_ids):
-                values, counts = self.histograms.setdefault((k, scorer), ([], []))
-                values.append(value)
-                counts.append(count)
-
     def compare_all(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str, Any]]:
-        """Paired comparisons ``(variant run, reference run)`` on every scorer but macro-F1:
-        ``(variant run, reference run, scorer, result)``."""
+        """Paired comparisons ``(variant run, reference run)`` on every scorer but macro-F1, over the examples
+        both runs scored: ``(variant run, reference run, scorer, result)``."""
+        results = []
+        for scorer, matrix in self.matrices.items():
+            if self.meta[scorer].get("aggregate") == "macro_f1":
+                continue
+            valid = ~np.isnan(matrix)
+            for run_a, run_b in pairs:
+                result = self._compare(scorer, matrix, valid, self.position[run_a], self.position[run_b])
+                if result is not None:
+                    results.append((run_a, run_b, scorer, result.as_dict()))
+        return results
+
+    def _compare(self, scorer: str, matrix: np.ndarray, valid: np.ndarray, a: int, b: int) -> Any:
         from ftplug.statistics import (
             binary_comparison,
             compare_paired,
@@ -214,46 +295,28 @@ class ReportStatistics:
             subsample_comparison,
         )
 
-        positions = [(self.position[a], self.position[b]) for a, b in pairs]
-        if not positions:
-            return []
-        scorers = [m for m in self.meta if self.meta[m].get("aggregate") != "macro_f1"]
-        stats = {row[0]: row[1:] for row in self.store.score_pairs(self.run_ids, positions)}
-        differences: dict[tuple[int, str], tuple[list[float], list[int]]] = {}
-        runs = len(self.run_ids)
-        for k, scorer, value, count in self.discrete_rows:
-            if k >= runs:
-                values, counts = differences.setdefault((k - runs, scorer), ([], []))
-                values.append(value)
-                counts.append(count)
-        results = []
-        for k, ((run_a, run_b), (a, b)) in enumerate(zip(pairs, positions, strict=True)):
-            for scorer in scorers:
-                if scorer not in stats:
-                    continue
-                n, mean_d, only_a, only_b = stats[scorer][4 * k: 4 * k + 4]
-                if not n:
-                    continue
-                transform = self._transform(scorer)
-                if self.kind.get(scorer) == "binary" and transform == "identity":
-                    result = binary_comparison(only_a, only_b, n, self.rng, resamples=self.resamples)
-                elif (k, scorer) in differences and transform == "identity":
-                    values, counts = differences[(k, scorer)]
-                    result = histogram_comparison(np.array(values), np.array(counts), self.rng,
-                                                  resamples=self.resamples)
-                else:
-                    parts, matrix = self.samples.get(scorer, (np.zeros(0, np.int64), np.zeros((len(self.run_ids), 0))))
-                    both = ~(np.isnan(matrix[a]) | np.isnan(matrix[b]))
-                    x, y, part = matrix[a][both], matrix[b][both], parts[both]
-                    if not len(x):
-                        continue
-                    if self.direct:
-                        result = compare_paired(x, y, self.rng, transform=transform, resamples=self.resamples)
-                    else:
-                        point = (float(np.sqrt(x.mean()) - np.sqrt(y.mean())) if transform == "sqrt"
-                                 else float(mean_d))
-                        result = subsample_comparison(self._split(part, x), self._split(part, y), n, point, self.rng,
-                                                      transform=transform, weights=self.weights)
-                if result is not None:
-                    results.append((run_a, run_b, scorer, result.as_dict()))
-        return results
+        both = valid[a] & valid[b]
+        n = int(np.count_nonzero(both))
+        if not n:
+            return None
+        x, y = matrix[a], matrix[b]
+        transform, kind = self._transform(scorer), self.kind.get(scorer)
+        if kind == "binary" and transform == "identity":
+            only_a = int(np.count_nonzero((x == 1) & (y == 0)))
+            only_b = int(np.count_nonzero((x == 0) & (y == 1)))
+            return binary_comparison(only_a, only_b, n, self.rng, resamples=self.resamples)
+        if kind == "discrete" and transform == "identity":
+            differences, counts = np.unique(x[both] - y[both], return_counts=True)
+            return histogram_comparison(differences, counts, self.rng, resamples=self.resamples)
+        if self.direct:
+            return compare_paired(x[both], y[both], self.rng, transform=transform, resamples=self.resamples)
+        parts, sample = self.samples.get(scorer, (np.zeros(0, np.int64), np.zeros((len(self.run_ids), 0))))
+        paired = ~(np.isnan(sample[a]) | np.isnan(sample[b]))
+        if not paired.any():
+            return None
+        xs, ys = x[both], y[both]
+        point = float(np.sqrt(xs.mean()) - np.sqrt(ys.mean())) if transform == "sqrt" else float((xs - ys).mean())
+        return subsample_comparison(self._split(parts[paired], sample[a][paired]),
+                                    self._split(parts[paired], sample[b][paired]), n, point, self.rng,
+                                    transform=transform, weights=self.weights)
+

@@ -259,24 +259,36 @@ Weights = Any  # a callable (n, b) -> resampling weights, e.g. a cache over _blb
 def subsample_interval(subsets: list[np.ndarray], n: int, mean: float, rng: np.random.Generator, *,
                        transform: str = "identity", confidence: float = CONFIDENCE,
                        weights: Weights = None) -> Interval:
-    """The bag of little bootstraps from ``subsets`` (disjoint random subsets of the ``n`` values, whose
-    mean is ``mean``): each subset's error distribution for a size-``n`` sample, around the full mean."""
+    """The bag of little bootstraps from ``subsets`` (disjoint random subsets of the ``n`` values, of one
+    size, whose mean is ``mean``): each subset's error distribution for a size-``n`` sample, around the full
+    mean."""
     shape = _shape(transform)
     if n == 0:
         return EMPTY
-    lows, highs = [], []
-    for subset in subsets:
-        if len(subset) < 2:
-            continue
-        centre = shape(subset.mean())
-        matrix = weights(n, len(subset)) if weights else _blb_weights(n, len(subset), rng)
-        low, high = _percentiles(shape(matrix @ subset) - centre, confidence)
-        lows.append(low)
-        highs.append(high)
     point = float(shape(mean))
-    if not lows:
+    stacked = _stack(subsets)
+    if stacked is None:
         return Interval(point, None, None, n)
-    return Interval(point, point + float(np.mean(lows)), point + float(np.mean(highs)), n)
+    matrix = weights(n, stacked.shape[1]) if weights else _blb_weights(n, stacked.shape[1], rng)
+    errors = shape(matrix @ stacked.T) - shape(stacked.mean(axis=1))  # resamples × subsets
+    low, high = _mean_percentiles(errors, confidence)
+    return Interval(point, point + low, point + high, n)
+
+
+def _stack(subsets: list[np.ndarray]) -> np.ndarray | None:
+    """The subsets as rows of one array (those of fewer than two values left out), or ``None``."""
+    usable = [subset for subset in subsets if len(subset) >= 2]
+    if not usable:
+        return None
+    size = min(len(subset) for subset in usable)
+    return np.vstack([subset[:size] for subset in usable])
+
+
+def _mean_percentiles(stats: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval of each column of ``stats``, averaged over the columns."""
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail], axis=0).mean(axis=1)
+    return float(low), float(high)
 
 
 def binary_comparison(b: int, c: int, n: int, rng: np.random.Generator, *, confidence: float = CONFIDENCE,
@@ -305,21 +317,17 @@ def histogram_comparison(differences: np.ndarray, counts: np.ndarray, rng: np.ra
 def subsample_comparison(variant_subsets: list[np.ndarray], reference_subsets: list[np.ndarray], n: int,
                          point: float, rng: np.random.Generator, *, transform: str = "identity",
                          confidence: float = CONFIDENCE, weights: Weights = None) -> Comparison | None:
-    """A paired bag of little bootstraps: aligned subsets of both metrics on the same examples."""
+    """A paired bag of little bootstraps: aligned subsets (of one size) of both metrics on the same examples."""
     shape = _shape(transform)
-    stats_sets = []
-    for a, r in zip(variant_subsets, reference_subsets, strict=True):
-        if len(a) < 2:
-            continue
-        matrix = weights(n, len(a)) if weights else _blb_weights(n, len(a), rng)
-        centre = shape(a.mean()) - shape(r.mean())
-        stats_sets.append(point + shape(matrix @ a) - shape(matrix @ r) - centre)
-    if not stats_sets or n == 0:
+    a, r = _stack(variant_subsets), _stack(reference_subsets)
+    if a is None or r is None or n == 0:
         return None
-    bounds = [_percentiles(stats, confidence) for stats in stats_sets]
-    p_value = float(np.mean([_two_sided_p(stats) for stats in stats_sets]))
-    return Comparison(point, float(np.mean([b[0] for b in bounds])), float(np.mean([b[1] for b in bounds])),
-                      p_value, n, "paired bootstrap")
+    matrix = weights(n, a.shape[1]) if weights else _blb_weights(n, a.shape[1], rng)
+    centre = shape(a.mean(axis=1)) - shape(r.mean(axis=1))
+    stats = point + shape(matrix @ a.T) - shape(matrix @ r.T) - centre  # resamples × subsets
+    low, high = _mean_percentiles(stats, confidence)
+    p_value = float(np.minimum(1.0, 2 * np.minimum((stats <= 0).mean(axis=0), (stats >= 0).mean(axis=0))).mean())
+    return Comparison(point, low, high, p_value, n, "paired bootstrap")
 
 
 def f1_from_cells(cells: np.ndarray, rng: np.random.Generator, *, confidence: float = CONFIDENCE,

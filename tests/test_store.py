@@ -53,7 +53,7 @@ def test_a_version_1_file_is_migrated_forward_and_keeps_its_rows(tmp_path: Path)
         assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0, None, None, None)]
 
 
-def test_a_version_6_file_gets_example_numbers_per_experiment_in_stored_order(tmp_path: Path) -> None:
+def test_a_version_6_file_gets_example_numbers_per_experiment_and_scores_take_them(tmp_path: Path) -> None:
     path = str(tmp_path / "six.duckdb")
     store = DuckDBStore(path)
     for experiment, ids in (("exp", ("b", "a", "c")), ("other", ("z", "a"))):
@@ -68,10 +68,14 @@ def test_a_version_6_file_gets_example_numbers_per_experiment_in_stored_order(tm
                     "UPDATE schema_version SET version = 6")
     DuckDBStore(path).close()
     with duckdb.connect(path, read_only=True) as con:
-        assert con.execute("SELECT experiment, example_id, number FROM examples ORDER BY ALL").fetchall() == [
-            ("exp", "a", 1), ("exp", "b", 0), ("exp", "c", 2), ("other", "a", 1), ("other", "z", 0)]
-        assert con.execute("SELECT example_id, example_no FROM scores ORDER BY ALL").fetchall() == [
-            ("a", 1), ("c", 2), ("nowhere", None)]
+        numbers = con.execute("SELECT experiment, list(number ORDER BY number) FROM examples GROUP BY ALL "
+                              "ORDER BY ALL").fetchall()
+        assert numbers == [("exp", [0, 1, 2]), ("other", [0, 1])]  # dense and distinct in each experiment
+        scored = con.execute("SELECT s.example_id, s.example_no, e.number FROM scores s LEFT JOIN examples e "
+                             "ON e.experiment = 'exp' AND e.example_id = s.example_id ORDER BY ALL").fetchall()
+        assert [(example, no) for example, no, _ in scored] == [
+            ("a", scored[0][2]), ("c", scored[1][2]), ("nowhere", None)]
+        assert None not in (scored[0][2], scored[1][2])
 
 
 def test_examples_keep_their_numbers_and_new_ones_follow(tmp_path: Path) -> None:
@@ -115,9 +119,11 @@ def test_batches_commit_atomically_and_reports_aggregate(tmp_path: Path) -> None
     store.finish_run("r1", "succeeded", datetime(2026, 1, 1, 0, 5), None, {"note": 1})
     store.start_run(_run("r0", "v", minutes=-10))  # an older run of the same variant is not reported
     [row] = store.variant_rows()
+    means = store.db.execute("SELECT scorer, value FROM summary").fetchall()
     store.close()
     assert row["run_id"] == "r1" and row["predictions"] == 2 and row["errors"] == 1
-    assert row["scores"] == {"exact": 1.0} and row["details"] == {"note": 1}
+    assert means == [("exact", 1.0)] and row["details"] == {"note": 1}
+    assert row["p95_latency_ms"] == pytest.approx(290.0) and row["latency_n"] == 2 and not row["latency_binary"]
     assert row["mean_latency_ms"] == pytest.approx(200.0) and row["cost_per_1k_usd"] == pytest.approx(1.0)
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM predictions WHERE example_id = 'd'").fetchone() == (0,)
