@@ -73,9 +73,9 @@ class Store(JobLedger, Protocol):
         its aggregate numbers: one dict per variant, for reports."""
         ...
 
-    # The report's statistics come from these aggregations (see ftplug.analysis and the DuckDB plugin):
-    # variant_rows (with its per-scorer summaries), score_pairs, score_histograms, score_subsample,
-    # prediction_histograms, prediction_subsample and label_counts. A store without them cannot report.
+    # The report's statistics come from these reads (see ftplug.report_statistics and the DuckDB plugin):
+    # variant_rows, scorer_names, example_span, score_columns, score_errors, prediction_sample,
+    # prediction_histograms and label_counts. A store without them cannot report.
 
     def close(self) -> None:
         """Flush and release the store."""
