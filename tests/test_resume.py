@@ -56,9 +56,14 @@ def test_an_interrupted_run_is_resumed_and_a_complete_one_left_alone(tmp_path: P
             signal.raise_signal(signal.SIGINT)  # Ctrl-C just after the second batch was committed
 
     monkeypatch.setattr(sink_module.PredictionSink, "flush", flush_then_interrupt)
+    # Ctrl-C raises KeyboardInterrupt also when the tests run as a background job (which ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     with open_endpoint("simulate", seed=7, state_dir=tmp_path / "sim") as endpoint:
-        with pytest.raises(KeyboardInterrupt):
-            _runner(store, []).run(endpoint)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                _runner(store, []).run(endpoint)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         monkeypatch.setattr(sink_module.PredictionSink, "flush", original)
         interrupted = _per_variant(store.db)["zero-shot"]
         assert interrupted[0] == 1 and 0 < interrupted[1] < 20

@@ -27,9 +27,15 @@ def _serve(*args: str, state_dir: Path | None = None) -> tuple[subprocess.Popen[
     command = [sys.executable, "-m", "ftplug.cli", "simulator", "serve", "--port", "0", *args]
     if state_dir is not None:
         command += ["--state-dir", str(state_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_interruptible)
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
+
+
+def _interruptible() -> None:
+    """Ctrl-C's default for the server, also when the tests run as a background job (which ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_it_listens_on_loopback_and_warns_when_exposed_without_a_key() -> None:
