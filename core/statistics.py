@@ -42,8 +42,10 @@ EMPTY = Interval(None, None, None, 0)
 
 
 def _percentiles(stats: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval of the replicates ``stats`` (resamples, or resamples × subsets: then the
+    interval of each subset, averaged)."""
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(stats, [tail, 100 - tail])
+    low, high = np.percentile(stats, [tail, 100 - tail], axis=0).reshape(2, -1).mean(axis=1)
     return float(low), float(high)
 
 
@@ -203,8 +205,9 @@ def compare_paired(variant: np.ndarray, reference: np.ndarray, rng: np.random.Ge
 
 
 def _two_sided_p(stats: np.ndarray) -> float:
-    """Twice the smaller share of bootstrap replicates on either side of zero (at most 1)."""
-    return float(min(1.0, 2 * min(np.mean(stats <= 0), np.mean(stats >= 0))))
+    """Twice the smaller share of bootstrap replicates on either side of zero, at most 1 (for resamples ×
+    subsets, of each subset, averaged)."""
+    return float(np.mean(np.minimum(1.0, 2 * np.minimum((stats <= 0).mean(axis=0), (stats >= 0).mean(axis=0)))))
 
 
 # ---- from sufficient statistics (what the report gets from SQL aggregations) -----------------------------------
@@ -271,7 +274,7 @@ def subsample_interval(subsets: list[np.ndarray], n: int, mean: float, rng: np.r
         return Interval(point, None, None, n)
     matrix = weights(n, stacked.shape[1]) if weights else _blb_weights(n, stacked.shape[1], rng)
     errors = shape(matrix @ stacked.T) - shape(stacked.mean(axis=1))  # resamples × subsets
-    low, high = _mean_percentiles(errors, confidence)
+    low, high = _percentiles(errors, confidence)
     return Interval(point, point + low, point + high, n)
 
 
@@ -282,13 +285,6 @@ def _stack(subsets: list[np.ndarray]) -> np.ndarray | None:
         return None
     size = min(len(subset) for subset in usable)
     return np.vstack([subset[:size] for subset in usable])
-
-
-def _mean_percentiles(stats: np.ndarray, confidence: float) -> tuple[float, float]:
-    """The percentile interval of each column of ``stats``, averaged over the columns."""
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(stats, [tail, 100 - tail], axis=0).mean(axis=1)
-    return float(low), float(high)
 
 
 def binary_comparison(b: int, c: int, n: int, rng: np.random.Generator, *, confidence: float = CONFIDENCE,
@@ -325,9 +321,8 @@ def subsample_comparison(variant_subsets: list[np.ndarray], reference_subsets: l
     matrix = weights(n, a.shape[1]) if weights else _blb_weights(n, a.shape[1], rng)
     centre = shape(a.mean(axis=1)) - shape(r.mean(axis=1))
     stats = point + shape(matrix @ a.T) - shape(matrix @ r.T) - centre  # resamples × subsets
-    low, high = _mean_percentiles(stats, confidence)
-    p_value = float(np.minimum(1.0, 2 * np.minimum((stats <= 0).mean(axis=0), (stats >= 0).mean(axis=0))).mean())
-    return Comparison(point, low, high, p_value, n, "paired bootstrap")
+    low, high = _percentiles(stats, confidence)
+    return Comparison(point, low, high, _two_sided_p(stats), n, "paired bootstrap")
 
 
 def f1_from_cells(cells: np.ndarray, rng: np.random.Generator, *, confidence: float = CONFIDENCE,
