@@ -124,7 +124,7 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
                                 for key in ("value", "low", "high")},
             "cost_per_prediction": cost.get("value"),
             "latency_ms": {key: latency.get(key) for key in ("value", "low", "high", "n")}
-            | {"p95": stats.p95.get(run_id)},
+            | {"p95": row["p95_latency_ms"]},
             "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
             "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
             "baseline": row["details"].get("baseline"), "train_rows": row["details"].get("train_rows"),

@@ -51,7 +51,6 @@ class ReportStatistics:
         self.histograms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
         self.matrices: dict[str, np.ndarray] = {}  # scorer → runs × examples
         self.values: dict[tuple[int, str], np.ndarray] = {}  # continuous metrics when resampled directly
-        self.p95 = {r["run_id"]: r["p95_latency_ms"] for r in rows}
         self._load_scores(names)
         self._summarise_predictions(rows)
         largest = max((e.n for (_, m), e in self.summary.items() if self.kind.get(m, "continuous") == "continuous"),
@@ -85,9 +84,12 @@ class ReportStatistics:
                 self.summary[(int(i), name)] = Summary(int(counts[i]), int(rows[i] - counts[i]),
                                                        errors.get((int(i), name), 0), float(sums[i]))
             matrix = np.full((runs, span), np.nan)
-            placed = (example >= 0) & (example < span)
             cells = run.astype(np.int64) * span + example  # each score's place in the runs × examples matrix
-            matrix.ravel()[cells if placed.all() else cells[placed]] = value if placed.all() else value[placed]
+            placed = (example >= 0) & (example < span)
+            if placed.all():
+                matrix.ravel()[cells] = value
+            else:  # scores of examples never stored are counted above but not paired
+                matrix.ravel()[cells[placed]] = value[placed]
             self.matrices[name] = matrix
             self._classify(name, run, value)
 
