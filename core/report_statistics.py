@@ -3,6 +3,7 @@ of the compared runs loaded once as NumPy columns (see :class:`ReportStatistics`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,32 +67,33 @@ class ReportStatistics:
         self.labels = self._label_counts()
 
     def _load_scores(self, names: list[str]) -> None:
+        """Each scorer's values laid out as the runs × examples matrix, with each run's counts and sums."""
         runs = len(self.run_ids)
         errors = {(int(i), scorer): int(count) for i, scorer, count in self.store.score_errors(self.run_ids)}
         span = self.store.example_span(self.experiment) if names else 0
         for name in names:
-            columns = self.store.score_columns(self.run_ids, name)
-            run, example = np.asarray(columns["run"]), np.asarray(columns["example"])
-            value = np.asarray(columns["value"], np.float64)
-            rows = np.bincount(run, minlength=runs)
-            present = ~np.isnan(value)
-            counts = rows
-            if not present.all():
-                run, example, value = run[present], example[present], value[present]
-                counts = np.bincount(run, minlength=runs)
-            sums = np.bincount(run, weights=value, minlength=runs)
+            columns = self.store.score_cells(self.run_ids, name, span)
+            cell, value = np.asarray(columns["cell"]), np.asarray(columns["value"], np.float64)
+            matrix = np.full((runs, span), np.nan)
+            placed = cell >= 0  # a score whose example was never stored is counted but not paired
+            if placed.all() and not np.isnan(value).any():  # the usual case: the matrix holds every score
+                matrix.ravel()[cell] = value
+                valid = ~np.isnan(matrix)
+                rows = counts = np.count_nonzero(valid, axis=1)
+                sums = np.where(valid, matrix, 0.0).sum(axis=1)
+                run = None
+            else:
+                matrix.ravel()[cell[placed]] = value[placed]
+                run = np.where(placed, cell // max(span, 1), -1 - cell)
+                rows = np.bincount(run, minlength=runs)
+                present = ~np.isnan(value)
+                run, value = run[present], value[present]
+                counts, sums = np.bincount(run, minlength=runs), np.bincount(run, weights=value, minlength=runs)
             for i in np.flatnonzero(rows):
                 self.summary[(int(i), name)] = Summary(int(counts[i]), int(rows[i] - counts[i]),
                                                        errors.get((int(i), name), 0), float(sums[i]))
-            matrix = np.full((runs, span), np.nan)
-            cells = run.astype(np.int64) * span + example  # each score's place in the runs × examples matrix
-            placed = (example >= 0) & (example < span)
-            if placed.all():
-                matrix.ravel()[cells] = value
-            else:  # scores of examples never stored are counted above but not paired
-                matrix.ravel()[cells[placed]] = value[placed]
             self.matrices[name] = matrix
-            self._classify(name, run, value)
+            self._classify(name, value, lambda run=run, cell=cell: run if run is not None else cell // max(span, 1))
 
     def _summarise_predictions(self, rows: list[dict[str, Any]]) -> None:
         """Count and sum of each run's costs and latencies (from the variant rows); 0/1 metrics known as such."""
@@ -121,7 +123,7 @@ class ReportStatistics:
             values = np.asarray(columns[name], np.float64)[order]
             present = ~np.isnan(values)
             if fraction >= 1:
-                self._classify(metric, run[present], values[present])
+                self._classify(metric, values[present], lambda present=present: run[present])
                 continue
             if len(np.unique(values[present])) <= DISTINCT_LIMIT:  # perhaps few values in all: count them
                 found = self.store.prediction_histograms(self.run_ids, name)
@@ -140,8 +142,9 @@ class ReportStatistics:
                 mine = mine[~np.isnan(mine)][:size]  # one size for all runs: one weight matrix serves them
                 self.prediction_samples[(i, metric)] = (np.arange(len(mine)) % self.parts, mine)
 
-    def _classify(self, metric: str, runs: np.ndarray, values: np.ndarray) -> None:
-        """Decide whether ``metric`` is 0/1, discrete (its per-run histograms are kept) or continuous."""
+    def _classify(self, metric: str, values: np.ndarray, run_of_each: Callable[[], np.ndarray]) -> None:
+        """Decide whether ``metric`` is 0/1, discrete (its per-run histograms are kept) or continuous;
+        ``run_of_each`` gives the run position of each value, needed only when the metric is not 0/1."""
         from ftplug.statistics import DIRECT_LIMIT, DISTINCT_LIMIT
 
         if not len(values):
@@ -153,6 +156,7 @@ class ReportStatistics:
             distinct = None
         else:
             distinct, index = np.unique(values, return_inverse=True)
+        runs = run_of_each()
         if distinct is None or len(distinct) > DISTINCT_LIMIT:
             self.kind[metric] = "continuous"
             counts = np.bincount(runs, minlength=len(self.run_ids))

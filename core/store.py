@@ -74,7 +74,7 @@ class Store(JobLedger, Protocol):
         ...
 
     # The report's statistics come from these reads (see ftplug.report_statistics and the DuckDB plugin):
-    # variant_rows, scorer_names, example_span, score_columns, score_errors, prediction_sample,
+    # variant_rows, scorer_names, example_span, score_cells, score_errors, prediction_sample,
     # prediction_histograms and label_counts. A store without them cannot report.
 
     def close(self) -> None:

@@ -10,26 +10,24 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-VARIANT_ROWS = """
-WITH latest AS (
-    SELECT * FROM runs WHERE experiment = $experiment
-    QUALIFY row_number() OVER (PARTITION BY variant ORDER BY started_at DESC) = 1),
-per_run AS (  -- aggregated per run first: grouping 1M rows by the run's wide columns would cost far more
-    SELECT run_id, count(example_id) AS predictions, count(error) AS errors,
-           avg(prompt_tokens) AS mean_prompt_tokens, avg(completion_tokens) AS mean_completion_tokens,
-           avg(latency_ms) AS mean_latency_ms, quantile_cont(latency_ms, 0.95) AS p95_latency_ms,
-           sum(cost_usd) AS cost_usd, 1000 * avg(cost_usd) AS cost_per_1k_usd,
-           count(cost_usd) AS cost_n, max(abs(cost_usd * (cost_usd - 1))) = 0 AS cost_binary,  -- all 0 or 1
-           count(latency_ms) AS latency_n, sum(latency_ms) AS latency_sum,
-           max(abs(latency_ms * (latency_ms - 1))) = 0 AS latency_binary
-    FROM predictions WHERE run_id IN (SELECT run_id FROM latest) GROUP BY run_id)
-SELECT l.run_id, l.variant, l.model, l.trainer, l.status, l.simulated, l.started_at, l.details,
-       coalesce(r.predictions, 0) AS predictions, coalesce(r.errors, 0) AS errors, r.mean_prompt_tokens,
-       r.mean_completion_tokens, r.mean_latency_ms, r.p95_latency_ms, r.cost_usd, r.cost_per_1k_usd,
-       coalesce(r.cost_n, 0) AS cost_n, r.cost_binary, coalesce(r.latency_n, 0) AS latency_n,
-       r.latency_sum, r.latency_binary
-FROM latest l LEFT JOIN per_run r USING (run_id) ORDER BY l.started_at, l.variant
+LATEST_RUNS = """
+SELECT run_id, variant, model, trainer, status, simulated, started_at, details FROM runs WHERE experiment = $experiment
+QUALIFY row_number() OVER (PARTITION BY variant ORDER BY started_at DESC) = 1 ORDER BY started_at, variant
 """
+# Per run, over a literal list of runs (a semi-join with the runs table costs more than the aggregates).
+RUN_AGGREGATES = """
+SELECT run_id, count(example_id) AS predictions, count(error) AS errors,
+       avg(prompt_tokens) AS mean_prompt_tokens, avg(completion_tokens) AS mean_completion_tokens,
+       avg(latency_ms) AS mean_latency_ms, quantile_cont(latency_ms, 0.95) AS p95_latency_ms,
+       sum(cost_usd) AS cost_usd, 1000 * avg(cost_usd) AS cost_per_1k_usd,
+       count(cost_usd) AS cost_n, max(abs(cost_usd * (cost_usd - 1))) = 0 AS cost_binary,  -- all 0 or 1
+       count(latency_ms) AS latency_n, sum(latency_ms) AS latency_sum,
+       max(abs(latency_ms * (latency_ms - 1))) = 0 AS latency_binary
+FROM predictions WHERE run_id IN ({runs}) GROUP BY run_id
+"""
+NO_PREDICTIONS = {"predictions": 0, "errors": 0, "mean_prompt_tokens": None, "mean_completion_tokens": None,
+                  "mean_latency_ms": None, "p95_latency_ms": None, "cost_usd": None, "cost_per_1k_usd": None,
+                  "cost_n": 0, "cost_binary": None, "latency_n": 0, "latency_sum": None, "latency_binary": None}
 
 
 class ReportQueries:
@@ -48,10 +46,14 @@ class ReportQueries:
         experiment = experiment or self.latest_experiment()
         if experiment is None:
             return []
-        cursor = self.db.execute(VARIANT_ROWS, {"experiment": experiment})
-        columns = [d[0] for d in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        rows = _dicts(self.db.execute(LATEST_RUNS, {"experiment": experiment}))
+        if not rows:
+            return []
+        aggregates = {row["run_id"]: row for row in _dicts(self.db.execute(
+            RUN_AGGREGATES.format(runs=_list([row["run_id"] for row in rows]))))}
         for row in rows:
+            row.update({name: value for name, value in aggregates.get(row["run_id"], NO_PREDICTIONS).items()
+                        if name != "run_id"})
             row["experiment"] = experiment
             row["details"] = json.loads(row["details"]) if row["details"] else {}
         return rows
@@ -67,19 +69,21 @@ class ReportQueries:
                               [experiment]).fetchone()
         return int(row[0])
 
-    def score_columns(self, run_ids: Sequence[str], scorer: str) -> dict[str, Any]:
-        """Every score of ``run_ids`` by ``scorer`` as NumPy columns: ``run`` (position in the list),
-        ``example`` (the example's number, -1 if it has none) and ``value`` (NaN when missing)."""
-        return self.db.execute(
-            f"SELECT (list_position({_list_literal(run_ids)}, run_id) - 1)::USMALLINT AS run, "
-            "coalesce(example_no, -1) AS example, coalesce(value, 'NaN'::DOUBLE) AS value FROM scores "
-            f"WHERE run_id IN ({_list(run_ids)}) AND scorer = {_literal(scorer)}").fetchnumpy()
-
     def score_errors(self, run_ids: Sequence[str]) -> list[tuple[int, str, int]]:
         """(run position, scorer, count) of the scores of ``run_ids`` whose scorer failed."""
         return self.db.execute(
             f"SELECT list_position({_list_literal(run_ids)}, run_id) - 1, scorer, count(*) FROM scores "
             f"WHERE error IS NOT NULL AND run_id IN ({_list(run_ids)}) GROUP BY ALL").fetchall()
+
+    def score_cells(self, run_ids: Sequence[str], scorer: str, span: int) -> dict[str, Any]:
+        """Every score of ``run_ids`` by ``scorer`` as NumPy columns: ``cell``, its place in a runs × examples
+        matrix (run position × ``span`` + the example's number, which is always below ``span``; ``-1 - run
+        position`` for a score whose example has no number) and ``value`` (NaN when missing)."""
+        position = f"list_position({_list_literal(run_ids)}, run_id)"
+        return self.db.execute(
+            f"SELECT coalesce(({position} - 1) * {int(span)} + example_no, -{position})::BIGINT AS cell, "
+            "coalesce(value, 'NaN'::DOUBLE) AS value FROM scores "
+            f"WHERE run_id IN ({_list(run_ids)}) AND scorer = {_literal(scorer)}").fetchnumpy()
 
     def prediction_sample(self, run_ids: Sequence[str], fraction: float) -> dict[str, Any]:
         """Cost and latency of a seeded random share ``fraction`` of the predictions of ``run_ids`` (all of them
@@ -106,6 +110,12 @@ class ReportQueries:
             "JOIN examples e ON e.experiment = r.experiment AND e.example_id = s.example_id "
             "WHERE s.run_id IN (SELECT unnest($ids)) AND s.scorer IN (SELECT unnest($scorers)) "
             "AND s.value IS NOT NULL GROUP BY ALL", {"ids": list(run_ids), "scorers": list(scorers)}).fetchall()
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    """A query's rows as dicts by column name."""
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _list(texts: Sequence[str]) -> str:

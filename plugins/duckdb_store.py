@@ -20,6 +20,7 @@ from ftplug.plugins.duckdb_report_queries import ReportQueries
 from ftplug.plugins.duckdb_schema import MIGRATIONS, PREDICTION_COLUMNS, SCHEMA, SCHEMA_VERSION, SCORE_COLUMNS, VIEWS
 
 if TYPE_CHECKING:
+    from ftplug.plugins.duckdb_example_numbers import ExampleNumbers
     from ftplug.runs import PredictionRecord, RunInfo
 
 def connect_result_file(path: str, read_only: bool = False, config: dict[str, Any] | None = None) -> Any:
@@ -44,6 +45,8 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
 
         self.path = path
         self._write_cursor: Any = None
+        self._numbers: dict[str, ExampleNumbers] = {}  # by experiment, loaded when its predictions arrive
+        self._run_experiments: dict[str, str] = {}
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = connect_result_file(path, config=_connection_config())
@@ -72,6 +75,7 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         chunk = 100_000
         rows = ((e.id, split, e.input if isinstance(e.input, str) else json.dumps(e.input), e.expected)
                 for split, examples in splits.as_dict().items() for e in examples)
+        self._numbers.pop(experiment, None)
         with self._transaction():
             while batch := list(itertools.islice(rows, chunk)):
                 ids, split_names, inputs, expected = (np.array(values, dtype=object)
@@ -98,6 +102,7 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
             [run.run_id, run.experiment, run.variant, run.model, run.base_model, run.trainer,
              run.prompt_builder, run.simulated, run.endpoint, run.started_at, run.config_key or None, run.shard])
+        self._run_experiments[run.run_id] = run.experiment
 
     def cached_responses(self, keys: Sequence[str]) -> dict[str, str]:
         """The cached responses (JSON) of those ``keys`` that are in the cache."""
@@ -157,37 +162,14 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         if not records:
             return
         import duckdb
-        import numpy as np
 
+        from ftplug.plugins.duckdb_rows import cache_entry_rows, prediction_rows, score_rows
         from ftplug.secrets import redact
 
         now = datetime.now(UTC).replace(tzinfo=None)
-
-        def column(values: list[Any], dtype: Any = object) -> Any:
-            # typed when nothing is missing: DuckDB reads a NumPy number column far faster than Python objects
-            return np.array(values, dtype=dtype if dtype is object or None not in values else object)
-
-        n = len(records)
-        predictions = {
-            "run_id": column([r.run_id for r in records]), "example_id": column([r.example_id for r in records]),
-            "output": column([r.output for r in records]),
-            "prompt_tokens": column([r.prompt_tokens for r in records], np.int64),
-            "completion_tokens": column([r.completion_tokens for r in records], np.int64),
-            "cached_tokens": column([r.cached_tokens for r in records], np.int64),
-            "latency_ms": column([r.latency_ms for r in records], np.float64),
-            "cost_usd": column([r.cost_usd for r in records], np.float64),
-            "error": column([redact(r.error) if r.error else None for r in records]),
-            "simulated": np.full(n, simulated),
-            "created_at": np.full(n, np.datetime64(now, "us")),
-            "samples": column([json.dumps(r.samples) if r.samples else None for r in records]),
-            "from_cache": np.array([r.from_cache for r in records], dtype=bool)}
-        scores = _score_columns(records, column)
-        fresh = [r for r in records if r.cache_key and r.cache_entry]  # answers to keep in the cache
-        unique = {r.cache_key: r for r in fresh}  # two identical requests in one batch: one entry
-        cache_rows = {"key": column(list(unique)), "run_id": column([r.run_id for r in unique.values()]),
-                      "response": column([r.cache_entry for r in unique.values()]),
-                      "simulated": np.full(len(unique), simulated),
-                      "created_at": np.full(len(unique), np.datetime64(now, "us"))}
+        predictions = prediction_rows(records, simulated, now, redact)
+        scores = score_rows(records, predictions, self._example_numbers(predictions))
+        cache_rows = cache_entry_rows(records, simulated, now)
         hits = [r.cache_key for r in records if r.from_cache and r.cache_key]
         try:  # plain inserts are the common case and much faster than upserts
             self._insert_columns(predictions, scores, "INSERT", cache_rows, hits)
@@ -211,16 +193,60 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
                                    {"k": hits})
                 writes.execute(f"{verb} INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
                                f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM new_predictions")
-                if len(scores["run_id"]):  # each score takes its example's number (NULL if never stored)
+                if len(scores["run_id"]):
+                    from ftplug.plugins.duckdb_example_numbers import MISSING
+
                     writes.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}, example_no) "
-                                   f"SELECT {', '.join('s.' + c for c in SCORE_COLUMNS)}, n.number FROM new_scores s "
-                                   "LEFT JOIN (SELECT p.run_id, p.example_id, e.number FROM new_predictions p "
-                                   "JOIN runs r USING (run_id) JOIN examples e ON e.experiment = r.experiment "
-                                   "AND e.example_id = p.example_id) n USING (run_id, example_id)")
+                                   f"SELECT {', '.join(SCORE_COLUMNS)}, nullif(example_no, {MISSING}) FROM new_scores")
         finally:
             writes.unregister("new_predictions")
             writes.unregister("new_scores")
             writes.unregister("new_cache")
+
+    def _example_numbers(self, predictions: dict[str, Any]) -> Any:
+        """Each prediction's example number (``MISSING`` for an example never stored in its run's experiment)."""
+        import numpy as np
+
+        from ftplug.plugins.duckdb_example_numbers import MISSING, ExampleNumbers
+
+        run_ids, example_ids = predictions["run_id"], predictions["example_id"]
+        found = np.full(len(run_ids), MISSING, dtype=np.int32)
+        runs = set(run_ids)  # a batch normally holds one run
+        for run_id in runs:
+            rows = slice(None) if len(runs) == 1 else np.flatnonzero(run_ids == run_id)
+            experiment = self._experiment_of(run_id)
+            if experiment is None:
+                continue
+            if experiment not in self._numbers:
+                self._numbers[experiment] = ExampleNumbers.load(self._writes(), experiment)
+            found[rows] = self._numbers[experiment].find(
+                example_ids[rows], lambda ids, e=experiment: self._numbers_in_database(e, ids))
+        return found
+
+    def _experiment_of(self, run_id: str) -> str | None:
+        if run_id not in self._run_experiments:
+            rows = self._writes().execute("SELECT experiment FROM runs WHERE run_id = ?", [run_id]).fetchall()
+            if not rows:
+                return None
+            self._run_experiments[run_id] = rows[0][0]
+        return self._run_experiments[run_id]
+
+    def _numbers_in_database(self, experiment: str, ids: Any) -> Any:
+        """Example numbers looked up exactly in the ``examples`` table, in the order of ``ids``."""
+        import numpy as np
+
+        from ftplug.plugins.duckdb_example_numbers import MISSING
+
+        writes = self._writes()
+        writes.register("wanted_examples", {"example_id": np.asarray(ids, dtype=object),
+                                            "position": np.arange(len(ids))})
+        try:
+            return writes.execute(
+                f"SELECT coalesce(e.number, {MISSING}) AS number FROM wanted_examples w LEFT JOIN examples e "
+                "ON e.experiment = ? AND e.example_id = w.example_id ORDER BY w.position",
+                [experiment]).fetchnumpy()["number"].astype(np.int32)
+        finally:
+            writes.unregister("wanted_examples")
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,
                    details: Mapping[str, Any]) -> None:
@@ -265,32 +291,6 @@ def _connection_config() -> dict[str, str]:
     if limit:
         config["memory_limit"] = limit
     return config
-
-
-def _score_columns(records: Sequence[PredictionRecord], column: Any) -> dict[str, Any]:
-    """The scores of ``records`` as columns; fast when every record has the same scorers (the usual case)."""
-    import numpy as np
-
-    names = list(records[0].scores)
-    if all(list(r.scores) == names for r in records):
-        k, n = len(names), len(records)
-        values = column([r.scores[name] for r in records for name in names], np.float64)
-        has_labels = any(r.labels for r in records)
-        has_errors = any(r.score_errors for r in records)
-        return {
-            "run_id": np.repeat(column([r.run_id for r in records]), k),
-            "example_id": np.repeat(column([r.example_id for r in records]), k),
-            "scorer": np.tile(column(names), n), "value": values,
-            "label": column([r.labels.get(name) for r in records for name in names]) if has_labels
-            else np.full(n * k, None, dtype=object),
-            "error": column([r.score_errors.get(name) for r in records for name in names]) if has_errors
-            else np.full(n * k, None, dtype=object)}
-    triples = [(r, name, value) for r in records for name, value in r.scores.items()]
-    return {"run_id": column([r.run_id for r, _, _ in triples]),
-            "example_id": column([r.example_id for r, _, _ in triples]),
-            "scorer": column([name for _, name, _ in triples]), "value": column([value for _, _, value in triples]),
-            "label": column([r.labels.get(name) for r, name, _ in triples]),
-            "error": column([r.score_errors.get(name) for r, name, _ in triples])}
 
 
 class _Transaction:
