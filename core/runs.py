@@ -28,7 +28,7 @@ class RunInfo:
     shard: str | None = None  # "i/n" when the run covers one shard of the test split
 
 
-@dataclass
+@dataclass(slots=True)
 class PredictionRecord:
     """One model answer for one test example, with its measurements and scores."""
 
