@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from ftplug.errors import ConfigError, DataError
 SPLIT_NAMES = ("train", "validation", "test")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Example:
     """One input with its expected output.
 
@@ -35,6 +36,12 @@ class Example:
             return self.input
         users = [m.get("content", "") for m in self.input if m.get("role") == "user"]
         return str(users[-1]) if users else ""
+
+
+def shared_label(expected: str) -> str:
+    """``expected``, as one shared string object when it is short: classification labels repeat across
+    thousands of examples, and a million-example split would otherwise hold a million copies."""
+    return sys.intern(expected) if len(expected) <= 64 else expected
 
 
 def content_id(input_value: object, expected: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ftplug import hookimpl
 from ftplug.components import LoadContext, Option
-from ftplug.dataset import Example, content_id
+from ftplug.dataset import Example, content_id, shared_label
 from ftplug.errors import DataError
 
 
@@ -47,7 +47,7 @@ class CsvLoader:
                     if name not in columns:
                         raise DataError(f"no column {name!r} in the header (columns: {', '.join(columns)})"
                                         f"{_delimiter_hint(header, self.delimiter)}", path=path, where=1)
-                line = reader.line_num
+                line, source = reader.line_num, str(path)
                 for row in reader:
                     if not row:
                         line = reader.line_num
@@ -59,8 +59,8 @@ class CsvLoader:
                     if not expected:
                         raise DataError(f"empty {self.expected!r} value", path=path, where=line + 1)
                     example_id = row[columns[self.id]] if self.id else content_id(text, expected)
-                    yield Example(id=example_id, input=text, expected=expected,
-                                  metadata={"line": line + 1, "source": str(path)})
+                    yield Example(id=example_id, input=text, expected=shared_label(expected),
+                                  metadata={"line": line + 1, "source": source})
                     line = reader.line_num
         except UnicodeDecodeError:
             raise not_utf8(path) from None
@@ -112,20 +112,21 @@ class JsonlLoader:
         path = resolve_data_path(self.path, context)
         try:
             with path.open(encoding="utf-8-sig") as handle:
+                source = str(path)
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
-                        yield self._example(line, path, number)
+                        yield self._example(line, path, source, number)
         except UnicodeDecodeError:
             raise not_utf8(path) from None
 
-    def _example(self, line: str, path: Path, number: int) -> Example:
+    def _example(self, line: str, path: Path, source: str, number: int) -> Example:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(f"invalid JSON: {error.msg} (column {error.colno})", path=path, where=number) from None
         if not isinstance(record, dict):
             raise DataError("each line must be a JSON object", path=path, where=number)
-        meta: dict[str, Any] = {"line": number, "source": str(path)}
+        meta: dict[str, Any] = {"line": number, "source": source}
         if "messages" in record:
             input_value, expected = _split_chat(record["messages"], path, number)
         else:
@@ -141,7 +142,7 @@ class JsonlLoader:
                 raise DataError(f"empty {self.expected_key!r}", path=path, where=number)
         example_id = record.get(self.id_key)
         example_id = str(example_id) if example_id is not None else content_id(input_value, expected)
-        return Example(id=example_id, input=input_value, expected=expected, metadata=meta)
+        return Example(id=example_id, input=input_value, expected=shared_label(expected), metadata=meta)
 
 
 def _split_chat(messages: Any, path: Path, number: int) -> tuple[tuple[dict[str, Any], ...], str]:

@@ -77,3 +77,19 @@ def test_jsonl_errors_name_the_line(tmp_path: Path, line: str, message: str) -> 
     with pytest.raises(DataError) as raised:
         list(JsonlLoader("d.jsonl").load(_context(tmp_path)))
     assert message in str(raised.value)
+
+
+def test_a_repeated_short_label_is_one_shared_string_and_a_long_one_is_not(tmp_path: Path) -> None:
+    long = "a full sentence of expected output " * 3
+    rows = [{"id": i, "input": f"text {i}", "expected": label}
+            for i, label in enumerate(["spam", "ham", "spam", long, long])]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "d.csv").write_text("id,input,expected\n" + "".join(f"{r['id']},{r['input']},{r['expected']}\n"
+                                                                   for r in rows))
+    for loader in (JsonlLoader("d.jsonl"), CsvLoader("d.csv")):
+        examples = list(loader.load(_context(tmp_path)))
+        assert examples[0].expected == examples[2].expected == "spam"
+        assert examples[0].expected is examples[2].expected  # a million-example split holds one copy
+        assert examples[3].expected == examples[4].expected == long.strip()
+        assert examples[3].expected is not examples[4].expected
+        assert examples[0].metadata["source"] is examples[1].metadata["source"]
