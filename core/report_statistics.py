@@ -287,13 +287,16 @@ class ReportStatistics:
             if self.meta[scorer].get("aggregate") == "macro_f1":
                 continue
             valid = ~np.isnan(matrix)
+            # a 0/1 scorer's comparisons are counts of its rows' cells: the masks are made once for all pairs
+            ones = (matrix == 1, matrix == 0) if self.kind.get(scorer) == "binary" else None
             for run_a, run_b in pairs:
-                result = self._compare(scorer, matrix, valid, self.position[run_a], self.position[run_b])
+                result = self._compare(scorer, matrix, valid, ones, self.position[run_a], self.position[run_b])
                 if result is not None:
                     results.append((run_a, run_b, scorer, result.as_dict()))
         return results
 
-    def _compare(self, scorer: str, matrix: np.ndarray, valid: np.ndarray, a: int, b: int) -> Any:
+    def _compare(self, scorer: str, matrix: np.ndarray, valid: np.ndarray,
+                 binary: tuple[np.ndarray, np.ndarray] | None, a: int, b: int) -> Any:
         from ftplug.statistics import (
             binary_comparison,
             compare_paired,
@@ -305,12 +308,13 @@ class ReportStatistics:
         n = int(np.count_nonzero(both))
         if not n:
             return None
-        x, y = matrix[a], matrix[b]
         transform, kind = self._transform(scorer), self.kind.get(scorer)
-        if kind == "binary" and transform == "identity":
-            only_a = int(np.count_nonzero((x == 1) & (y == 0)))
-            only_b = int(np.count_nonzero((x == 0) & (y == 1)))
+        if binary is not None and transform == "identity":
+            ones, zeros = binary
+            only_a = int(np.count_nonzero(ones[a] & zeros[b]))
+            only_b = int(np.count_nonzero(zeros[a] & ones[b]))
             return binary_comparison(only_a, only_b, n, self.rng, resamples=self.resamples)
+        x, y = matrix[a], matrix[b]
         if kind == "discrete" and transform == "identity":
             differences, counts = np.unique(x[both] - y[both], return_counts=True)
             return histogram_comparison(differences, counts, self.rng, resamples=self.resamples)
