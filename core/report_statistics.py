@@ -125,7 +125,9 @@ class ReportStatistics:
             if fraction >= 1:
                 self._classify(metric, values[present], lambda present=present: run[present])
                 continue
-            if len(np.unique(values[present])) <= DISTINCT_LIMIT:  # perhaps few values in all: count them
+            seen = values[present]
+            if len(np.unique(seen[:4 * DISTINCT_LIMIT])) <= DISTINCT_LIMIT \
+                    and len(np.unique(seen)) <= DISTINCT_LIMIT:  # perhaps few values in all: count them
                 found = self.store.prediction_histograms(self.run_ids, name)
                 if len({value for _, value, _ in found}) <= DISTINCT_LIMIT:
                     self.kind[metric] = "discrete"
