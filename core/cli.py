@@ -334,6 +334,11 @@ def _add_core_groups() -> None:
 _add_core_groups()
 
 
+def _out_of_memory(error: BaseException) -> bool:
+    """Python's out-of-memory error, or the result store's (DuckDB's, told by name: not importing DuckDB here)."""
+    return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryException"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear line on stderr and an exit code for every failure."""
     try:
@@ -353,6 +358,13 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         if os.environ.get("FTPLUG_DEBUG"):
             raise
+        if _out_of_memory(error):
+            limit = os.environ.get("FTPLUG_DB_MEMORY", "")
+            advice = (f"FTPLUG_DB_MEMORY={limit} caps the result store's: raise it or unset it" if limit
+                      else "free memory on this machine (the result store may use 80 % of it)")
+            _err(f"ftplug: error: out of memory: {advice}; every committed prediction is kept, run again to go on "
+                 f"({str(error).splitlines()[0]})")
+            sys.exit(1)
         _err(f"ftplug: internal error: {type(error).__name__}: {error} (set FTPLUG_DEBUG=1 for a traceback)")
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -62,3 +62,18 @@ def test_a_second_run_waits_for_nothing_and_corrupts_nothing(tmp_path: Path) -> 
                                     "USING (run_id) GROUP BY ALL").fetchall()
     assert sorted(n for _, n in counts) == [30, 30, 30, 30]
     assert run_cli("report", "--db", str(db)).returncode == 0
+
+
+def test_running_out_of_store_memory_is_one_clear_line_and_the_next_run_goes_on(tmp_path: Path) -> None:
+    db = tmp_path / "r.duckdb"
+    starved = run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "20", "--quiet",
+                      env={"FTPLUG_DB_MEMORY": "8MB"})
+    lines = [line for line in starved.stderr.strip().splitlines() if not line.startswith("ftplug: using the offline")]
+    assert starved.returncode == 1 and len(lines) == 1 and "Traceback" not in starved.stderr, starved.stderr
+    assert lines[0].startswith("ftplug: error: out of memory: FTPLUG_DB_MEMORY=8MB caps"), lines[0]
+    done = run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "20", "--quiet")
+    assert done.returncode == 0, done.stderr
+    with duckdb.connect(str(db), read_only=True) as connection:  # each variant's 20 predictions, once each
+        counts = connection.execute("SELECT count(*), count(DISTINCT (run_id, example_id)) FROM predictions "
+                                    "JOIN latest_runs USING (run_id) GROUP BY run_id").fetchall()
+    assert counts and all(total == distinct == 20 for total, distinct in counts), counts
