@@ -94,6 +94,31 @@ def test_examples_keep_their_numbers_and_new_ones_follow(tmp_path: Path) -> None
     assert scored == [("new", 3), ("p", 1)]
 
 
+@pytest.mark.parametrize("colliding", [False, True])
+def test_every_score_gets_its_examples_number_even_when_ids_share_a_hash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colliding: bool) -> None:
+    import numpy as np
+
+    from ftplug.plugins import duckdb_example_numbers
+
+    if colliding:  # ids of one length share a hash: the exact lookup in the database answers instead
+        monkeypatch.setattr(duckdb_example_numbers, "id_hashes",
+                            lambda ids: np.array([len(i) for i in ids], dtype=np.int64))
+    store = DuckDBStore(str(tmp_path / "s.duckdb"))
+    store.save_examples("exp", Splits(train=(), validation=(), test=tuple(Example(i, "x", "1") for i in "qpr")))
+    store.start_run(_run("r1", "v"))
+    store.start_run(_run("r2", "w"))
+    store.add_predictions([PredictionRecord("r1", "r", "1", scores={"exact": 1.0}),  # two runs in one batch,
+                           PredictionRecord("r2", "q", "1", scores={"exact": 0.0, "mae": 2.0}),  # different scorers
+                           PredictionRecord("r2", "gone", "1", scores={"exact": 1.0})], simulated=True)
+    store.save_examples("exp", Splits(train=(), validation=(), test=(Example("late", "y", "1"),)))
+    store.add_predictions([PredictionRecord("r1", "late", "1", scores={"exact": 1.0})], simulated=True)
+    scored = store.db.execute("SELECT run_id, example_id, scorer, example_no FROM scores ORDER BY ALL").fetchall()
+    store.close()
+    assert scored == [("r1", "late", "exact", 3), ("r1", "r", "exact", 2), ("r2", "gone", "exact", None),
+                      ("r2", "q", "exact", 0), ("r2", "q", "mae", 0)]
+
+
 def test_a_file_from_a_newer_ftplug_is_refused(tmp_path: Path) -> None:
     from ftplug.errors import FtplugError
 
