@@ -4,7 +4,9 @@ Every score carries its example's number (``scores.example_no``). Joining each c
 ``examples`` table costs a scan of that table per batch; instead the store keeps, per experiment, the sorted
 64-bit hashes of the example ids beside their numbers (12 bytes an example) and finds a batch's numbers
 with one ``searchsorted``. Two ids of one experiment with the same hash (about one chance in 10^7 with
-a million examples) make that experiment fall back to an exact lookup in the database.
+a million examples) make that experiment fall back to an exact lookup in the database. An id that was never
+stored (possible only through the store API) would take a stored id's number only if their hashes matched:
+about one chance in 10^13 with a million stored examples.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ class ExampleNumbers:
         when two of this experiment's ids share a hash."""
         if not self.exact:
             return exact_lookup(ids)
-        wanted = id_hashes(ids)
-        at = np.minimum(np.searchsorted(self.hashes, wanted), max(len(self.hashes) - 1, 0))
         if not len(self.hashes):
             return np.full(len(ids), MISSING, dtype=np.int32)
+        wanted = id_hashes(ids)
+        at = np.minimum(np.searchsorted(self.hashes, wanted), len(self.hashes) - 1)
         return np.where(self.hashes[at] == wanted, self.numbers[at], MISSING).astype(np.int32)
