@@ -3,7 +3,6 @@ of the compared runs loaded once as NumPy columns (see :class:`ReportStatistics`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +80,7 @@ class ReportStatistics:
                 valid = ~np.isnan(matrix)
                 rows = counts = np.count_nonzero(valid, axis=1)
                 sums = np.where(valid, matrix, 0.0).sum(axis=1)
-                run = None
+                run = cell // max(span, 1)
             else:
                 matrix.ravel()[cell[placed]] = value[placed]
                 run = np.where(placed, cell // max(span, 1), -1 - cell)
@@ -93,7 +92,7 @@ class ReportStatistics:
                 self.summary[(int(i), name)] = Summary(int(counts[i]), int(rows[i] - counts[i]),
                                                        errors.get((int(i), name), 0), float(sums[i]))
             self.matrices[name] = matrix
-            self._classify(name, value, lambda run=run, cell=cell: run if run is not None else cell // max(span, 1))
+            self._classify(name, run, value)
 
     def _summarise_predictions(self, rows: list[dict[str, Any]]) -> None:
         """Count and sum of each run's costs and latencies (from the variant rows); 0/1 metrics known as such."""
@@ -123,11 +122,11 @@ class ReportStatistics:
             values = np.asarray(columns[name], np.float64)[order]
             present = ~np.isnan(values)
             if fraction >= 1:
-                self._classify(metric, values[present], lambda present=present: run[present])
+                self._classify(metric, run[present], values[present])
                 continue
-            seen = values[present]
-            if len(np.unique(seen[:4 * DISTINCT_LIMIT])) <= DISTINCT_LIMIT \
-                    and len(np.unique(seen)) <= DISTINCT_LIMIT:  # perhaps few values in all: count them
+            known = values[present]
+            if len(np.unique(known[:4 * DISTINCT_LIMIT])) <= DISTINCT_LIMIT \
+                    and len(np.unique(known)) <= DISTINCT_LIMIT:  # perhaps few values in all: count them
                 found = self.store.prediction_histograms(self.run_ids, name)
                 if len({value for _, value, _ in found}) <= DISTINCT_LIMIT:
                     self.kind[metric] = "discrete"
@@ -144,9 +143,9 @@ class ReportStatistics:
                 mine = mine[~np.isnan(mine)][:size]  # one size for all runs: one weight matrix serves them
                 self.prediction_samples[(i, metric)] = (np.arange(len(mine)) % self.parts, mine)
 
-    def _classify(self, metric: str, values: np.ndarray, run_of_each: Callable[[], np.ndarray]) -> None:
+    def _classify(self, metric: str, runs: np.ndarray, values: np.ndarray) -> None:
         """Decide whether ``metric`` is 0/1, discrete (its per-run histograms are kept) or continuous;
-        ``run_of_each`` gives the run position of each value, needed only when the metric is not 0/1."""
+        ``runs`` holds the run position of each value."""
         from ftplug.statistics import DIRECT_LIMIT, DISTINCT_LIMIT
 
         if not len(values):
@@ -158,7 +157,6 @@ class ReportStatistics:
             distinct = None
         else:
             distinct, index = np.unique(values, return_inverse=True)
-        runs = run_of_each()
         if distinct is None or len(distinct) > DISTINCT_LIMIT:
             self.kind[metric] = "continuous"
             counts = np.bincount(runs, minlength=len(self.run_ids))
