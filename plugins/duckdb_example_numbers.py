@@ -11,7 +11,7 @@ about one chance in 10^13 with a million stored examples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,34 +27,46 @@ def id_hashes(ids: Sequence[str]) -> np.ndarray:
 
 
 class ExampleNumbers:
-    """The numbers of one experiment's stored examples, by id."""
+    """The numbers of one experiment's stored examples, by id, read from the store's connection ``db``."""
 
-    def __init__(self, hashes: np.ndarray, numbers: np.ndarray) -> None:
+    def __init__(self, db: Any, experiment: str) -> None:
+        self.db, self.experiment = db, experiment
+        hashes, numbers = self._read()
         order = np.argsort(hashes, kind="stable")
         self.hashes, self.numbers = hashes[order], numbers[order]
         self.exact = bool(len(self.hashes) < 2 or np.all(self.hashes[1:] != self.hashes[:-1]))
 
-    @classmethod
-    def load(cls, db: Any, experiment: str) -> ExampleNumbers:
-        """Read the numbers of ``experiment``'s examples, a page at a time (the ids are hashed and dropped)."""
-        hashes, numbers = [], []
-        last = db.execute("SELECT max(number) FROM examples WHERE experiment = ?", [experiment]).fetchall()[0][0]
+    def _read(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hashes of the experiment's example ids and their numbers, a page at a time (the ids are hashed
+        and dropped)."""
+        hashes, numbers = [np.empty(0, np.int64)], [np.empty(0, np.int32)]
+        last = self.db.execute("SELECT max(number) FROM examples WHERE experiment = ?",
+                               [self.experiment]).fetchall()[0][0]
         for first in range(0, (last if last is not None else -1) + 1, _PAGE):
-            page = db.execute("SELECT example_id, number FROM examples WHERE experiment = ? AND number >= ? "
-                              "AND number < ?", [experiment, first, first + _PAGE]).fetchnumpy()
+            page = self.db.execute("SELECT example_id, number FROM examples WHERE experiment = ? AND number >= ? "
+                                   "AND number < ?", [self.experiment, first, first + _PAGE]).fetchnumpy()
             hashes.append(id_hashes(page["example_id"]))
             numbers.append(np.asarray(page["number"], dtype=np.int32))
-        if not hashes:
-            return cls(np.empty(0, np.int64), np.empty(0, np.int32))
-        return cls(np.concatenate(hashes), np.concatenate(numbers))
+        return np.concatenate(hashes), np.concatenate(numbers)
 
-    def find(self, ids: Sequence[str], exact_lookup: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
-        """The number of each of ``ids`` (``MISSING`` for an id never stored); ``exact_lookup`` answers instead
+    def find(self, ids: Sequence[str]) -> np.ndarray:
+        """The number of each of ``ids`` (``MISSING`` for an id never stored), looked up exactly in the database
         when two of this experiment's ids share a hash."""
         if not self.exact:
-            return exact_lookup(ids)
+            return self._find_in_database(ids)
         if not len(self.hashes):
             return np.full(len(ids), MISSING, dtype=np.int32)
         wanted = id_hashes(ids)
         at = np.minimum(np.searchsorted(self.hashes, wanted), len(self.hashes) - 1)
         return np.where(self.hashes[at] == wanted, self.numbers[at], MISSING).astype(np.int32)
+
+    def _find_in_database(self, ids: Sequence[str]) -> np.ndarray:
+        self.db.register("wanted_examples", {"example_id": np.asarray(ids, dtype=object),
+                                             "position": np.arange(len(ids))})
+        try:
+            return self.db.execute(
+                f"SELECT coalesce(e.number, {MISSING}) AS number FROM wanted_examples w LEFT JOIN examples e "
+                "ON e.experiment = ? AND e.example_id = w.example_id ORDER BY w.position",
+                [self.experiment]).fetchnumpy()["number"].astype(np.int32)
+        finally:
+            self.db.unregister("wanted_examples")

@@ -221,9 +221,8 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
             if experiment is None:
                 continue
             if experiment not in self._numbers:
-                self._numbers[experiment] = ExampleNumbers.load(self._writes(), experiment)
-            found[rows] = self._numbers[experiment].find(
-                example_ids[rows], lambda ids, e=experiment: self._numbers_in_database(e, ids))
+                self._numbers[experiment] = ExampleNumbers(self._writes(), experiment)
+            found[rows] = self._numbers[experiment].find(example_ids[rows])
         return found
 
     def _experiment_of(self, run_id: str) -> str | None:
@@ -233,23 +232,6 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
                 return None
             self._run_experiments[run_id] = rows[0][0]
         return self._run_experiments[run_id]
-
-    def _numbers_in_database(self, experiment: str, ids: Any) -> Any:
-        """Example numbers looked up exactly in the ``examples`` table, in the order of ``ids``."""
-        import numpy as np
-
-        from ftplug.plugins.duckdb_example_numbers import MISSING
-
-        writes = self._writes()
-        writes.register("wanted_examples", {"example_id": np.asarray(ids, dtype=object),
-                                            "position": np.arange(len(ids))})
-        try:
-            return writes.execute(
-                f"SELECT coalesce(e.number, {MISSING}) AS number FROM wanted_examples w LEFT JOIN examples e "
-                "ON e.experiment = ? AND e.example_id = w.example_id ORDER BY w.position",
-                [experiment]).fetchnumpy()["number"].astype(np.int32)
-        finally:
-            writes.unregister("wanted_examples")
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None,
                    details: Mapping[str, Any]) -> None:
