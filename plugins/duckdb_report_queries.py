@@ -1,6 +1,6 @@
 """What the decision report is computed from (see :mod:`ftplug.analysis`), on the DuckDB store: the latest
 run of each variant with its prediction aggregates, and the scores, costs and latencies of those runs as
-NumPy columns (numbers only: run and scorer positions, each score's example number), which
+NumPy columns (numbers only: run positions, each score's place in a runs × examples matrix), which
 :class:`ftplug.report_statistics.ReportStatistics` lines up and resamples without another query.
 """
 
@@ -72,14 +72,14 @@ class ReportQueries:
     def score_errors(self, run_ids: Sequence[str]) -> list[tuple[int, str, int]]:
         """(run position, scorer, count) of the scores of ``run_ids`` whose scorer failed."""
         return self.db.execute(
-            f"SELECT list_position({_list_literal(run_ids)}, run_id) - 1, scorer, count(*) FROM scores "
+            f"SELECT {_run_position(run_ids)} - 1, scorer, count(*) FROM scores "
             f"WHERE error IS NOT NULL AND run_id IN ({_list(run_ids)}) GROUP BY ALL").fetchall()
 
     def score_cells(self, run_ids: Sequence[str], scorer: str, span: int) -> dict[str, Any]:
         """Every score of ``run_ids`` by ``scorer`` as NumPy columns: ``cell``, its place in a runs × examples
         matrix (run position × ``span`` + the example's number, which is always below ``span``; ``-1 - run
         position`` for a score whose example has no number) and ``value`` (NaN when missing)."""
-        position = f"list_position({_list_literal(run_ids)}, run_id)"
+        position = _run_position(run_ids)
         return self.db.execute(
             f"SELECT coalesce(({position} - 1) * {int(span)} + example_no, -{position})::BIGINT AS cell, "
             "coalesce(value, 'NaN'::DOUBLE) AS value FROM scores "
@@ -91,7 +91,7 @@ class ReportQueries:
         (NaN when missing)."""
         chosen = "" if fraction >= 1 else f"AND hash(rowid) % 1000000 < {max(1, int(fraction * 1_000_000))}"
         return self.db.execute(
-            f"SELECT (list_position({_list_literal(run_ids)}, run_id) - 1)::USMALLINT AS run, "
+            f"SELECT ({_run_position(run_ids)} - 1)::USMALLINT AS run, "
             "coalesce(cost_usd, 'NaN'::DOUBLE) AS cost_usd, coalesce(latency_ms, 'NaN'::DOUBLE) AS latency_ms "
             f"FROM predictions WHERE run_id IN ({_list(run_ids)}) {chosen}").fetchnumpy()
 
@@ -100,7 +100,7 @@ class ReportQueries:
         if column not in ("cost_usd", "latency_ms"):
             raise ValueError(f"not a prediction metric: {column}")
         return self.db.execute(
-            f"SELECT list_position({_list_literal(run_ids)}, run_id) - 1, {column}, count(*) FROM predictions "
+            f"SELECT {_run_position(run_ids)} - 1, {column}, count(*) FROM predictions "
             f"WHERE run_id IN ({_list(run_ids)}) AND {column} IS NOT NULL GROUP BY ALL").fetchall()
 
     def label_counts(self, run_ids: Sequence[str], scorers: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -123,9 +123,9 @@ def _list(texts: Sequence[str]) -> str:
     return ", ".join(_literal(text) for text in texts) or "NULL"
 
 
-def _list_literal(texts: Sequence[str]) -> str:
-    """``texts`` as a SQL list value ``[…]``."""
-    return "[" + ", ".join(_literal(text) for text in texts) + "]"
+def _run_position(run_ids: Sequence[str]) -> str:
+    """A SQL expression for a row's run: its 1-based position in ``run_ids`` (the list inlined as a value)."""
+    return "list_position([" + ", ".join(_literal(run) for run in run_ids) + "], run_id)"
 
 
 def _literal(text: str) -> str:
