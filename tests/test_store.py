@@ -153,3 +153,67 @@ def test_batches_commit_atomically_and_reports_aggregate(tmp_path: Path) -> None
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM predictions WHERE example_id = 'd'").fetchone() == (0,)
         assert con.execute("SELECT split FROM examples ORDER BY example_id").fetchall() == [("train",), ("test",)]
+
+
+def _many(run_id: str, count: int, first: int = 0, output: str = "1") -> list[PredictionRecord]:
+    return [PredictionRecord(run_id, f"e{i:06d}", output, 10, 1, 0, 5.0, 0.0, None, {"exact": 1.0, "mae": 0.5})
+            for i in range(first, first + count)]
+
+
+def _log_growth(path: str, batches: list[list[PredictionRecord]]) -> tuple[int, int]:
+    """Bytes the write-ahead log grew by while ``batches`` were committed, and the predictions' row groups."""
+    store = DuckDBStore(path)
+    store.start_run(_run("r1", "v"))
+    wal = Path(f"{path}.wal")
+    before = wal.stat().st_size if wal.exists() else 0
+    for batch in batches:
+        store.add_predictions(batch, simulated=True)
+    growth = (wal.stat().st_size if wal.exists() else 0) - before
+    row_groups = store.db.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('predictions')"
+                                  ).fetchone()[0]
+    store.close()
+    return growth, row_groups
+
+
+def test_a_large_commit_is_written_into_the_file_not_logged_row_by_row(tmp_path: Path) -> None:
+    from ftplug.plugins.duckdb_store import ROW_GROUP_ROWS
+
+    records = _many("r1", 40_000)
+    large, row_groups = _log_growth(str(tmp_path / "large.duckdb"), [records])
+    small, _ = _log_growth(str(tmp_path / "small.duckdb"),
+                           [records[first:first + 1_000] for first in range(0, len(records), 1_000)])
+    assert row_groups == -(-len(records) // ROW_GROUP_ROWS) == 2  # DuckDB's default would make one
+    assert large * 10 < small, (large, small)
+    with duckdb.connect(str(tmp_path / "large.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT example_id) FROM scores").fetchone() == (80_000, 40_000)
+
+
+def test_a_file_written_with_larger_row_groups_takes_more_predictions_and_replacements(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.duckdb")
+    store = DuckDBStore(path)
+    store.start_run(_run("r1", "v"))
+    store.close()
+    with duckdb.connect(path) as con:  # DuckDB's own row groups: the last one holds more than ours may
+        con.execute("INSERT INTO predictions (run_id, example_id, output, simulated) "
+                    "SELECT 'r1', 'e' || lpad(i::VARCHAR, 6, '0'), '0', true FROM range(60000) t(i)")
+    store = DuckDBStore(path)
+    store.add_predictions(_many("r1", 40_000, first=60_000), simulated=True)
+    store.add_predictions(_many("r1", 20_000, first=50_000, output="again"), simulated=True)  # 10,000 replaced
+    store.close()
+    with duckdb.connect(path, read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT example_id), count(*) FILTER (WHERE output = 'again') "
+                           "FROM predictions").fetchone() == (100_000, 100_000, 20_000)
+
+
+@pytest.mark.parametrize("name", ["memory.duckdb", "temp.duckdb", "system.duckdb", "results.duckdb", "it's.duckdb"])
+def test_any_file_name_opens_and_spills_beside_the_file(tmp_path: Path, name: str) -> None:
+    path = str(tmp_path / name)
+    store = DuckDBStore(path)
+    store.start_run(_run("r1", "v"))
+    store.add_predictions(_many("r1", 3), simulated=True)
+    spill = store.db.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    store.close()
+    assert spill == f"{path}.tmp"
+    store = DuckDBStore(path)
+    assert store.run_counts("r1") == (3, 0)
+    store.close()
