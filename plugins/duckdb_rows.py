@@ -28,7 +28,15 @@ def objects(values: Sequence[Any]) -> np.ndarray:
 
 def numbers(values: Sequence[Any], dtype: Any) -> np.ndarray:
     """A typed number column, or an object column when a value is missing (``None`` is NULL, not NaN)."""
-    return np.array(values, dtype=dtype) if None not in values else objects(values)
+    try:
+        column = np.fromiter(values, dtype=dtype, count=len(values))
+    except TypeError:  # None in an integer column
+        return objects(values)
+    # a float column turns None into NaN: look for None only where there is a NaN (searching every column
+    # for None took as long as converting it)
+    if column.dtype.kind == "f" and np.isnan(column).any() and None in values:
+        return objects(values)
+    return column
 
 
 def prediction_rows(records: Sequence[PredictionRecord], simulated: bool, now: datetime,

@@ -217,3 +217,20 @@ def test_any_file_name_opens_and_spills_beside_the_file(tmp_path: Path, name: st
     store = DuckDBStore(path)
     assert store.run_counts("r1") == (3, 0)
     store.close()
+
+
+def test_missing_numbers_and_nan_are_null(tmp_path: Path) -> None:
+    store = DuckDBStore(str(tmp_path / "s.duckdb"))
+    store.start_run(_run("r1", "v"))
+    nan = float("nan")
+    store.add_predictions([PredictionRecord("r1", "a", "1", 10, None, 0, 5.0, None, None, {"mae": nan}),
+                           PredictionRecord("r1", "b", "1", None, 2, 0, nan, 0.5, None, {"mae": None})], simulated=True)
+    store.add_predictions([PredictionRecord("r1", "c", "1", 3, 4, 0, nan, 0.1, None, {"mae": 2.0}),
+                           PredictionRecord("r1", "d", "1", 5, 6, 0, 1.0, 0.2, None, {"mae": nan})], simulated=True)
+    rows = store.db.execute("SELECT example_id, prompt_tokens, completion_tokens, latency_ms, cost_usd "
+                            "FROM predictions ORDER BY example_id").fetchall()
+    scores = store.db.execute("SELECT example_id, value FROM scores ORDER BY 1").fetchall()
+    store.close()
+    assert rows == [("a", 10, None, 5.0, None), ("b", None, 2, None, 0.5), ("c", 3, 4, None, 0.1),
+                    ("d", 5, 6, 1.0, 0.2)]
+    assert scores == [("a", None), ("b", None), ("c", 2.0), ("d", None)]
