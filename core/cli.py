@@ -341,20 +341,27 @@ def _out_of_memory(error: BaseException) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear line on stderr and an exit code for every failure."""
+    from ftplug.process_exit import exit_now
+
+    exit_now(_exit_code(argv))
+
+
+def _exit_code(argv: list[str] | None) -> int:
+    """Run the command line; its exit code, every failure reported in one line on stderr."""
     try:
         result = cli.main(args=argv, prog_name="ftplug", standalone_mode=False)
     except click.exceptions.Abort:
         _err("ftplug: aborted")
-        sys.exit(130)
+        return 130
     except click.ClickException as error:
         error.show()
-        sys.exit(error.exit_code)
+        return error.exit_code
     except FtplugError as error:
         _err(f"ftplug: error: {error}")
-        sys.exit(error.exit_code)
+        return error.exit_code
     except KeyboardInterrupt:
         _err("ftplug: interrupted")
-        sys.exit(130)
+        return 130
     except Exception as error:
         if os.environ.get("FTPLUG_DEBUG"):
             raise
@@ -364,10 +371,10 @@ def main(argv: list[str] | None = None) -> None:
                       else "free memory on this machine (the result store may use 80 % of it)")
             _err(f"ftplug: error: out of memory: {advice}; every committed prediction is kept, run again to go on "
                  f"({str(error).splitlines()[0]})")
-            sys.exit(1)
+            return 1
         _err(f"ftplug: internal error: {type(error).__name__}: {error} (set FTPLUG_DEBUG=1 for a traceback)")
-        sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
+        return 1
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

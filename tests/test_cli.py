@@ -141,3 +141,30 @@ def test_usage_errors(tmp_path: Path) -> None:
     unknown = run_cli("frobnicate")
     assert unknown.returncode == 2 and "No such command 'frobnicate'" in unknown.stderr
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_the_quick_exit_finishes_threads_runs_exit_handlers_and_flushes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = f'''
+import sys, threading, time, weakref
+from ftplug.process_exit import exit_now
+
+class Spool:
+    pass
+
+spool = Spool()
+weakref.finalize(spool, lambda: open({str(tmp_path / "finalized")!r}, "w").close())
+def late() -> None:
+    time.sleep(0.3)
+    open({str(tmp_path / "thread")!r}, "w").close()
+threading.Thread(target=late).start()
+sys.stdout.write("x" * 100_000)  # buffered, no newline
+sys.stderr.write("last words")
+exit_now(3)
+'''
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert result.stdout == "x" * 100_000 and result.stderr == "last words"
+    assert (tmp_path / "finalized").exists() and (tmp_path / "thread").exists()
