@@ -148,7 +148,7 @@ def test_the_quick_exit_finishes_threads_runs_exit_handlers_and_flushes(tmp_path
     import sys
 
     script = f'''
-import sys, threading, time, weakref
+import atexit, sys, threading, time, weakref
 from ftplug.process_exit import exit_now
 
 class Spool:
@@ -160,6 +160,9 @@ def late() -> None:
     time.sleep(0.3)
     open({str(tmp_path / "thread")!r}, "w").close()
 threading.Thread(target=late).start()
+log = open({str(tmp_path / "log")!r}, "w")  # a plugin's file, closed by an exit handler
+log.write("y" * 1_000)
+atexit.register(log.close)
 sys.stdout.write("x" * 100_000)  # buffered, no newline
 sys.stderr.write("last words")
 exit_now(3)
@@ -168,3 +171,4 @@ exit_now(3)
     assert result.returncode == 3
     assert result.stdout == "x" * 100_000 and result.stderr == "last words"
     assert (tmp_path / "finalized").exists() and (tmp_path / "thread").exists()
+    assert (tmp_path / "log").read_text() == "y" * 1_000
