@@ -234,3 +234,28 @@ def test_missing_numbers_and_nan_are_null(tmp_path: Path) -> None:
     assert rows == [("a", 10, None, 5.0, None), ("b", None, 2, None, 0.5), ("c", 3, 4, None, 0.1),
                     ("d", 5, 6, 1.0, 0.2)]
     assert scores == [("a", None), ("b", None), ("c", 2.0), ("d", None)]
+
+
+def test_score_cells_and_the_prediction_sample_place_each_row_by_run_position(tmp_path: Path) -> None:
+    store = DuckDBStore(str(tmp_path / "s.duckdb"))
+    store.save_examples("exp", Splits(train=(), validation=(), test=(Example("a", "x", "1"), Example("b", "y", "0"))))
+    for run_id, minutes in (("r1", 0), ("r2", 1), ("it's", 2)):
+        store.start_run(_run(run_id, run_id, minutes))
+    store.add_predictions([PredictionRecord("r2", "b", "0", 1, 1, 0, 7.0, 0.5, None, {"exact": 1.0}),
+                           PredictionRecord("r2", "unknown", "0", 1, 1, 0, None, 0.25, None, {"exact": None}),
+                           PredictionRecord("r1", "a", "1", 1, 1, 0, 3.0, None, None, {"exact": 0.0, "mae": 2.0}),
+                           PredictionRecord("it's", "a", "1", 1, 1, 0, 4.0, 1.0, None, {"exact": 1.0})],
+                          simulated=True)
+    order = ["it's", "r1", "r2", "never-run"]
+    cells = store.score_cells(order, "exact", span=2)
+    sample = store.prediction_sample(order, 1.0)
+    empty = store.score_cells([], "exact", span=2)
+    store.close()
+    found = sorted(zip(cells["cell"].tolist(), cells["value"].tolist(), strict=True), key=lambda c: c[0])
+    assert found[0][0] == -3 and found[0][1] != found[0][1]  # r2's unknown example: no number, value NaN
+    assert found[1:] == [(0, 1.0), (2, 0.0), (5, 1.0)]  # position × span + example number
+    rows = sorted(zip(sample["run"].tolist(), sample["cost_usd"].tolist(), sample["latency_ms"].tolist(),
+                      strict=True), key=lambda r: (r[0], r[1] if r[1] == r[1] else -1))
+    assert [r[0] for r in rows] == [0, 1, 2, 2] and rows[0][1:] == (1.0, 4.0) and rows[3][1:] == (0.5, 7.0)
+    assert rows[1][1] != rows[1][1] and rows[2][2] != rows[2][2]  # missing cost, missing latency: NaN
+    assert len(empty["cell"]) == 0 and len(empty["value"]) == 0
