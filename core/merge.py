@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ftplug.errors import InputError
+from ftplug.sql_text import sql_literal
 
 UNITED_TABLES = ("response_cache", "finetune_jobs", "finetune_events")
 
@@ -64,7 +65,7 @@ def merge_stores(out: str, inputs: Sequence[str]) -> MergeSummary:
     try:
         db = store.db
         for index, path in enumerate(inputs):
-            db.execute(f"ATTACH '{_quote(str(Path(path).resolve()))}' AS source{index} (READ_ONLY)")
+            db.execute(f"ATTACH {sql_literal(str(Path(path).resolve()))} AS source{index} (READ_ONLY)")
         summary = MergeSummary()
         db.execute("BEGIN TRANSACTION")
         try:
@@ -147,7 +148,3 @@ def _merge_shards(db: Any, sources: list[str]) -> list[MergedRun]:
         merged.append(MergedRun(experiment, variant, run_id, sorted(int(i) for i in shards), count,
                                 "succeeded" if complete else "partial", int(predictions), models))
     return merged
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")

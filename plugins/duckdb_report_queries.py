@@ -10,6 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ftplug.sql_text import sql_literal
+
 LATEST_RUNS = """
 SELECT run_id, variant, model, trainer, status, simulated, started_at, details FROM runs WHERE experiment = $experiment
 QUALIFY row_number() OVER (PARTITION BY variant ORDER BY started_at DESC) = 1 ORDER BY started_at, variant
@@ -81,7 +83,7 @@ class ReportQueries:
         position`` for a score whose example has no number) and ``value`` (NaN when missing)."""
         return self.db.execute(_per_run(run_ids, lambda position: (
             f"coalesce({position} * {int(span)} + example_no, {-1 - position})::BIGINT AS cell, "
-            "coalesce(value, 'NaN'::DOUBLE) AS value FROM scores"), f"AND scorer = {_literal(scorer)}")).fetchnumpy()
+            "coalesce(value, 'NaN'::DOUBLE) AS value FROM scores"), f"AND scorer = {sql_literal(scorer)}")).fetchnumpy()
 
     def prediction_sample(self, run_ids: Sequence[str], fraction: float) -> dict[str, Any]:
         """Cost and latency of a seeded random share ``fraction`` of the predictions of ``run_ids`` (all of them
@@ -116,13 +118,15 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
 
 
 def _list(texts: Sequence[str]) -> str:
-    """``texts`` as a SQL list of string literals for ``IN (…)``, never empty."""
-    return ", ".join(_literal(text) for text in texts) or "NULL"
+    """``texts`` as a SQL list of string literals for ``IN (…)``, never empty. Values are inlined here: bound as
+    parameters they defeat DuckDB's constant folding, and a filter over millions of rows runs many times
+    slower."""
+    return ", ".join(sql_literal(text) for text in texts) or "NULL"
 
 
 def _run_position(run_ids: Sequence[str]) -> str:
     """A SQL expression for a row's run: its 1-based position in ``run_ids`` (the list inlined as a value)."""
-    return "list_position([" + ", ".join(_literal(run) for run in run_ids) + "], run_id)"
+    return f"list_position([{_list(run_ids)}], run_id)"
 
 
 def _per_run(run_ids: Sequence[str], select: Any, condition: str) -> str:
@@ -131,11 +135,5 @@ def _per_run(run_ids: Sequence[str], select: Any, condition: str) -> str:
     2,000,000 scores). ``select(position)`` gives the columns and ``FROM``; ``condition`` is ANDed on."""
     if not run_ids:
         return f"SELECT {select(0)} WHERE false"
-    return " UNION ALL ".join(f"SELECT {select(position)} WHERE run_id = {_literal(run)} {condition}"
+    return " UNION ALL ".join(f"SELECT {select(position)} WHERE run_id = {sql_literal(run)} {condition}"
                               for position, run in enumerate(run_ids))
-
-
-def _literal(text: str) -> str:
-    """``text`` as a SQL string literal. Values are inlined: bound as parameters they defeat DuckDB's constant
-    folding, and a filter over millions of rows runs many times slower."""
-    return "'" + text.replace("'", "''") + "'"

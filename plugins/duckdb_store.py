@@ -18,6 +18,7 @@ from ftplug.plugins.duckdb_batch_ledger import BatchLedgerTables
 from ftplug.plugins.duckdb_job_ledger import JobLedgerTables
 from ftplug.plugins.duckdb_report_queries import ReportQueries
 from ftplug.plugins.duckdb_schema import MIGRATIONS, PREDICTION_COLUMNS, SCHEMA, SCHEMA_VERSION, SCORE_COLUMNS, VIEWS
+from ftplug.sql_text import sql_literal
 
 if TYPE_CHECKING:
     from ftplug.plugins.duckdb_example_numbers import ExampleNumbers
@@ -47,7 +48,7 @@ def connect_result_file(path: str, read_only: bool = False, config: dict[str, An
         # spilled data goes beside the file, as when the file is the connection's own database
         db = duckdb.connect(":memory:", config={"temp_directory": f"{path}.tmp", **(config or {})})
         try:
-            db.execute(f"ATTACH '{_quoted(path)}' AS {RESULT_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+            db.execute(f"ATTACH {sql_literal(path)} AS {RESULT_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
         except BaseException:
             db.close()
             raise
@@ -68,10 +69,6 @@ def use_result_file(connection: Any) -> Any:
                           [RESULT_CATALOG]).fetchone()[0]:
         connection.execute(f"USE {RESULT_CATALOG}")
     return connection
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")
 
 
 class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):

@@ -19,6 +19,7 @@ from ftplug.dataset import Example
 from ftplug.errors import ConfigError, DataError
 from ftplug.plugins.loaders import resolve_data_path
 from ftplug.series import TARGETS, SeriesFormat, Target, render
+from ftplug.sql_text import sql_literal
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
             "FLOAT", "DOUBLE", "DECIMAL")
@@ -72,7 +73,7 @@ class TimeSeriesLoader:
 
         reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
         try:
-            connection.execute(f"CREATE VIEW raw AS SELECT * FROM {reader}('{_quoted(str(path))}')")
+            connection.execute(f"CREATE VIEW raw AS SELECT * FROM {reader}({sql_literal(str(path))})")
             connection.execute("CREATE TEMP TABLE data AS SELECT row_number() OVER () + 1 AS _line, * FROM raw")
             types = dict(connection.execute("SELECT column_name, data_type FROM information_schema.columns "
                                             "WHERE table_name = 'data'").fetchall())
@@ -103,7 +104,7 @@ class TimeSeriesLoader:
             names = [str(n) for (n,) in connection.execute(
                 f'SELECT DISTINCT "{self.series_column}"::VARCHAR AS n FROM data ORDER BY n').fetchall()]
             for name in names:
-                where = f"WHERE \"{self.series_column}\"::VARCHAR = '{_quoted(name)}'"
+                where = f"WHERE \"{self.series_column}\"::VARCHAR = {sql_literal(name)}"
                 order = f'ORDER BY "{self.date}"' if self.date else "ORDER BY _line"
                 rows = connection.execute(f'SELECT "{self.value_column}"::DOUBLE, '
                                           f'{_date_sql(self.date) if self.date else "NULL"} FROM data {where} {order}'
@@ -155,10 +156,6 @@ def _mostly_numbers(connection: Any, column: str) -> bool:
 
 def _numeric(data_type: str) -> bool:
     return data_type.split("(")[0] in _NUMERIC
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _date_sql(column: str) -> str:
