@@ -118,7 +118,8 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
         latency = stats.interval(run_id, LATENCY)
         variants.append({
             "variant": row["variant"], "model": row["model"], "trainer": row["trainer"] or "none",
-            "status": row["status"], "simulated": bool(row["simulated"]), "predictions": row["predictions"],
+            "status": row["status"], "simulated": bool(row["simulated"]), "source": answer_source(row),
+            "predictions": row["predictions"],
             "errors": row["errors"], "metrics": metrics, "confusion": stats.confusions(run_id),
             "cost_per_1k_usd": {key: (cost[key] * 1000 if cost.get(key) is not None else None)
                                 for key in ("value", "low", "high")},
@@ -128,6 +129,7 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
             "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
             "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
             "baseline": row["details"].get("baseline"), "train_rows": row["details"].get("train_rows"),
+            "price_per_hour": row["details"].get("price_per_hour"),
         })
     results = stats.compare_all(pairs)
     comparisons = [{"variant": variant_of[a], "reference": reference, "scorer": scorer, **result}
@@ -147,6 +149,14 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
 
     analysis["verdict"] = verdict(analysis, rows)
     return analysis
+
+
+def answer_source(run: dict[str, Any]) -> str:
+    """What answered a run: ``simulated`` (the offline simulator), ``local`` (a model in ftplug's process) or
+    ``live`` (an API)."""
+    if run["simulated"]:
+        return "simulated"
+    return "local" if run.get("endpoint") == "local" else "live"
 
 
 def _loss_curves(store: Any, variants: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -166,9 +166,15 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     store = open_store(db)
     runner.store = store
     try:
-        with open_endpoint(mode or "auto", seed=spec.seed, state_dir=simulator_state_dir(db)) as endpoint:
-            if endpoint.simulated:
+        remote = [v.spec.name for v in plan.variants if not runner.answers_locally(v)]
+        local = [v.spec.name for v in plan.variants if runner.answers_locally(v)]
+        with open_endpoint(mode or "auto", seed=spec.seed, state_dir=simulator_state_dir(db),
+                           needed=bool(remote)) as endpoint:
+            if endpoint.simulated and not local:
                 _err("ftplug: using the offline simulator: results are SIMULATED, not a real model's.")
+            elif endpoint.simulated:
+                _err(f"ftplug: using the offline simulator: results of {', '.join(remote)} are SIMULATED, not a real "
+                     f"model's; {', '.join(local)} run in this process and are real.")
             try:
                 summaries = runner.run(endpoint, plan)
             except KeyboardInterrupt:

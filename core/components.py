@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from ftplug.dataset import Example
+from ftplug.local_models import LocalOptions
 
 MISSING: Any = object()
 
@@ -149,6 +150,8 @@ class TrainedModel:
         up to ``batch_size`` examples (used instead of ``predict``).
     :param cost_per_hour: the price in USD of an hour of the local predictor's time (its predictions cost
         their share of it).
+    :param report: for local predictors, called once the run's predictions are made: what the predictor did
+        (a JSON-able dict, stored in the run's details under ``local``).
     """
 
     model: str
@@ -159,6 +162,7 @@ class TrainedModel:
     predict_many: Callable[[Sequence[Example]], list[Generated]] | None = None
     batch_size: int = 8
     cost_per_hour: float = 0.0
+    report: Callable[[], Mapping[str, Any]] | None = None
 
 
 @dataclass
@@ -178,6 +182,9 @@ class TrainingContext:
         description before spending money; raises :class:`ftplug.errors.FtplugError` if the user or a
         limit refuses.
     :param resume_hint: the command that re-runs this experiment, for messages after an interruption.
+    :param local_options: how local models run (``[model] local``): device, dtype, batch size, price per hour.
+    :param temperature: the experiment's sampling temperature (``[scoring] temperature``), for trainers
+        whose models answer in-process.
     """
 
     experiment: str
@@ -194,6 +201,8 @@ class TrainingContext:
     ledger: Any = None
     approve_cost: Callable[[float | None, str], None] = lambda cost, what: None
     resume_hint: str = "ftplug run EXPERIMENT.toml"
+    local_options: LocalOptions = field(default_factory=LocalOptions)
+    temperature: float = 0.0
 
 
 class Trainer(Protocol):

@@ -82,10 +82,18 @@ def simulator_state_dir(db: str) -> Path | None:
     return None if db == ":memory:" else Path(db).with_name(Path(db).name + ".simulator")
 
 
+NO_ENDPOINT = Endpoint(base_url=None, api_key="", simulated=False)  # for runs whose every variant is local
+
+
 @contextmanager
-def open_endpoint(mode: Mode = "auto", seed: int = 0, state_dir: Path | None = None) -> Iterator[Endpoint]:
+def open_endpoint(mode: Mode = "auto", seed: int = 0, state_dir: Path | None = None,
+                  needed: bool = True) -> Iterator[Endpoint]:
     """The endpoint for ``mode``; starts (and afterwards stops) the embedded simulator when needed, keeping
-    its state in ``state_dir`` if given."""
+    its state in ``state_dir`` if given. With ``needed`` false (every variant answers in this process) there
+    is none: no simulator is started and no API key is asked for."""
+    if not needed:
+        yield NO_ENDPOINT
+        return
     if wants_simulator(mode):
         from ftplug.simulator import Simulator
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ftplug.report import SIMULATED_NOTICE
+from ftplug.report import simulated_notice, title_label
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -42,7 +42,8 @@ def charts(analysis: dict[str, Any]) -> dict[str, Any]:
     variants = analysis["variants"]
     names = [v["variant"] for v in variants]
     figures: dict[str, Any] = {}
-    suffix = " (SIMULATED)" if analysis["simulated"] else ""
+    label = title_label(analysis).strip()
+    suffix = f" ({label.strip('[]')})" if label else ""
     for scorer in analysis["scorers"]:
         metrics = [v["metrics"].get(scorer, {}) for v in variants]
         values = [m.get("value") for m in metrics]
@@ -138,24 +139,26 @@ def render_html(analysis: dict[str, Any]) -> str:
 
     variants = analysis["variants"]
     scorers = list(analysis["scorers"])
-    parts = [f"<h1>Experiment {_e(analysis['experiment'])}{' [SIMULATED]' if analysis['simulated'] else ''}</h1>",
+    parts = [f"<h1>Experiment {_e(analysis['experiment'])}{_e(title_label(analysis))}</h1>",
              '<p class="sub">values with 95% bootstrap confidence intervals</p>']
-    if analysis["simulated"]:
-        parts.append(f'<p class="simulated">{_e(SIMULATED_NOTICE)}</p>')
+    notice = simulated_notice(analysis)
+    if notice:
+        parts.append(f'<p class="simulated">{_e(notice)}</p>')
     verdict = analysis["verdict"]
     parts.append("<h2>Verdict</h2><ul>" + "".join(f"<li>{_e(line)}</li>" for line in verdict["lines"]) + "</ul>")
     if verdict["caveats"]:
         parts.append("<h3>Caveats</h3><ul>" + "".join(f"<li>{_e(c)}</li>" for c in verdict["caveats"]) + "</ul>")
     rows = []
     for v in variants:
-        cells: list[Any] = [v["variant"], v["model"], v["status"], v["predictions"], v["errors"]]
+        cells: list[Any] = [v["variant"], v["model"], v.get("source", "-"), v["status"], v["predictions"], v["errors"]]
         for name in scorers:
             m = v["metrics"].get(name, {})
             cells.append(f"{_num(m.get('value'))} [{_num(m.get('low'))}–{_num(m.get('high'))}]")
         cells += [f"${_num(v['cost_per_1k_usd'].get('value'), 4)}", _num(v["latency_ms"].get("value"), 1),
                   _num(v["mean_prompt_tokens"], 1)]
         rows.append(cells)
-    parts.append("<h2>Variants</h2>" + _table(["variant", "model", "status", "n", "errors", *scorers, "$ / 1k",
+    parts.append("<h2>Variants</h2>" + _table(["variant", "model", "answered by", "status", "n", "errors", *scorers,
+                                               "$ / 1k",
                                                "latency ms", "prompt tokens"], rows))
     if analysis["comparisons"]:
         parts.append(f"<h2>Against the reference {_e(analysis['reference'])}</h2>" + _table(

@@ -11,6 +11,30 @@ from typing import Any
 
 SIMULATED_NOTICE = ("SIMULATED: these answers come from ftplug's offline simulator, not from a real model; "
                     "they show the pipeline working, not how any model performs.")
+SOURCES = {"simulated": "the offline simulator", "local": "a model run in this process", "live": "an API"}
+
+
+def simulated_notice(analysis: dict[str, Any]) -> str | None:
+    """The warning a report carries when some or all of its variants were answered by the simulator, naming
+    them when not all were; ``None`` when none was."""
+    variants = analysis.get("variants") or []
+    simulated = [v["variant"] for v in variants if v.get("simulated")]
+    if not simulated:
+        return None
+    if len(simulated) == len(variants):
+        return SIMULATED_NOTICE
+    real = [f"{v['variant']} ({v.get('source', 'live')})" for v in variants if not v.get("simulated")]
+    return (f"SIMULATED: the answers of {', '.join(simulated)} come from ftplug's offline simulator, not from a real "
+            f"model, and show the pipeline working, not how any model performs; {', '.join(real)} are real.")
+
+
+def title_label(analysis: dict[str, Any]) -> str:
+    """`` [SIMULATED]`` when every variant was simulated, `` [partly SIMULATED]`` when some were, else empty."""
+    variants = analysis.get("variants") or []
+    simulated = sum(1 for v in variants if v.get("simulated"))
+    if not simulated:
+        return ""
+    return " [SIMULATED]" if simulated == len(variants) else " [partly SIMULATED]"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -49,10 +73,12 @@ def render_text(analysis: dict[str, Any]) -> str:
     if not variants:
         return "No runs stored yet: run `ftplug run EXPERIMENT.toml` first."
     scorers = list(analysis["scorers"])
-    title = f"Experiment {analysis['experiment']}" + (" [SIMULATED]" if analysis["simulated"] else "")
-    out = [title, "values with 95% bootstrap confidence intervals", ""]
-    header = ["variant", "model", "status", "n", "errors", *scorers, "$ / 1k", "latency ms (p95)", "prompt tok"]
-    lines = [[v["variant"], v["model"], v["status"], _fmt(v["predictions"]), _fmt(v["errors"]),
+    title = f"Experiment {analysis['experiment']}" + title_label(analysis)
+    out = [title, "values with 95% bootstrap confidence intervals; answered by: simulated = the offline simulator, "
+                  "local = a model in this process, live = an API", ""]
+    header = ["variant", "model", "answered by", "status", "n", "errors", *scorers, "$ / 1k", "latency ms (p95)",
+              "prompt tok"]
+    lines = [[v["variant"], v["model"], v.get("source", "-"), v["status"], _fmt(v["predictions"]), _fmt(v["errors"]),
               *(_with_ci(v["metrics"].get(name, {})) for name in scorers), _with_ci(v["cost_per_1k_usd"], 4),
               f"{_fmt(v['latency_ms']['value'], 1)} ({_fmt(v['latency_ms']['p95'], 1)})",
               _fmt(v["mean_prompt_tokens"], 1)] for v in variants]
@@ -89,8 +115,9 @@ def render_text(analysis: dict[str, Any]) -> str:
     out += ["", "Verdict", *(f"- {line}" for line in verdict["lines"])]
     if verdict["caveats"]:
         out += ["Caveats", *(f"- {line}" for line in verdict["caveats"])]
-    if analysis["simulated"]:
-        out += ["", SIMULATED_NOTICE]
+    notice = simulated_notice(analysis)
+    if notice:
+        out += ["", notice]
     return "\n".join(out)
 
 
@@ -129,7 +156,7 @@ def _duration(seconds: float | None) -> str:
 
 def render_json(analysis: dict[str, Any]) -> str:
     """The whole analysis as JSON (with the simulated notice when it applies)."""
-    document = {**analysis, "notice": SIMULATED_NOTICE if analysis.get("simulated") else None}
+    document = {**analysis, "notice": simulated_notice(analysis)}
     return json.dumps(document, indent=2, default=str)
 
 
@@ -137,11 +164,11 @@ def render_csv(analysis: dict[str, Any]) -> str:
     """One row per variant and metric: value, CI, n — for spreadsheets."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["experiment", "variant", "metric", "value", "low", "high", "n", "simulated"])
+    writer.writerow(["experiment", "variant", "metric", "value", "low", "high", "n", "simulated", "source"])
     for v in analysis.get("variants") or []:
         rows = [(name, m) for name, m in v["metrics"].items()]
         rows += [("cost_per_1k_usd", {**v["cost_per_1k_usd"], "n": v["predictions"]}), ("latency_ms", v["latency_ms"])]
         for name, m in rows:
             writer.writerow([analysis["experiment"], v["variant"], name, m.get("value"), m.get("low"), m.get("high"),
-                             m.get("n"), analysis["simulated"]])
+                             m.get("n"), v["simulated"], v.get("source")])
     return buffer.getvalue()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Any
 
 from ftplug.experiment import ComponentSpec, Experiment, VariantSpec
+from ftplug.local_models import LocalOptions, is_local_model, locate_local_model
 
 
 def _component(spec: ComponentSpec) -> dict[str, Any]:
@@ -42,4 +44,9 @@ def variant_key(experiment: Experiment, variant: VariantSpec, test_digest: str, 
         payload["base_model"] = variant.model
     if variant.endpoint is not None:
         payload["endpoint"] = variant.endpoint
+    model = experiment.model_for(variant)
+    if is_local_model(model):  # the files it was found in (another folder under the same name is another model)
+        payload["local_model"] = locate_local_model(model, experiment.base_dir).location
+    if experiment.local_options != LocalOptions():
+        payload["local_options"] = asdict(experiment.local_options)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -16,6 +16,7 @@ from ftplug.dataset import Example, Splits
 from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, endpoint_label
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
+from ftplug.local_models import is_local_model
 from ftplug.local_predictions import predict_locally
 from ftplug.planning import Plan, PreparedVariant, describe_split, make_plan, training_rows
 from ftplug.progress import Progress
@@ -73,7 +74,8 @@ class ExperimentRunner:
         shard = f" (shard {self.options.shard[0]}/{self.options.shard[1]} of {len(plan.whole_test)})" \
             if self.options.shard else ""
         self.log(f"{self.experiment.name}: {len(splits.train)} train, {len(splits.validation)} validation, "
-                 f"{len(plan.test)} test examples{shard}{describe_split(splits)}; endpoint: {endpoint.label}")
+                 f"{len(plan.test)} test examples{shard}{describe_split(splits)}; answered: "
+                 f"{self.describe_answering(plan.variants)}")
         self._test_digest = ids_digest(example.id for example in plan.whole_test)
         summaries: list[RunSummary] = []
         self.hooks.ftplug_activate(experiment=self.experiment, store=self.store)
@@ -82,6 +84,25 @@ class ExperimentRunner:
         finally:
             self.hooks.ftplug_deactivate(experiment=self.experiment, store=self.store, summaries=summaries)
         return summaries
+
+    def answers_locally(self, variant: PreparedVariant) -> bool:
+        """Whether ``variant`` is answered in this process (never by the simulator): its trainer says so
+        (``local = True``) or its model is a local one (``local:…``)."""
+        return bool(getattr(variant.trainer, "local", False)) or is_local_model(self.experiment.model_for(variant.spec))
+
+    def describe_answering(self, variants: Sequence[PreparedVariant]) -> str:
+        """Which variants are answered where, for the run's header: ``local`` ones in this process (real), the
+        others by their endpoint (SIMULATED on the simulator)."""
+        assert self.endpoint is not None
+        places: dict[str, list[str]] = {}
+        for variant in variants:
+            if self.answers_locally(variant):
+                where = "in this process (real)"
+            else:
+                where = "by " + endpoint_label(self.endpoint, variant.spec.endpoint, False)
+                where += " (SIMULATED)" if self.endpoint.simulated else " (live)"
+            places.setdefault(where, []).append(variant.spec.name)
+        return "; ".join(f"{', '.join(names)} {where}" for where, names in places.items())
 
     def _run_variants(self, plan: Plan, summaries: list[RunSummary]) -> None:
         for variant in plan.variants:
@@ -115,11 +136,11 @@ class ExperimentRunner:
         spec = variant.spec
         assert self.endpoint is not None, "run_variant is called by run()"
         assert self._test_digest is not None
-        key = variant_key(self.experiment, spec, self._test_digest, self.endpoint.simulated)
+        local = self.answers_locally(variant)  # answered in this process, never simulated
+        key = variant_key(self.experiment, spec, self._test_digest, self.endpoint.simulated and not local)
         shard = f"{self.options.shard[0]}/{self.options.shard[1]}" if self.options.shard else None
         earlier = (None if self.options.fresh
                    else self.store.resumable_run(self.experiment.name, spec.name, key, shard))
-        local = bool(getattr(variant.trainer, "local", False))  # answered in this process, never simulated
         model = self.experiment.model_for(spec)
         run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
                       variant=spec.name, model=model, base_model=model,
@@ -167,6 +188,8 @@ class ExperimentRunner:
             if trained.predict is not None or trained.predict_many is not None:
                 predict_locally(trained, todo, lambda example, answer, **measured: sink.add(
                     self._record(run, example, answer, **measured)))
+                if trained.report is not None:
+                    summary.details["local"] = dict(trained.report())
             elif self.options.batch:
                 summary.details["batch"] = self._predict_in_batches(trained.model, variant, test, todo, run, sink,
                                                                     self._endpoint_for(trained, spec))
@@ -216,7 +239,8 @@ class ExperimentRunner:
             simulated=self.endpoint.simulated,
             seed=self.experiment.seed, log=log, endpoint_url=self.endpoint.base_url, ledger=self.store,
             approve_cost=lambda cost, what: self._approve_cost(cost, what, log),
-            resume_hint=self.options.resume_hint)
+            resume_hint=self.options.resume_hint, local_options=self.experiment.local_options,
+            temperature=self.experiment.temperature)
         try:
             return variant.trainer.train(context)
         except FtplugError:

@@ -110,6 +110,8 @@ class TokenCounter:
     (+ 1 and the name's tokens for a ``name``); a whole prompt is the sum of its messages plus 3.
     """
 
+    priming = REPLY_PRIMING_TOKENS  # what every prompt costs besides its messages
+
     def __init__(self, model: str) -> None:
         self.model = model
         self.encoding = get_encoding(encoding_name_for_model(model))
@@ -131,9 +133,13 @@ class TokenCounter:
             count = self._cache[text] = self.text(text)
         return count
 
+    def overhead(self, role: str) -> int:
+        """What one message of ``role`` costs besides its content."""
+        return TOKENS_PER_MESSAGE + self.cached(role)
+
     def message(self, role: str, content: str, name: str | None = None) -> int:
         """Tokens one message adds to a prompt."""
-        total = TOKENS_PER_MESSAGE + self.cached(role) + self.text(content)
+        total = self.overhead(role) + self.text(content)
         if name is not None:
             total += TOKENS_PER_NAME + self.cached(name)
         return total
@@ -141,3 +147,8 @@ class TokenCounter:
     def messages(self, messages: Sequence[Mapping[str, Any]]) -> int:
         """Tokens of a whole prompt (equal to :func:`count_message_tokens`)."""
         return count_message_tokens(messages, self.model)
+
+    def keep_last(self, text: str, count: int) -> str:
+        """The end of ``text``: its last ``count`` tokens."""
+        tokens = self.encoding.encode_ordinary(text)
+        return text if len(tokens) <= count else self.encoding.decode(tokens[-count:])

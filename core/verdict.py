@@ -77,9 +77,13 @@ def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, A
                          f"({_usd(row['training_cost_usd'])} training, saving "
                          f"{_usd((row['prompted_per_prediction'] - row['fine_tuned_per_prediction']) * 1000)} "
                          "per 1,000).")
-    if analysis.get("simulated"):
+    simulated = [v["variant"] for v in analysis["variants"] if v.get("simulated")]
+    if simulated and len(simulated) == len(analysis["variants"]):
         caveats.append("SIMULATED: these results come from the offline simulator and say nothing about a real "
                        "model's accuracy or cost.")
+    elif simulated:
+        caveats.append(f"SIMULATED: {', '.join(simulated)} come from the offline simulator and say nothing about a "
+                       "real model's accuracy or cost; do not compare them with the real variants.")
     caveats += _caveats(analysis, variants, rows)
     return {"best": best["variant"] if best else None, "cheapest": cheapest["variant"] if cheapest else None,
             "lines": lines, "caveats": caveats}
@@ -117,6 +121,11 @@ def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: lis
             elif m.get("missing") and m["missing"] / predictions > PARSE_FAILURE_CAVEAT:
                 caveats.append(f"{v['variant']}: {name} could not be computed for {m['missing']} of "
                                f"{v['predictions']} outputs (unparseable), which its value leaves out.")
+    unpriced = [v["variant"] for v in variants if v.get("source") == "local" and v.get("price_per_hour") == 0]
+    if unpriced:
+        caveats.append(f"{', '.join(unpriced)} ran on this machine at no price, so their costs show as $0: set "
+                       "[model] local price_per_hour (and local-lora's price_per_hour) to what an hour of the "
+                       "machine costs to compare costs and break-even.")
     sizes = [v["metrics"].get(analysis["primary"], {}).get("n") or 0 for v in variants]
     if sizes and 0 < min(sizes) < SMALL_SAMPLE:
         caveats.append(f"Only {min(sizes)} scored test examples per variant: the intervals are wide; a larger "

@@ -13,7 +13,8 @@ from typing import Any
 from ftplug.sql_text import sql_literal
 
 LATEST_RUNS = """
-SELECT run_id, variant, model, trainer, status, simulated, started_at, details FROM runs WHERE experiment = $experiment
+SELECT run_id, variant, model, trainer, status, simulated, endpoint, started_at, details FROM runs
+WHERE experiment = $experiment
 QUALIFY row_number() OVER (PARTITION BY variant ORDER BY started_at DESC) = 1 ORDER BY started_at, variant
 """
 # Per run, over a literal list of runs (a semi-join with the runs table costs more than the aggregates).

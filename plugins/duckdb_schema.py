@@ -53,25 +53,27 @@ CREATE TABLE IF NOT EXISTS finetune_events (
 """
 
 # Views giving the report's point estimates in SQL (the intervals come from `ftplug report`, which bootstraps).
+# `source` says what answered: `simulated` (the offline simulator), `local` (a model in this process), `live`.
 VIEWS = """
 CREATE OR REPLACE VIEW metric_values AS
 SELECT run_id, scorer AS metric, example_id, value, error IS NOT NULL AS failed FROM scores
 UNION ALL SELECT run_id, '$cost_usd', example_id, cost_usd, false FROM predictions
 UNION ALL SELECT run_id, '$latency_ms', example_id, latency_ms, false FROM predictions;
 CREATE OR REPLACE VIEW latest_runs AS
-SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY experiment, variant ORDER BY started_at DESC) = 1;
+SELECT *, CASE WHEN simulated THEN 'simulated' WHEN endpoint = 'local' THEN 'local' ELSE 'live' END AS source
+FROM runs QUALIFY row_number() OVER (PARTITION BY experiment, variant ORDER BY started_at DESC) = 1;
 CREATE OR REPLACE VIEW summary AS
 WITH per_scorer AS (
-    SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, s.scorer,
+    SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, l.source, s.scorer,
            coalesce(json_extract_string(l.details, '$.scorers."' || s.scorer || '".aggregate'), 'mean') AS aggregate,
            count(s.value) AS n, count(*) - count(s.value) AS missing, count(s.error) AS scorer_errors,
            avg(s.value) AS mean_value
     FROM latest_runs l JOIN scores s USING (run_id) GROUP BY ALL)
-SELECT experiment, variant, run_id, model, simulated, scorer, aggregate, n, missing, scorer_errors,
+SELECT experiment, variant, run_id, model, simulated, source, scorer, aggregate, n, missing, scorer_errors,
        CASE aggregate WHEN 'rmse' THEN sqrt(mean_value) WHEN 'macro_f1' THEN NULL ELSE mean_value END AS value
 FROM per_scorer;
 CREATE OR REPLACE VIEW costs AS
-SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, count(p.example_id) AS predictions,
+SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, l.source, count(p.example_id) AS predictions,
        count(p.error) AS errors, sum(p.cost_usd) AS inference_cost_usd, 1000 * avg(p.cost_usd) AS cost_per_1k_usd,
        avg(p.latency_ms) AS mean_latency_ms, quantile_cont(p.latency_ms, 0.95) AS p95_latency_ms,
        avg(p.prompt_tokens) AS mean_prompt_tokens, avg(p.completion_tokens) AS mean_completion_tokens,

@@ -16,12 +16,14 @@ from ftplug import hookimpl
 from ftplug.components import Option
 from ftplug.dataset import Example
 from ftplug.errors import ConfigError, FtplugError
+from ftplug.local_models import is_local_model
 from ftplug.reduction import apply_reduction, parse_reduction
 from ftplug.selection import STRATEGIES, make_selector
 from ftplug.series import SeriesFormat, is_window, render
 from ftplug.token_rules import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME
 
 if TYPE_CHECKING:
+    from ftplug.plugins.local_tokens import LocalTokenCounter
     from ftplug.tokens import TokenCounter
 
 Message = dict[str, Any]
@@ -76,7 +78,14 @@ class FewShotBuilder:
 
         from ftplug.catalogue import default_catalogue
 
+        self.model, self._counter, self._bound = model, None, _token_bound
         window = self.context_window
+        if is_local_model(model):  # the model's own tokenizer, chat template and window
+            from ftplug.plugins.local_runtime import local_token_counter
+
+            self._counter, local_window = local_token_counter(model)
+            self._bound = self._counter.upper_bound
+            window = window or local_window
         if not window:
             info = default_catalogue().find(model)
             if info is None:
@@ -89,7 +98,6 @@ class FewShotBuilder:
                               f"{self.max_output_tokens} − safety_margin {self.safety_margin} ≤ 0")
         if isinstance(self.shots, int) and self.shots > len(pool):
             raise ConfigError(f"shots = {self.shots} but the training split has only {len(pool)} examples")
-        self.model, self._counter = model, None
         self.pool = pool
         self.limit = len(pool) if self.shots == "max" else int(self.shots)
         self.system_tokens = None
@@ -98,7 +106,7 @@ class FewShotBuilder:
             self._position, self.selector = {}, None
             return
         turn_costs = self._pool_turn_tokens(pool)
-        answer_overhead = TOKENS_PER_MESSAGE + self.counter.cached("assistant")
+        answer_overhead = self.counter.overhead("assistant")
         self.costs = [turn + answer_overhead + answer
                       for turn, answer in zip(turn_costs, self.counter.texts([e.expected for e in pool]), strict=True)]
         self.cheapest = min(self.costs, default=0)
@@ -113,7 +121,7 @@ class FewShotBuilder:
         self.selector = make_selector(self.select, pool, seed)
 
     @property
-    def counter(self) -> TokenCounter:
+    def counter(self) -> TokenCounter | LocalTokenCounter:
         """The model's token counter, made on first use (loading an encoding takes a noticeable fraction of a
         second, and a zero-shot variant whose prompts are short enough never needs it)."""
         if self._counter is None:
@@ -140,8 +148,7 @@ class FewShotBuilder:
         return self._styles[key]
 
     def _keep_last_tokens(self, text: str, n: int) -> str:
-        tokens = self.counter.encoding.encode_ordinary(text)
-        return text if len(tokens) <= n else self.counter.encoding.decode(tokens[-n:])
+        return self.counter.keep_last(text, n)
 
     def _turns(self, example: Example) -> list[Message]:
         if isinstance(example.input, str):
@@ -151,7 +158,7 @@ class FewShotBuilder:
     def _pool_turn_tokens(self, pool: Sequence[Example]) -> list[int]:
         """What each pool example's query turns cost; plain-text inputs are encoded as one batch."""
         plain = [i for i, example in enumerate(pool) if isinstance(example.input, str)]
-        user_overhead = TOKENS_PER_MESSAGE + self.counter.cached("user")
+        user_overhead = self.counter.overhead("user")
         counts = self.counter.texts([self._user_text(pool[i]) for i in plain])
         costs = [0] * len(pool)
         for i, count in zip(plain, counts, strict=True):
@@ -194,14 +201,14 @@ class FewShotBuilder:
         queries = [self._turns(example) for example in examples]
         if not self.limit:
             prompts = [[*self._system(example), *query] for example, query in zip(examples, queries, strict=True)]
-            bounds = [_token_bound(prompt) for prompt in prompts]
+            bounds = [self._bound(prompt) for prompt in prompts]
             if max(bounds, default=0) <= self.budget:  # they surely fit: no need to count
                 self._stats["packed"].extend([0] * len(prompts))
                 self._stats["bound"].extend(bounds)
                 return prompts
         plain = [i for i, query in enumerate(queries) if len(query) == 1 and query[0]["role"] == "user"]
         query_tokens = [0] * len(queries)
-        user_overhead = TOKENS_PER_MESSAGE + self.counter.cached("user")
+        user_overhead = self.counter.overhead("user")
         for i, count in zip(plain, self.counter.texts([queries[i][0]["content"] for i in plain]), strict=True):
             query_tokens[i] = user_overhead + count
         for i, query in enumerate(queries):
@@ -212,7 +219,7 @@ class FewShotBuilder:
 
     def _assemble(self, example: Example, query: list[Message], query_tokens: int) -> list[Message]:
         system = self._system(example)
-        base = REPLY_PRIMING_TOKENS + sum(self._message_tokens(m) for m in system) + query_tokens
+        base = self.counter.priming + sum(self._message_tokens(m) for m in system) + query_tokens
         if base > self.budget:
             raise PromptTooLong(
                 f"example {example.id!r} needs {base} prompt tokens with no shots, over the budget of {self.budget} "
