@@ -68,11 +68,19 @@ def base_model(model_id: str) -> str:
 class Catalogue:
     """Models by snapshot id and alias."""
 
-    def __init__(self, models: dict[str, ModelInfo], as_of: dt.date, source: str = "") -> None:
+    def __init__(self, models: dict[str, ModelInfo], as_of: dt.date, source: str = "",
+                 user_models: frozenset[str] = frozenset()) -> None:
         self._models = models
         self.as_of = as_of
         self.source = source
+        self.user_models = user_models  # ids added or overridden by the user's catalogue files
         self._aliases = {alias: info.id for info in models.values() for alias in info.aliases}
+
+    def is_users(self, model: str) -> bool:
+        """Whether ``model``'s entry comes from (or was changed by) one of the user's catalogue files: a price
+        the user stated, which holds at whatever endpoint serves the model."""
+        info = self.find(model)
+        return info is not None and info.id in self.user_models
 
     def find(self, model: str) -> ModelInfo | None:
         """The entry for a snapshot id, alias or fine-tuned id; ``None`` if unknown."""
@@ -104,7 +112,8 @@ class Catalogue:
             models[model_id] = _model_info(model_id, table, str(path), current if current and current.id == model_id
                                            else None)
         as_of = document.get("as_of", self.as_of)
-        return Catalogue(models, as_of if isinstance(as_of, dt.date) else self.as_of, self.source)
+        return Catalogue(models, as_of if isinstance(as_of, dt.date) else self.as_of, self.source,
+                         self.user_models | frozenset(_model_tables(document, str(path))))
 
 
 def _read(path: Path) -> dict[str, Any]:

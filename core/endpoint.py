@@ -71,6 +71,28 @@ class LazyClient:
             self._client.close()
 
 
+OPENAI_HOSTS = ("api.openai.com",)
+AZURE_OPENAI_SUFFIX = ".openai.azure.com"
+
+
+def is_openai_endpoint(base_url: str | None) -> bool:
+    """Whether ``base_url`` is OpenAI's API (the default, ``api.openai.com``, or Azure OpenAI), whose models
+    the shipped catalogue names and prices; any other server only borrows the names."""
+    if base_url is None:
+        return True
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in OPENAI_HOSTS or host.endswith(AZURE_OPENAI_SUFFIX)
+
+
+def host_of(base_url: str) -> str:
+    """``host:port`` of ``base_url``, for labels."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(base_url).netloc or base_url
+
+
 def wants_simulator(mode: Mode) -> bool:
     """Whether ``mode`` means the simulator: asked for, or ``auto`` with no ``OPENAI_API_KEY`` set."""
     return mode == "simulate" or (mode == "auto" and not os.environ.get("OPENAI_API_KEY"))

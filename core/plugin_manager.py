@@ -50,6 +50,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.catalogue_command",
     "ftplug.plugins.data_command",
     "ftplug.plugins.finetune_command",
+    "ftplug.plugins.train_command",
     "ftplug.plugins.merge_command",
     "ftplug.plugins.export_model_command",
 )

@@ -22,6 +22,10 @@ class Progress:
         self.cost = 0.0
         self.started = self.last = clock()
 
+    def restart(self) -> None:
+        """Count the rate from now: the predictions start (after a training that may take minutes)."""
+        self.started = self.last = self.clock()
+
     def add(self, error: bool, cost: float | None) -> None:
         """One more prediction stored."""
         self.done += 1

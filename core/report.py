@@ -9,6 +9,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ftplug.durations import duration
+
 SIMULATED_NOTICE = ("SIMULATED: these answers come from ftplug's offline simulator, not from a real model; "
                     "they show the pipeline working, not how any model performs.")
 SOURCES = {"simulated": "the offline simulator", "local": "a model run in this process", "live": "an API"}
@@ -142,16 +144,8 @@ def _training_line(variant: dict[str, Any]) -> list[str]:
     t = variant["training"]
     job = t["job_id"] + (" (reused)" if t.get("reused_job") else "")
     return [variant["variant"], job, _fmt(t.get("trained_tokens")), _fmt(t.get("n_epochs")),
-            _money(t.get("training_cost_usd")), _duration(t.get("training_seconds")),
+            _money(t.get("training_cost_usd")), duration(t.get("training_seconds")),
             _fmt(t.get("final_train_loss")), _fmt(t.get("final_valid_loss"))]
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def render_json(analysis: dict[str, Any]) -> str:

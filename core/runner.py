@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ftplug.catalogue import default_catalogue
 from ftplug.component_guard import ComponentError
 from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits
-from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, endpoint_label
+from ftplug.durations import duration
+from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, endpoint_label, host_of, is_openai_endpoint
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.local_models import is_local_model
@@ -59,6 +62,7 @@ class ExperimentRunner:
         self.limiters: dict[str, RequestLimiter] = {}
         self.broken_plugins: dict[str, str] = {}  # plugin → the error that took it out of this run
         self._test_digest: str | None = None  # the whole test split's ids, hashed once per run
+        self._unpriced: set[str] = set()  # runs answered by a server whose prices the catalogue does not know
         self.token_counter: TokenCounter | None = None
 
     def plan(self) -> Plan:
@@ -134,6 +138,7 @@ class ExperimentRunner:
     def run_variant(self, variant: PreparedVariant, splits: Splits, test: Sequence[Example]) -> RunSummary:
         """Train (if the variant does), predict every test example, score and store each prediction."""
         spec = variant.spec
+        clock = time.monotonic()
         assert self.endpoint is not None, "run_variant is called by run()"
         assert self._test_digest is not None
         local = self.answers_locally(variant)  # answered in this process, never simulated
@@ -180,6 +185,8 @@ class ExperimentRunner:
                              details=dict(self.scoring_details))
         try:
             trained = self._train(variant, splits, run)
+            if progress is not None:
+                progress.restart()
             if trained.model != run.model:
                 self.store.set_model(run.run_id, trained.model)
             summary.details.update(trained.details)
@@ -191,9 +198,11 @@ class ExperimentRunner:
                 if trained.report is not None:
                     summary.details["local"] = dict(trained.report())
             elif self.options.batch:
+                self._label_foreign_endpoint(run, trained.model, self._endpoint_for(trained, spec))
                 summary.details["batch"] = self._predict_in_batches(trained.model, variant, test, todo, run, sink,
                                                                     self._endpoint_for(trained, spec))
             else:
+                self._label_foreign_endpoint(run, trained.model, self._endpoint_for(trained, spec))
                 summary.details["requests"] = asyncio.run(self._predict_remotely(
                     trained.model, variant, todo, run, sink, self._endpoint_for(trained, spec)))
             summary.status = "succeeded"
@@ -223,8 +232,20 @@ class ExperimentRunner:
             self.hooks.ftplug_run_finished(run=run, summary=summary)
         label = " [simulated]" if run.simulated else ""
         self.log(f"{spec.name}: {summary.predictions}/{total} predictions, {summary.errors} errors"
-                 f"{describe_request_stats(summary.details.get('requests'))}{label}")
+                 f"{describe_request_stats(summary.details.get('requests'))} in {duration(time.monotonic() - clock)}"
+                 f"{label}")
         return summary
+
+    def _label_foreign_endpoint(self, run: RunInfo, model: str, endpoint: Endpoint) -> None:
+        """A server that is not OpenAI's answering under an OpenAI model's name is not that model: the run is
+        named ``MODEL at HOST`` and left unpriced, unless the user's own catalogue prices ``model``."""
+        if endpoint.simulated or is_openai_endpoint(endpoint.base_url) or default_catalogue().is_users(model):
+            return
+        assert endpoint.base_url is not None
+        self._unpriced.add(run.run_id)
+        self.store.set_model(run.run_id, f"{model} at {host_of(endpoint.base_url)}")
+        self.log(f"{run.variant}: {endpoint.base_url} is not OpenAI's API: its answers are not priced as {model} "
+                 "(give the model's prices in a catalogue file, [model] catalogue, to price them)")
 
     def _train(self, variant: PreparedVariant, splits: Splits, run: RunInfo) -> TrainedModel:
         def log(line: str) -> None:
@@ -389,7 +410,8 @@ class ExperimentRunner:
         response = CachedResponse.from_json(entry)
         samples = list(response.samples)
         cost = (request_cost(model, response.prompt_tokens, response.completion_tokens, response.cached_tokens)
-                if response.prompt_tokens is not None and response.completion_tokens is not None else None)
+                if response.prompt_tokens is not None and response.completion_tokens is not None
+                and run.run_id not in self._unpriced else None)
         return self._record(run, example, samples[0] if samples else "", samples, prompt_tokens=response.prompt_tokens,
                             completion_tokens=response.completion_tokens, cached_tokens=response.cached_tokens,
                             latency_ms=response.latency_ms, cost_usd=cost, from_cache=True, cache_key=key)
@@ -409,7 +431,8 @@ class ExperimentRunner:
         completion_tokens = usage.completion_tokens if usage else None
         details = usage.prompt_tokens_details if usage else None
         cached = (details.cached_tokens or 0) if details else 0
-        cost = request_cost(model, prompt_tokens, completion_tokens, cached, batch=batch) if usage else None
+        cost = (request_cost(model, prompt_tokens, completion_tokens, cached, batch=batch)
+                if usage and run.run_id not in self._unpriced else None)
         entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, answer.latency_ms).to_json()
         return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,
                             completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=answer.latency_ms,

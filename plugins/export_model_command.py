@@ -52,12 +52,15 @@ def export_merged(adapter: Path, meta: dict[str, Any], out: Path) -> None:
     """Merge the adapter into its base model and save both model and tokenizer to ``out``."""
     from peft import PeftModel
 
-    from ftplug.plugins.lora_training import load_base
+    from ftplug.plugins.local_runtime import load_network, load_tokenizer, pick_dtype, quiet_libraries
 
-    network, tokenizer = load_base(meta["base_model"], "cpu", meta.get("revision", ""))
-    merged = PeftModel.from_pretrained(network, str(adapter)).merge_and_unload()
-    merged.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
+    revision = meta.get("revision", "")
+    with quiet_libraries():
+        network = load_network(meta["base_model"], "cpu", pick_dtype("cpu"), revision)
+        tokenizer = load_tokenizer(meta["base_model"], revision)
+        merged = PeftModel.from_pretrained(network, str(adapter)).merge_and_unload()
+        merged.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))
 
 
 @click.command("export-model")

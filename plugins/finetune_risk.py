@@ -52,3 +52,21 @@ def refusal(error: Any, model: str) -> str | None:
                 "fine-tuning is closed to new organisations and accepts no new jobs from 2027-01-06; "
                 f"{ALTERNATIVES}")
     return None
+
+
+MISSING_ROUTE_STATUSES = (404, 405, 501)  # no such route, not this method, not implemented
+
+
+def missing_api(error: Any, endpoint: str, route: str) -> str | None:
+    """One line for an endpoint that has no fine-tuning API at all (it answers ``route`` with 404, 405 or
+    501, as chat-only servers such as llama.cpp's and vLLM's do), ``None`` for other errors."""
+    status = getattr(error, "status_code", None)
+    if status not in MISSING_ROUTE_STATUSES:
+        return None
+    body = getattr(error, "body", None)
+    details = body.get("error", body) if isinstance(body, dict) else None
+    message = str(details.get("message") or "") if isinstance(details, dict) else ""
+    if status == 404 and "model" in message.lower():  # the API is there; the model is not (an API error)
+        return None
+    return (f"{endpoint} has no fine-tuning API ({route} answered {status}): use a local trainer (local-lora) "
+            "or an endpoint that fine-tunes")

@@ -74,7 +74,16 @@ class LocalGenerator:
     _prefix: SharedPrefix | None = None
     _stop: frozenset[int] = frozenset()
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Load the weights and the tokenizer now (otherwise the first batch does); once."""
+        if self._network is not None:
+            return
+        from ftplug.plugins.local_runtime import quiet_libraries
+
+        with quiet_libraries():
+            self._load_quietly()
+
+    def _load_quietly(self) -> None:
         from ftplug.plugins.local_runtime import load_network, load_tokenizer, pick_dtype, shared_network
 
         dtype = pick_dtype(self.device, self.dtype)
@@ -95,8 +104,7 @@ class LocalGenerator:
 
     def answer(self, conversations: Sequence[Sequence[Mapping[str, Any]]]) -> list[Generated]:
         """The answers to ``conversations`` (each a list of chat messages), as one batch."""
-        if self._network is None:
-            self._load()
+        self.load()
         tokenizer = self._tokenizer
         encoded = tokenizer([chat_prompt(tokenizer, m) for m in conversations], add_special_tokens=False)["input_ids"]
         prompts = [ids[-self.max_length:] if self.max_length else ids for ids in encoded]

@@ -8,9 +8,11 @@ weights of a base model answered without an adapter are shared by the variants t
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,21 @@ _shared: dict[tuple[str, str, str, str], Any] = {}  # (folder, revision, device,
 
 def _to_stderr(line: str) -> None:
     print(f"ftplug: {line}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Keep the libraries' deprecation notices and progress bars out of ftplug's output: they are about code
+    the user does not own and cannot act on."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r".*(gradient checkpointing|use_cache=True|torch\.utils\.checkpoint)")
+        yield
 
 
 def model_folder(model: str, log: Callable[[str], None] = _to_stderr) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftplug.errors import FtplugError
+from ftplug.plugins.local_tokens import chat_prompt
 
 IGNORED = -100  # the label PyTorch's cross-entropy skips
 _SAMPLED_BYTES = 1 << 20  # of each weight file, the first and last MiB are hashed (with its size)
@@ -26,13 +27,6 @@ class Encoded:
 
     input_ids: list[int]
     labels: list[int]
-
-
-def chat_prompt(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> str:
-    """The text the model reads before answering ``messages``: its chat template with the generation prompt."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise FtplugError("the model's tokenizer has no chat template: local-lora needs a chat (instruct) model")
-    return str(tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=False))
 
 
 def encode_conversation(tokenizer: Any, messages: Sequence[Mapping[str, Any]], max_length: int) -> Encoded:

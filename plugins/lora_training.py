@@ -1,25 +1,40 @@
-"""LoRA fine-tuning of a causal language model on PyTorch with Hugging Face ``transformers`` and ``peft``.
+"""LoRA fine-tuning of a causal language model with ``transformers.Trainer`` and ``peft``.
 
-A plain training loop (AdamW on the adapter's weights only, right-padded batches, loss on the answers),
-deterministic for a seed on the CPU. Imported only when a ``local-lora`` variant trains.
+The Trainer brings what a fine-tuning run is expected to have: warm-up and decay of the learning rate,
+gradient accumulation and clipping, bfloat16 (or float16) mixed precision on GPUs, gradient
+checkpointing, and data parallelism over several GPUs or machines when the process is started by
+``accelerate launch`` or ``torchrun`` (see ``ftplug train``). ftplug supplies the examples already
+tokenised with the loss on the answers only (:func:`ftplug.plugins.lora_data.encode_conversation`), a
+collator that pads them, and a callback that records the loss of every optimiser step and the validation
+loss after every epoch. On the CPU the result is deterministic for a seed.
+
+Imported only when a ``local-lora`` variant trains.
 """
 
 from __future__ import annotations
 
-import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback
+
+from ftplug.plugins.local_runtime import quiet_libraries
 from ftplug.plugins.lora_data import IGNORED, Encoded
 
 
 @dataclass(frozen=True)
 class LoraSettings:
-    """The adapter and optimisation settings (the trainer's options)."""
+    """The adapter and optimisation settings (the trainer's options).
+
+    :param batch_size: conversations per forward pass on each device; an optimiser step sees
+        ``batch_size × gradient_accumulation × devices`` of them.
+    :param warmup: the share of the optimiser steps over which the learning rate rises from 0 (below 1),
+        or a number of steps (1 and more).
+    :param precision: ``auto`` (bfloat16 on GPUs that have it, float16 on other GPUs, float32 on the CPU).
+    """
 
     rank: int = 8
     alpha: int = 16
@@ -30,17 +45,26 @@ class LoraSettings:
     max_length: int = 512
     seed: int = 0
     target_modules: tuple[str, ...] = ()  # empty: every linear layer but the output head
+    gradient_accumulation: int = 1
+    warmup: float = 0.1
+    scheduler: str = "linear"
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    gradient_checkpointing: bool = False
+    precision: str = "auto"
 
 
 @dataclass
 class TrainingLog:
-    """What happened: the loss after each step, validation loss after each epoch, time and tokens."""
+    """What happened: the loss after each optimiser step, validation loss after each epoch, time and tokens."""
 
     device: str
     steps: list[tuple[int, float]] = field(default_factory=list)
     validation: list[tuple[int, float]] = field(default_factory=list)
     seconds: float = 0.0
     trained_tokens: int = 0
+    main_process: bool = True  # false in the other processes of a distributed training
+    processes: int = 1
 
     @property
     def total_steps(self) -> int:
@@ -48,96 +72,132 @@ class TrainingLog:
         return len(self.steps)
 
 
-def pick_device(choice: str) -> str:
-    """``auto``: the GPU when PyTorch sees one, else the CPU."""
-    import torch
+def load_for_training(folder: str, device: str, revision: str = "") -> tuple[Any, Any]:
+    """The base model for training (float32 on the CPU, the checkpoint's dtype on a GPU) and its tokenizer;
+    the Trainer places it on its device."""
+    from transformers import AutoModelForCausalLM
 
-    if choice != "auto":
-        return choice
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    from ftplug.plugins.local_runtime import load_tokenizer
 
-
-def load_base(model: str, device: str, revision: str = "") -> tuple[Any, Any]:
-    """The base model (float32 on the CPU, the checkpoint's dtype on a GPU) and its tokenizer."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()
-    logging.set_verbosity_error()
     extra = {"revision": revision} if revision else {}
-    tokenizer = AutoTokenizer.from_pretrained(model, **extra)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.float32 if device == "cpu" else "auto"
-    network = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, **extra).to(device)
-    return network, tokenizer
+    with quiet_libraries():
+        network = AutoModelForCausalLM.from_pretrained(folder, dtype="float32" if device == "cpu" else "auto", **extra)
+    return network, load_tokenizer(folder, revision)
 
 
-def _batch(items: Sequence[Encoded], pad_id: int, device: str) -> dict[str, Any]:
+class _Examples:
+    """The encoded conversations as the map-style dataset the Trainer's data loader reads."""
+
+    def __init__(self, items: Sequence[Encoded]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        item = self.items[index]
+        return {"input_ids": item.input_ids, "labels": item.labels}
+
+
+def pad_batch(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, Any]]:
+    """A collator: right-padded ids, labels ignored on the padding, and the attention mask."""
     import torch
 
-    width = max(len(item.input_ids) for item in items)
-    ids = [item.input_ids + [pad_id] * (width - len(item.input_ids)) for item in items]
-    labels = [item.labels + [IGNORED] * (width - len(item.labels)) for item in items]
-    mask = [[1] * len(item.input_ids) + [0] * (width - len(item.input_ids)) for item in items]
-    return {"input_ids": torch.tensor(ids, device=device), "labels": torch.tensor(labels, device=device),
-            "attention_mask": torch.tensor(mask, device=device)}
+    def collate(rows: list[dict[str, list[int]]]) -> dict[str, Any]:
+        width = max(len(row["input_ids"]) for row in rows)
+        return {
+            "input_ids": torch.tensor([r["input_ids"] + [pad_id] * (width - len(r["input_ids"])) for r in rows]),
+            "labels": torch.tensor([r["labels"] + [IGNORED] * (width - len(r["labels"])) for r in rows]),
+            "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"]))
+                                            for r in rows])}
+
+    return collate
+
+
+def _precision(settings: LoraSettings, device: str) -> dict[str, bool]:
+    import torch
+
+    choice = settings.precision
+    if choice == "auto":
+        if device == "cpu" or not torch.cuda.is_available():
+            choice = "fp32"
+        else:
+            choice = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
 
 
 def train_adapter(network: Any, pad_id: int, train: Sequence[Encoded], validation: Sequence[Encoded],
                   settings: LoraSettings, device: str, output: Path, log: Callable[[str], None]) -> TrainingLog:
-    """Wrap ``network`` with a LoRA adapter, train it on ``train`` and save the adapter to ``output``."""
-    import torch
-    from peft import LoraConfig, get_peft_model
+    """Wrap ``network`` with a LoRA adapter, train it on ``train`` and save the adapter to ``output`` (by the
+    main process only, when several train together)."""
+    with quiet_libraries():
+        return _train(network, pad_id, train, validation, settings, device, output, log)
 
-    torch.manual_seed(settings.seed)
+
+def _train(network: Any, pad_id: int, train: Sequence[Encoded], validation: Sequence[Encoded],
+           settings: LoraSettings, device: str, output: Path, log: Callable[[str], None]) -> TrainingLog:
+    from peft import LoraConfig, get_peft_model
+    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
+
+    set_seed(settings.seed)  # the adapter's initial weights
     config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                         target_modules=list(settings.target_modules) or "all-linear", task_type="CAUSAL_LM")
     model = get_peft_model(network, config)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)
-    order = random.Random(settings.seed)
-    per_epoch = math.ceil(len(train) / settings.batch_size)
     record = TrainingLog(device=device)
+    arguments = TrainingArguments(
+        output_dir=str(output / "trainer"), num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation, learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.scheduler, warmup_steps=settings.warmup if settings.warmup < 1 else int(
+            settings.warmup), weight_decay=settings.weight_decay, max_grad_norm=settings.max_grad_norm,
+        seed=settings.seed, data_seed=settings.seed, use_cpu=device == "cpu", **_precision(settings, device),
+        **_checkpointing(TrainingArguments, settings.gradient_checkpointing),
+        logging_strategy="steps", logging_steps=1, eval_strategy="epoch" if validation else "no",
+        save_strategy="no", report_to="none", disable_tqdm=True, log_level="error", remove_unused_columns=False,
+        dataloader_num_workers=0, label_names=["labels"])
+    trainer = Trainer(model=model, args=arguments, train_dataset=_Examples(train),
+                      eval_dataset=_Examples(validation) if validation else None, data_collator=pad_batch(pad_id),
+                      callbacks=[_Recorder(record, log)])
+    trainer.remove_callback(PrinterCallback)  # it prints every log dict; ftplug logs its own lines
+    trainer.remove_callback(ProgressCallback)
+    record.main_process = trainer.is_world_process_zero()
+    record.processes = arguments.world_size
     started = time.perf_counter()
-    step = 0
-    for epoch in range(1, settings.epochs + 1):
-        model.train()
-        indices = list(range(len(train)))
-        order.shuffle(indices)
-        for first in range(0, len(indices), settings.batch_size):
-            items = [train[i] for i in indices[first:first + settings.batch_size]]
-            loss = model(**_batch(items, pad_id, device)).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            step += 1
-            record.steps.append((step, float(loss.item())))
-            record.trained_tokens += sum(len(item.input_ids) for item in items)
-            if step % max(1, per_epoch // 4) == 0 or step == per_epoch * settings.epochs:
-                log(f"step {step}/{per_epoch * settings.epochs}, training loss {loss.item():.3f}")
-        if validation:
-            record.validation.append((step, validation_loss(model, pad_id, validation, settings.batch_size, device)))
-            log(f"epoch {epoch}: validation loss {record.validation[-1][1]:.3f}")
+    trainer.train()
     record.seconds = time.perf_counter() - started
-    model.save_pretrained(str(output))
+    record.trained_tokens = settings.epochs * sum(len(item.input_ids) for item in train)
+    trainer.save_model(str(output))  # the adapter alone, written by the main process
     return record
 
 
-def validation_loss(model: Any, pad_id: int, examples: Sequence[Encoded], batch_size: int, device: str) -> float:
-    """The mean loss per answer token over ``examples``, without training."""
-    import torch
+def _checkpointing(arguments: type, enabled: bool) -> dict[str, Any]:
+    """Gradient (activation) checkpointing under the name this transformers version uses."""
+    fields = getattr(arguments, "__dataclass_fields__", {})
+    name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    return {name: enabled, f"{name}_kwargs": {"use_reentrant": False} if enabled else None}
 
-    model.eval()
-    total = tokens = 0.0
-    with torch.no_grad():
-        for first in range(0, len(examples), batch_size):
-            items = examples[first:first + batch_size]
-            batch = _batch(items, pad_id, device)
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            shifted, labels = logits[:, :-1, :], batch["labels"][:, 1:]
-            loss = torch.nn.functional.cross_entropy(shifted.reshape(-1, shifted.shape[-1]), labels.reshape(-1),
-                                                     ignore_index=IGNORED, reduction="sum")
-            total += float(loss.item())
-            tokens += float((labels != IGNORED).sum().item())
-    return total / tokens if tokens else float("nan")
+
+class _Recorder(TrainerCallback):
+    """Trainer callback: each optimiser step's training loss, each epoch's validation loss, progress lines."""
+
+    def __init__(self, record: TrainingLog, log: Callable[[str], None]) -> None:
+        self.record, self.log = record, log
+        self.total = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+        self.total = state.max_steps
+        if state.is_world_process_zero and args.world_size > 1:
+            self.log(f"training in {args.world_size} processes")
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
+        logs = logs or {}
+        step = state.global_step
+        if "loss" in logs:
+            self.record.steps.append((step, float(logs["loss"])))
+            if state.is_world_process_zero and (step % max(1, self.total // 8) == 0 or step == self.total):
+                self.log(f"step {step}/{self.total}, training loss {logs['loss']:.3f}, learning rate "
+                         f"{logs.get('learning_rate', 0):.2e}")
+        if "eval_loss" in logs:
+            self.record.validation.append((step, float(logs["eval_loss"])))
+            if state.is_world_process_zero:
+                self.log(f"epoch {round(state.epoch or 0)}: validation loss {logs['eval_loss']:.3f}")

@@ -181,7 +181,7 @@ class OpenAIFineTuning:
                validation: bytes | None, chats: tuple[list[Conversation], list[Conversation]]
                ) -> tuple[JobRecord, Any]:
         from ftplug.catalogue import default_catalogue
-        from ftplug.plugins.finetune_risk import lifecycle_warnings, refusal
+        from ftplug.plugins.finetune_risk import lifecycle_warnings, missing_api, refusal
 
         info = default_catalogue().find(context.base_model)
         for warning in lifecycle_warnings(info, dt.date.today(), self.warn_days):
@@ -195,20 +195,22 @@ class OpenAIFineTuning:
                                                 f"{estimate.epochs} epochs, {estimate.billed_tokens:,} billed tokens")
         import openai
 
+        route = "POST /files"
         try:
             uploaded = client.files.create(file=(f"{context.variant}-train.jsonl", training), purpose="fine-tune")
             validation_id = None
             if validation is not None:
                 validation_id = client.files.create(file=(f"{context.variant}-validation.jsonl", validation),
                                                     purpose="fine-tune").id
+            route = "POST /fine_tuning/jobs"
             job = client.fine_tuning.jobs.create(
                 model=context.base_model, training_file=uploaded.id, validation_file=validation_id,
                 suffix=self.suffix or None, seed=context.seed,
                 metadata={"ftplug_experiment": context.experiment[:512], "ftplug_variant": context.variant[:512],
                           "ftplug_key": key},
                 method={"type": "supervised", "supervised": {"hyperparameters": dict(self.hyperparameters)}})
-        except (openai.PermissionDeniedError, openai.BadRequestError, openai.NotFoundError) as error:
-            sentence = refusal(error, context.base_model)
+        except openai.APIStatusError as error:
+            sentence = refusal(error, context.base_model) or missing_api(error, endpoint, route)
             if sentence:
                 raise FtplugError(sentence) from None
             raise

@@ -65,7 +65,7 @@ def test_training_lowers_the_loss_and_records_the_job(tiny_model: Path, tmp_path
 
 
 def test_the_saved_adapter_reloads_to_the_same_answers_and_is_reused(tiny_model: Path, tmp_path: Path) -> None:
-    from ftplug.plugins.lora_generation import AdapterGenerator
+    from ftplug.plugins.local_generation import LocalGenerator
 
     examples = _quotations()[1::5]
     context = _context(examples)
@@ -75,8 +75,8 @@ def test_the_saved_adapter_reloads_to_the_same_answers_and_is_reused(tiny_model:
     assert len(answers) == 4 and all(a.completion_tokens and a.prompt_tokens for a in answers)
     folder = Path(first.details["adapter"])
     stamp = (folder / "ftplug-adapter.json").stat().st_mtime_ns
-    reloaded = AdapterGenerator(str(tiny_model), folder, "cpu", context.prompt.build, max_new_tokens=4,
-                                max_length=160)
+    reloaded = LocalGenerator(str(tiny_model), context.prompt.build, device="cpu", adapter=folder, max_new_tokens=4,
+                              max_length=160)
     assert [a.output for a in reloaded.predict_many(queries)] == [a.output for a in answers]
     again = _trainer(tiny_model, tmp_path / "adapters").train(_context(examples))
     assert again.details["reused_job"] and again.details["adapter"] == str(folder)
@@ -124,7 +124,7 @@ def test_the_merged_export_answers_like_the_adapter(tiny_model: Path, tmp_path: 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ftplug.plugins.export_model_command import export_merged, find_adapter
-    from ftplug.plugins.lora_data import chat_prompt
+    from ftplug.plugins.local_tokens import chat_prompt
 
     examples = _quotations()[2::5]
     context = _context(examples)
