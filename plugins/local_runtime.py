@@ -60,6 +60,15 @@ def model_folder(model: str, log: Callable[[str], None] = _to_stderr) -> str:
     return source.location
 
 
+def loading_options(folder: str, revision: str = "") -> dict[str, Any]:
+    """``from_pretrained`` options: the revision, and for a hub name the local cache only (nothing is ever
+    downloaded while an experiment runs)."""
+    options: dict[str, Any] = {"revision": revision} if revision else {}
+    if not Path(folder).is_dir():
+        options["local_files_only"] = True
+    return options
+
+
 def require_local_stack() -> None:
     """Fail with the install command when PyTorch or transformers is missing."""
     try:
@@ -76,7 +85,7 @@ def load_tokenizer(folder: str, revision: str = "") -> Any:
     from transformers.utils import logging
 
     logging.set_verbosity_error()
-    extra = {"revision": revision} if revision else {}
+    extra = loading_options(folder, revision)
     tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -89,7 +98,7 @@ def context_window(folder: str, revision: str = "") -> int:
     equivalent), else the tokenizer's ``model_max_length``."""
     from transformers import AutoConfig
 
-    extra = {"revision": revision} if revision else {}
+    extra = loading_options(folder, revision)
     config = AutoConfig.from_pretrained(folder, **extra)
     text_config = getattr(config, "text_config", None) or config
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
@@ -144,7 +153,7 @@ def load_network(folder: str, device: str, dtype: Any, revision: str = "") -> An
 
     logging.disable_progress_bar()
     logging.set_verbosity_error()
-    extra = {"revision": revision} if revision else {}
+    extra = loading_options(folder, revision)
     return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra).to(device).eval()
 
 

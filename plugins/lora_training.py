@@ -77,9 +77,9 @@ def load_for_training(folder: str, device: str, revision: str = "") -> tuple[Any
     the Trainer places it on its device."""
     from transformers import AutoModelForCausalLM
 
-    from ftplug.plugins.local_runtime import load_tokenizer
+    from ftplug.plugins.local_runtime import load_tokenizer, loading_options
 
-    extra = {"revision": revision} if revision else {}
+    extra = loading_options(folder, revision)
     with quiet_libraries():
         network = AutoModelForCausalLM.from_pretrained(folder, dtype="float32" if device == "cpu" else "auto", **extra)
     return network, load_tokenizer(folder, revision)
@@ -154,7 +154,8 @@ def _train(network: Any, pad_id: int, train: Sequence[Encoded], validation: Sequ
         **_checkpointing(TrainingArguments, settings.gradient_checkpointing),
         logging_strategy="steps", logging_steps=1, eval_strategy="epoch" if validation else "no",
         save_strategy="no", report_to="none", disable_tqdm=True, log_level="error", remove_unused_columns=False,
-        dataloader_num_workers=0, label_names=["labels"])
+        dataloader_num_workers=0, label_names=["labels"],
+        ddp_find_unused_parameters=False)  # every adapter weight is used in every step
     trainer = Trainer(model=model, args=arguments, train_dataset=_Examples(train),
                       eval_dataset=_Examples(validation) if validation else None, data_collator=pad_batch(pad_id),
                       callbacks=[_Recorder(record, log)])

@@ -59,7 +59,7 @@ class SharedPrefix:
             self.ids, self.cache = [], None
             kept = 0
         elif kept < len(self.ids):
-            self.cache.crop(kept)
+            self.cache.crop(kept - len(self.ids))  # a negative count: the tokens to drop from the end
             self.ids = self.ids[:kept]
         if length > kept:
             self._extend(target[kept:])

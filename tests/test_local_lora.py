@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,43 @@ def test_finetune_show_and_events_read_a_local_job_from_the_store(tiny_model: Pa
     assert events.stdout.count("training loss") == 24
     refused = run_cli("finetune", "cancel", job, "--db", str(tmp_path / "r.duckdb"))
     assert refused.returncode == 1 and "already succeeded" in refused.stderr
+
+
+def test_ftplug_train_under_torchrun_trains_in_two_processes_and_the_run_reuses_the_adapter(
+        tiny_model: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    experiment = tmp_path / "e.toml"
+    experiment.write_text(fortunes_experiment("distributed", seed=3, test=8, validation=6,
+                                              base=f"local:{tiny_model}") + f'''
+local = {{ device = "cpu" }}
+[[variants]]
+name = "few-shot"
+prompt = {{ builder = "few-shot", shots = 3, reserve_output = 4, system = "{SYSTEM}" }}
+[[variants]]
+name = "lora"
+train_size = 32
+trainer = {{ name = "local-lora", epochs = 2, learning_rate = 0.01, batch_size = 4, max_length = 160, \
+max_new_tokens = 4 }}
+prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
+''', encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    trained = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                              "-m", "ftplug.cli", "train", str(experiment)],
+                             cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300, check=False)
+    assert trained.returncode == 0, trained.stderr
+    assert "lora: training in 2 processes" in trained.stderr and "few-shot" not in trained.stderr
+    assert trained.stderr.count("lora: step 8/8") == 1  # 32 rows, 4 per process and step, two epochs; one logger
+    adapters = list((tmp_path / "ftplug-adapters").iterdir())
+    assert len(adapters) == 1 and (adapters[0] / "ftplug-adapter.json").is_file()
+    meta = json.loads((adapters[0] / "ftplug-adapter.json").read_text(encoding="utf-8"))
+    assert meta["processes"] == 2 and len(meta["steps"]) == 8
+    db = tmp_path / "r.duckdb"
+    done = run_cli("run", str(experiment), "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"lora: reusing the adapter in ftplug-adapters/{adapters[0].name}" in done.stderr
+    report = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
+    assert len(report["loss_curves"]["lora"]) == 8  # the distributed training's loss curve, in the store
+    refused = run_cli("train", str(experiment), "--variant", "few-shot", cwd=tmp_path)
+    assert refused.returncode == 1 and "does not train ahead" in refused.stderr

@@ -66,7 +66,15 @@ def test_a_local_name_is_a_folder_a_gguf_file_an_installed_package_or_a_hub_name
     monkeypatch.syspath_prepend(str(site))
     packaged = locate_local_model("local:tiny-weights")
     assert packaged.kind == "gguf" and Path(packaged.location) == (site / "tiny_weights" / "tiny.gguf").resolve()
-    assert locate_local_model("local:HuggingFaceTB/SmolLM2-135M-Instruct").kind == "hub"
+    hub = tmp_path / "hub" / "models--tiny-org--tiny-chat"  # a model in the Hugging Face cache's layout
+    (hub / "refs").mkdir(parents=True)
+    (hub / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+    (hub / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    (hub / "snapshots" / ("0" * 40) / "config.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert locate_local_model("local:tiny-org/tiny-chat").kind == "hub"
+    with pytest.raises(LocalModelNotFound, match="huggingface-cli download other-org/absent"):
+        locate_local_model("local:other-org/absent")
     for name, problem in (("local:no-such-model", "no such folder or .gguf file"),
                           (f"local:{tmp_path}", "without config.json"),
                           (f"local:{info / 'METADATA'}", "not a .gguf")):

@@ -24,11 +24,13 @@ LABELS = ("science", "politics", "computers", "law", "food")
 
 
 def _small_copy(tmp_path: Path) -> Path:
-    """data/examples/fortunes_local.toml with the LoRA trained on 48 quotations for one epoch."""
+    """data/examples/fortunes_local.toml with the LoRA trained on 64 quotations for one epoch (8 steps, at a
+    higher learning rate than the example's)."""
     text = (ROOT / "data" / "examples" / "fortunes_local.toml").read_text(encoding="utf-8")
     text = text.replace('path = "fortunes.csv"', f'path = "{ROOT / "data" / "examples" / "fortunes.csv"}"')
-    text = text.replace('name = "lora"\n', 'name = "lora"\ntrain_size = 48\n').replace("epochs = 2", "epochs = 1")
-    assert "train_size = 48" in text and "epochs = 1" in text
+    text = text.replace('name = "lora"\n', 'name = "lora"\ntrain_size = 64\n').replace(
+        "epochs = 2,", "epochs = 1, learning_rate = 1e-3,")
+    assert "train_size = 64" in text and "learning_rate = 1e-3" in text
     path = tmp_path / "fortunes_local.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -58,7 +60,7 @@ def test_the_real_model_answers_prompted_and_fine_tuned_in_this_process(tmp_path
     details = {variant: json.loads(raw) for variant, _, _, raw, _ in rows}
     assert details["few-shot-40"]["prompt"]["context_window"] == 8192  # from the model's configuration
     assert details["few-shot-40"]["local"]["reused_share"] > 0.9  # the 40 shots read once, not six times
-    assert details["lora"]["train_rows"] == 48 and details["lora"]["final_train_loss"] > 0
+    assert details["lora"]["train_rows"] == 64 and details["lora"]["final_train_loss"] > 0
     # after fine-tuning, every answer is one of the labels it was trained on
     assert all(output in LABELS for variant, output, *_ in rows if variant == "lora"), rows
     # prompt tokens are the model's own tokenizer's count of the chat it read

@@ -46,7 +46,7 @@ def test_each_variant_asks_its_own_endpoint_with_its_own_key_and_model(tmp_path:
     (tmp_path / "models.toml").write_text(CATALOGUE, encoding="utf-8")
     with Simulator(seed=1, options=SimulatorOptions(api_key="sk-openai-side")) as openai_side, \
             Simulator(seed=2, options=SimulatorOptions(api_key="sk-provider-side")) as provider:
-        provider_url = provider.base_url
+        provider_url, openai_url = provider.base_url, openai_side.base_url
         experiment = _experiment(tmp_path, provider_url)
         db = tmp_path / "r.duckdb"
         done = run_cli("run", str(experiment), "--live", "--db", str(db), "--quiet",
@@ -66,8 +66,8 @@ def test_each_variant_asks_its_own_endpoint_with_its_own_key_and_model(tmp_path:
     assert cost[0] == pytest.approx(cost[1] * 0.20 / 1e6)  # priced from the user's catalogue file
     # OPENAI_BASE_URL points at a server that is not OpenAI's: the OpenAI name it answers under is not the
     # model that answered, so the run says where it was answered and its answers are not priced as that model's
-    host = openai_side.base_url.split("//")[1].split("/")[0]
-    assert runs["openai-few-shot"] == f"gpt-4o-mini-2024-07-18 at {host} @ {openai_side.base_url}"
+    host = openai_url.split("//")[1].split("/")[0]
+    assert runs["openai-few-shot"] == f"gpt-4o-mini-2024-07-18 at {host} @ {openai_url}"
     assert borrowed == (0, 12)
 
 
@@ -97,18 +97,19 @@ def test_a_missing_key_or_bad_endpoint_is_a_clear_error(tmp_path: Path) -> None:
 class _ChatOnly(BaseHTTPRequestHandler):
     """A chat-completions server with nothing else, as llama.cpp's and vLLM's servers are: every other route 404."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length", 0)))
         if self.path != "/v1/chat/completions":
             self._reply(404, {"detail": "Not Found"})
             return
+        body = json.loads(raw)
         self._reply(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "smollm2",
                           "choices": [{"index": 0, "finish_reason": "stop",
                                        "message": {"role": "assistant", "content": "law"}}],
                           "usage": {"prompt_tokens": 20, "completion_tokens": 1, "total_tokens": 21},
                           "system_fingerprint": body.get("model")})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._reply(404, {"detail": "Not Found"})
 
     def _reply(self, status: int, document: dict[str, object]) -> None:
