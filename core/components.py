@@ -152,6 +152,8 @@ class TrainedModel:
         their share of it).
     :param report: for local predictors, called once the run's predictions are made: what the predictor did
         (a JSON-able dict, stored in the run's details under ``local``).
+    :param warm_up: for local predictors, called once before the first prediction (loading weights, say), so
+        that no prediction's latency and cost include it.
     """
 
     model: str
@@ -163,6 +165,7 @@ class TrainedModel:
     batch_size: int = 8
     cost_per_hour: float = 0.0
     report: Callable[[], Mapping[str, Any]] | None = None
+    warm_up: Callable[[], None] | None = None
 
 
 @dataclass

@@ -193,6 +193,10 @@ class ExperimentRunner:
             if spec.trainer.name != "none":  # what the trainer learnt from: the x of a learning curve
                 summary.details["train_rows"] = len(training_rows(splits, spec.train_size))
             if trained.predict is not None or trained.predict_many is not None:
+                if trained.warm_up is not None and remaining:
+                    trained.warm_up()
+                    if progress is not None:
+                        progress.restart()
                 predict_locally(trained, todo, lambda example, answer, **measured: sink.add(
                     self._record(run, example, answer, **measured)))
                 if trained.report is not None:

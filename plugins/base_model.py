@@ -35,7 +35,7 @@ class NoTraining:
         return TrainedModel(model=context.base_model, predict_many=generator.predict_many,
                             batch_size=options.batch_size, cost_per_hour=options.price_per_hour,
                             details={"device": device, "price_per_hour": options.price_per_hour},
-                            report=generator.report)
+                            report=generator.report, warm_up=generator.load)
 
 
 @hookimpl

@@ -142,7 +142,7 @@ class LocalLoRA:
         final_valid = meta["validation"][-1][1] if meta["validation"] else None
         return TrainedModel(
             model=f"local-lora:{key[:12]}", predict_many=generator.predict_many, batch_size=self.batch_size,
-            cost_per_hour=price, report=generator.report,
+            cost_per_hour=price, report=generator.report, warm_up=generator.load,
             details={"job_id": job_id, "reused_job": reused, "trained_tokens": meta["trained_tokens"],
                      "n_epochs": meta["settings"]["epochs"], "training_cost_usd": meta["training_cost_usd"],
                      "training_seconds": meta["seconds"], "final_train_loss": meta["steps"][-1][1],

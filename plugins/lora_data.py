@@ -50,7 +50,8 @@ def model_fingerprint(model: str, revision: str = "") -> str:
     if not folder.is_dir():
         digest.update(f"hub:{model}@{revision}".encode())
         return digest.hexdigest()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    # ftplug's own record of a GGUF conversion (where and when) is not the model
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "ftplug-gguf.json"):
         digest.update(str(path.relative_to(folder)).encode() + b"\0")
         size = path.stat().st_size
         digest.update(str(size).encode())

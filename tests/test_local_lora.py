@@ -194,3 +194,17 @@ prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
     assert len(report["loss_curves"]["lora"]) == 8  # the distributed training's loss curve, in the store
     refused = run_cli("train", str(experiment), "--variant", "few-shot", cwd=tmp_path)
     assert refused.returncode == 1 and "does not train ahead" in refused.stderr
+
+
+def test_the_model_fingerprint_is_the_models_content_not_where_or_when_it_was_converted(tiny_model: Path,
+                                                                                         tmp_path: Path) -> None:
+    import shutil
+
+    from ftplug.plugins.lora_data import model_fingerprint
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model, copy)
+    (copy / "ftplug-gguf.json").write_text('{"converted_at": "now"}', encoding="utf-8")
+    assert model_fingerprint(str(copy)) == model_fingerprint(str(tiny_model))
+    (copy / "config.json").write_text((copy / "config.json").read_text(encoding="utf-8") + " ", encoding="utf-8")
+    assert model_fingerprint(str(copy)) != model_fingerprint(str(tiny_model))
