@@ -7,6 +7,7 @@ from typing import Any
 
 from ftplug.components import TrainingContext
 from ftplug.experiment import Experiment
+from ftplug.local_models import is_local_model
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,11 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     estimates = []
     for variant in plan.variants:
         base_model = experiment.model_for(variant.spec)
-        counter = TokenCounter(base_model)
         if variant.error is not None:
             raise variant.error
+        local_model = is_local_model(base_model)
+        builders_counter = getattr(variant.prompt, "counter", None) if local_model else None
+        counter = builders_counter if builders_counter is not None else TokenCounter(base_model)
         training_cost, detail, tuned = (0.0 if variant.spec.trainer.name == "none" else None), "none", False
         estimate_fn = getattr(variant.trainer, "estimate", None)
         train = training_rows(plan.splits, variant.spec.train_size)
@@ -69,6 +72,10 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
                           f"{estimate.billed_tokens:,} billed tokens")
         elif variant.spec.trainer.name != "none":
             detail = "local (no API cost)"
+        elif local_model:
+            price = experiment.local_options.price_per_hour
+            detail = (f"local model in this process: its time at ${price:,.2f} an hour, known after it runs"
+                      if price else "local model in this process: no API cost (no price_per_hour)")
         model = f"ft:{base_model}:estimate" if tuned else base_model
         prompt_total = completion_total = 0
         cost: float | None = 0.0
@@ -80,6 +87,8 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
             one = request_cost(model, prompt_tokens, completion_tokens)
             cost = None if one is None or cost is None else cost + one
         local = detail.startswith("local")  # a third-party trainer without estimate: assumed to run locally
+        if local_model:  # answered here: what it costs is its time, which only running it tells
+            cost, local = (None, False) if experiment.local_options.price_per_hour else (0.0, True)
         n = len(plan.test)
         estimates.append(VariantEstimate(
             variant=variant.spec.name, trainer=variant.spec.trainer.name, training_cost_usd=training_cost,

@@ -7,6 +7,7 @@ from typing import Any
 
 from ftplug.errors import ConfigError
 from ftplug.experiment import Experiment
+from ftplug.local_models import is_local_model
 from ftplug.run_options import RunOptions
 from ftplug.runner import ExperimentRunner
 from ftplug.tokens import TokenCounter, count_message_tokens
@@ -26,7 +27,10 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
     example = plan.test[0]
     messages = variant.prompt.build(example)
     model = experiment.model_for(variant.spec)
-    counter = TokenCounter(model)
+    local = is_local_model(model)
+    # a local model counts with its own tokenizer and chat template: the builder's counter, which budgeted it
+    counter = getattr(variant.prompt, "counter", None) if local else None
+    counter = counter if counter is not None else TokenCounter(model)
     lines = [f"Variant {variant_name!r}: trainer {variant.spec.trainer.name}, prompt builder "
              f"{variant.spec.prompt.name}; first test example {example.id!r} (expected: {example.expected!r})",
              f"Model for counting: {model}", ""]
@@ -36,8 +40,12 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
         tokens = counter.message(message["role"], text or "", message.get("name"))
         lines.append(f"--- message {number}: {message['role']} ({tokens} tokens)")
         lines.append(text or "")
-    total = count_message_tokens(messages, model)
-    lines += ["", f"Prompt tokens (as the API counts them, with 3 priming the reply): {total}"]
+    if local:
+        lines += ["", f"Prompt tokens (as the model reads them, rendered with its chat template): "
+                      f"{counter.messages(messages)}"]
+    else:
+        lines += ["", f"Prompt tokens (as the API counts them, with 3 priming the reply): "
+                      f"{count_message_tokens(messages, model)}"]
     if hasattr(variant.prompt, "describe"):
         lines.append(variant.prompt.describe())
     if variant.spec.trainer.name != "none":

@@ -210,10 +210,16 @@ prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
 ''', encoding="utf-8")
     db = tmp_path / "r.duckdb"
     env = {"FTPLUG_MODEL_CACHE": str(tmp_path / "cache")}
+    explained = run_cli("run", str(experiment), "--explain", "few-shot", cwd=tmp_path, env=env)
+    assert explained.returncode == 0, explained.stderr
+    assert "Prompt tokens (as the model reads them, rendered with its chat template): " in explained.stdout
+    dry = run_cli("run", str(experiment), "--dry-run", cwd=tmp_path, env=env)
+    assert dry.returncode == 0 and "local model in this process: its time at $2.00 an hour" in dry.stdout
     done = run_cli("run", str(experiment), "--db", str(db), cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "zero-shot, few-shot, lora in this process (real)" in done.stderr
-    assert "SIMULATED" not in done.stderr + done.stdout and "converting tiny.gguf" in done.stderr
+    assert "SIMULATED" not in done.stderr + done.stdout
+    assert "converting tiny.gguf" in explained.stderr and "converting" not in done.stderr  # the first use converts
     assert not (tmp_path / "r.duckdb.simulator").exists()  # every variant is local: no simulator started
     report = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
     variants = {v["variant"]: v for v in report["variants"]}
@@ -229,6 +235,9 @@ prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
         sources = connection.execute("SELECT DISTINCT source, simulated FROM summary").fetchall()
         details = json.loads(connection.execute("SELECT details FROM runs WHERE variant = 'few-shot'").fetchone()[0])
     assert sources == [("local", False)]
+    # what --dry-run and --explain counted is what the model read
+    zero_shot = next(line for line in dry.stdout.splitlines() if line.startswith("zero-shot"))
+    assert f"{variants['zero-shot']['mean_prompt_tokens']:.1f}" in zero_shot
     assert details["local"]["prefix_tokens_reused"] > 0 and details["prompt"]["context_window"] == 1024
     again = run_cli("run", str(experiment), "--db", str(db), cwd=tmp_path, env=env)
     assert again.returncode == 0 and again.stderr.count("complete: all 10 predictions are stored") == 3
@@ -260,3 +269,19 @@ prompt = {{ builder = "few-shot", shots = 2, reserve_output = 4, system = "{SYST
     csv_lines = run_cli("report", "--db", str(db), "--format", "csv").stdout.splitlines()
     assert any(line.startswith("mixed,local,") and line.endswith(",False,local") for line in csv_lines)
     assert any(line.startswith("mixed,api,") and line.endswith(",True,simulated") for line in csv_lines)
+
+
+def test_ftplug_tokens_counts_with_a_local_models_own_tokenizer(tiny_model: Path, tmp_path: Path) -> None:
+    from ftplug.plugins.local_runtime import load_tokenizer
+
+    text = _quotations()[7].input
+    (tmp_path / "q.txt").write_text(text, encoding="utf-8")
+    done = run_cli("tokens", str(tmp_path / "q.txt"), "--model", f"local:{tiny_model}", "--json")
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)
+    tokenizer = load_tokenizer(str(tiny_model))
+    assert stats["tokens"] == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    chat = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                         tokenize=False)
+    assert stats["prompt_tokens"] == len(tokenizer(chat, add_special_tokens=False)["input_ids"])
+    assert stats["context_window"] == 1024 and stats["input_cost_usd"] is None
