@@ -103,7 +103,26 @@ def count_message_tokens(messages: Sequence[Mapping[str, Any]], model: str) -> i
     return total
 
 
-class TokenCounter:
+class CachedCounts:
+    """What every token counter has: ``text`` (defined by each) and ``cached``, which remembers the counts of
+    strings that recur (roles, system messages, templates)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, int] = {}
+
+    def text(self, text: str) -> int:  # pragma: no cover - defined by each counter
+        """Tokens of ``text``."""
+        raise NotImplementedError
+
+    def cached(self, text: str) -> int:
+        """Tokens of ``text``, remembered."""
+        count = self._cache.get(text)
+        if count is None:
+            count = self._cache[text] = self.text(text)
+        return count
+
+
+class TokenCounter(CachedCounts):
     """Counts chat tokens for one model, caching short strings (roles, repeated system messages).
 
     ``message(role, content)`` is what one message adds to a prompt: 3 + the tokens of its values
@@ -113,9 +132,9 @@ class TokenCounter:
     priming = REPLY_PRIMING_TOKENS  # what every prompt costs besides its messages
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         self.model = model
         self.encoding = get_encoding(encoding_name_for_model(model))
-        self._cache: dict[str, int] = {}
 
     def text(self, text: str) -> int:
         """Tokens of ``text``."""
@@ -125,13 +144,6 @@ class TokenCounter:
         """Tokens of each of ``texts``. (A plain loop: for short texts tiktoken's threaded batch call is slower.)"""
         encode = self.encoding.encode_ordinary
         return [len(encode(text)) for text in texts]
-
-    def cached(self, text: str) -> int:
-        """Tokens of ``text``, remembered: for strings that recur (roles, system messages, templates)."""
-        count = self._cache.get(text)
-        if count is None:
-            count = self._cache[text] = self.text(text)
-        return count
 
     def overhead(self, role: str) -> int:
         """What one message of ``role`` costs besides its content."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ftplug.errors import FtplugError
+from ftplug.tokens import CachedCounts
 
 _PROBE = "probe"
 _ROLES = ("system", "user", "assistant")
@@ -25,7 +26,7 @@ def chat_prompt(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> str:
     return str(tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=False))
 
 
-class LocalTokenCounter:
+class LocalTokenCounter(CachedCounts):
     """Counts a chat prompt's tokens for one local model; the same methods as :class:`ftplug.tokens.TokenCounter`.
 
     :param tokenizer: the model's Hugging Face tokenizer, with a chat template.
@@ -33,8 +34,8 @@ class LocalTokenCounter:
     """
 
     def __init__(self, tokenizer: Any, model: str) -> None:
+        super().__init__()
         self.tokenizer, self.model = tokenizer, model
-        self._cache: dict[str, int] = {}
         self._overheads: dict[str, int] = {}
         probe = self.text(_PROBE)
         system_only = self._rendered([{"role": "system", "content": _PROBE}])
@@ -63,13 +64,6 @@ class LocalTokenCounter:
         if not texts:
             return []
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-
-    def cached(self, text: str) -> int:
-        """Tokens of ``text``, remembered: for strings that recur."""
-        count = self._cache.get(text)
-        if count is None:
-            count = self._cache[text] = self.text(text)
-        return count
 
     def overhead(self, role: str) -> int:
         """What the chat template adds around one message of ``role`` (the most of any role for others)."""

@@ -36,3 +36,13 @@ def sim_client(simulator):
     client = OpenAI(base_url=simulator.base_url, api_key="sk-test-simulator", max_retries=0)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny random-weight chat model (tests/tiny_model.py) with a tokenizer trained on the fortunes quotations,
+    built once per session: for the tests of local models (they need the local extra)."""
+    from tests.tiny_model import SYSTEM, build_tiny_chat_model, quotations
+
+    texts = [f"{e.input} {e.expected}" for e in quotations()] + [SYSTEM]
+    return build_tiny_chat_model(tmp_path_factory.mktemp("model") / "tiny", texts)

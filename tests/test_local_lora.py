@@ -4,7 +4,6 @@ a simulator variant."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -18,21 +17,8 @@ from ftplug.dataset import Example
 from ftplug.plugins.duckdb_store import DuckDBStore
 from ftplug.plugins.few_shot import FewShotBuilder
 from ftplug.plugins.local_lora import LocalLoRA
-from tests.helpers import EXAMPLE, fortunes_experiment, run_cli
-from tests.tiny_model import build_tiny_chat_model
-
-SYSTEM = "Name the topic: science, politics, computers, law or food."
-
-
-def _quotations() -> list[Example]:
-    with EXAMPLE.with_name("fortunes.csv").open(encoding="utf-8") as handle:
-        return [Example(id=row["id"], input=row["text"], expected=row["topic"]) for row in csv.DictReader(handle)]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    texts = [f"{e.input} {e.expected}" for e in _quotations()] + [SYSTEM]
-    return build_tiny_chat_model(tmp_path_factory.mktemp("model") / "tiny", texts)
+from tests.helpers import fortunes_experiment, run_cli
+from tests.tiny_model import SYSTEM, lora_variant, quotations
 
 
 def _context(examples: list[Example], store: DuckDBStore | None = None) -> TrainingContext:
@@ -49,7 +35,7 @@ def _trainer(model: Path, adapters: Path) -> LocalLoRA:
 
 
 def test_training_lowers_the_loss_and_records_the_job(tiny_model: Path, tmp_path: Path) -> None:
-    examples = _quotations()[::5]  # 60 quotations across the five topics
+    examples = quotations()[::5]  # 60 quotations across the five topics
     store = DuckDBStore(str(tmp_path / "r.duckdb"))
     trained = _trainer(tiny_model, tmp_path / "adapters").train(_context(examples, store))
     details = trained.details
@@ -68,7 +54,7 @@ def test_training_lowers_the_loss_and_records_the_job(tiny_model: Path, tmp_path
 def test_the_saved_adapter_reloads_to_the_same_answers_and_is_reused(tiny_model: Path, tmp_path: Path) -> None:
     from ftplug.plugins.local_generation import LocalGenerator
 
-    examples = _quotations()[1::5]
+    examples = quotations()[1::5]
     context = _context(examples)
     first = _trainer(tiny_model, tmp_path / "adapters").train(context)
     queries = examples[56:60]
@@ -127,7 +113,7 @@ def test_the_merged_export_answers_like_the_adapter(tiny_model: Path, tmp_path: 
     from ftplug.plugins.export_model_command import export_merged, find_adapter
     from ftplug.plugins.local_tokens import chat_prompt
 
-    examples = _quotations()[2::5]
+    examples = quotations()[2::5]
     context = _context(examples)
     trained = _trainer(tiny_model, tmp_path / "adapters").train(context)
     adapter, meta = find_adapter(trained.details["adapter"], str(tmp_path / "none.duckdb"), None)
@@ -144,7 +130,7 @@ def test_the_merged_export_answers_like_the_adapter(tiny_model: Path, tmp_path: 
 
 def test_finetune_show_and_events_read_a_local_job_from_the_store(tiny_model: Path, tmp_path: Path) -> None:
     store = DuckDBStore(str(tmp_path / "r.duckdb"))
-    trained = _trainer(tiny_model, tmp_path / "adapters").train(_context(_quotations()[3::5], store))
+    trained = _trainer(tiny_model, tmp_path / "adapters").train(_context(quotations()[3::5], store))
     store.close()
     job = trained.details["job_id"]
     shown = run_cli("finetune", "show", job, "--db", str(tmp_path / "r.duckdb"))
@@ -168,13 +154,7 @@ local = {{ device = "cpu" }}
 [[variants]]
 name = "few-shot"
 prompt = {{ builder = "few-shot", shots = 3, reserve_output = 4, system = "{SYSTEM}" }}
-[[variants]]
-name = "lora"
-train_size = 32
-trainer = {{ name = "local-lora", epochs = 2, learning_rate = 0.01, batch_size = 4, max_length = 160, \
-max_new_tokens = 4 }}
-prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
-''', encoding="utf-8")
+''' + lora_variant(batch_size=4), encoding="utf-8")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     trained = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                               "-m", "ftplug.cli", "train", str(experiment)],
@@ -208,3 +188,15 @@ def test_the_model_fingerprint_is_the_models_content_not_where_or_when_it_was_co
     assert model_fingerprint(str(copy)) == model_fingerprint(str(tiny_model))
     (copy / "config.json").write_text((copy / "config.json").read_text(encoding="utf-8") + " ", encoding="utf-8")
     assert model_fingerprint(str(copy)) != model_fingerprint(str(tiny_model))
+
+
+def test_training_on_the_cpu_is_deterministic_for_a_seed(tiny_model: Path, tmp_path: Path) -> None:
+    examples = quotations()[4::5]
+    first = _trainer(tiny_model, tmp_path / "one").train(_context(examples))
+    second = _trainer(tiny_model, tmp_path / "two").train(_context(examples))  # another folder: trained again
+    assert not second.details["reused_job"]
+    losses = [json.loads((Path(t.details["adapter"]) / "ftplug-adapter.json").read_text(encoding="utf-8"))["steps"]
+              for t in (first, second)]
+    assert losses[0] == losses[1] and len(losses[0]) == 24
+    assert [a.output for a in first.predict_many(examples[56:60])] == [a.output for a in second.predict_many(
+        examples[56:60])]

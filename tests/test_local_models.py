@@ -5,7 +5,6 @@ prompted and fine-tuned variants run in this process, labelled local."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -14,25 +13,11 @@ import pytest
 pytest.importorskip("peft", reason="the local extra is not installed: pip install torch==2.13.0 '.[local]'")
 pytest.importorskip("gguf", reason="the local extra is not installed: pip install torch==2.13.0 '.[local]'")
 
-from ftplug.dataset import Example
 from ftplug.errors import ConfigError
 from ftplug.experiment import experiment_from_dict
 from ftplug.local_models import LocalModelNotFound, locate_local_model
-from tests.helpers import EXAMPLE, fortunes_experiment, fresh_plugins, run_cli
-from tests.tiny_model import build_tiny_chat_model, write_gguf
-
-SYSTEM = "Name the topic: science, politics, computers, law or food."
-
-
-def _quotations() -> list[Example]:
-    with EXAMPLE.with_name("fortunes.csv").open(encoding="utf-8") as handle:
-        return [Example(id=row["id"], input=row["text"], expected=row["topic"]) for row in csv.DictReader(handle)]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    texts = [f"{e.input} {e.expected}" for e in _quotations()] + [SYSTEM]
-    return build_tiny_chat_model(tmp_path_factory.mktemp("model") / "tiny", texts)
+from tests.helpers import fortunes_experiment, fresh_plugins, run_cli
+from tests.tiny_model import SYSTEM, lora_variant, quotations, write_gguf
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +92,7 @@ def test_a_gguf_file_converts_once_into_a_folder_that_computes_what_the_original
     assert any("converting tiny.gguf" in line for line in lines) and "quantization_config" not in (
         folder / "config.json").read_text(encoding="utf-8")
     original, converted = (AutoTokenizer.from_pretrained(str(p)) for p in (tiny_model, folder))
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": _quotations()[0].input}]
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": quotations()[0].input}]
     text = original.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert converted.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) == text
     ids = original(text, add_special_tokens=False)["input_ids"]
@@ -130,7 +115,7 @@ def test_token_counts_and_the_window_come_from_the_models_own_tokenizer_and_conf
     from ftplug.plugins.few_shot import FewShotBuilder
     from ftplug.plugins.local_runtime import load_tokenizer
 
-    examples = _quotations()
+    examples = quotations()
     builder = FewShotBuilder(shots=12, system=SYSTEM)
     builder.prepare(examples[:100], f"local:{tiny_model}", 3)
     assert builder.window == 1024  # the tiny model's max_position_embeddings, not a catalogue's
@@ -156,7 +141,7 @@ def test_the_shared_prefix_cache_gives_the_answers_of_plain_generation(tiny_mode
     from ftplug.plugins.local_runtime import load_tokenizer
     from ftplug.plugins.local_tokens import chat_prompt
 
-    examples = _quotations()
+    examples = quotations()
     fixed = FewShotBuilder(shots=6, system=SYSTEM)
     fixed.prepare(examples[:100], f"local:{tiny_model}", 5)
     similar = FewShotBuilder(shots=3, system=SYSTEM, select="similar")  # shots differ: only the system is shared
@@ -201,13 +186,7 @@ prompt = {{ builder = "few-shot", shots = 0, reserve_output = 4, system = "{SYST
 [[variants]]
 name = "few-shot"
 prompt = {{ builder = "few-shot", shots = 8, reserve_output = 4, system = "{SYSTEM}" }}
-[[variants]]
-name = "lora"
-train_size = 32
-trainer = {{ name = "local-lora", epochs = 2, learning_rate = 0.01, batch_size = 8, max_length = 160, \
-max_new_tokens = 4 }}
-prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
-''', encoding="utf-8")
+''' + lora_variant(batch_size=8), encoding="utf-8")
     db = tmp_path / "r.duckdb"
     env = {"FTPLUG_MODEL_CACHE": str(tmp_path / "cache")}
     explained = run_cli("run", str(experiment), "--explain", "few-shot", cwd=tmp_path, env=env)
@@ -274,7 +253,7 @@ prompt = {{ builder = "few-shot", shots = 2, reserve_output = 4, system = "{SYST
 def test_ftplug_tokens_counts_with_a_local_models_own_tokenizer(tiny_model: Path, tmp_path: Path) -> None:
     from ftplug.plugins.local_runtime import load_tokenizer
 
-    text = _quotations()[7].input
+    text = quotations()[7].input
     (tmp_path / "q.txt").write_text(text, encoding="utf-8")
     done = run_cli("tokens", str(tmp_path / "q.txt"), "--model", f"local:{tiny_model}", "--json")
     assert done.returncode == 0, done.stderr

@@ -4,12 +4,35 @@ seconds on two CPU cores, and nothing downloaded."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from pathlib import Path
+
+from ftplug.dataset import Example
+from tests.helpers import EXAMPLE
+
+SYSTEM = "Name the topic: science, politics, computers, law or food."
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>{% endif %}")
 SPECIAL = ["<unk>", "<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+
+def quotations() -> list[Example]:
+    """The 300 real quotations of data/examples/fortunes.csv as examples (topic as the expected answer)."""
+    with EXAMPLE.with_name("fortunes.csv").open(encoding="utf-8") as handle:
+        return [Example(id=row["id"], input=row["text"], expected=row["topic"]) for row in csv.DictReader(handle)]
+
+
+def lora_variant(batch_size: int) -> str:
+    """A ``lora`` variant for experiment files on the tiny model: 32 training rows, two epochs, short answers."""
+    return f'''[[variants]]
+name = "lora"
+train_size = 32
+trainer = {{ name = "local-lora", epochs = 2, learning_rate = 0.01, batch_size = {batch_size}, max_length = 160, \
+max_new_tokens = 4 }}
+prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
+'''
 
 
 def build_tiny_chat_model(folder: Path, texts: Iterable[str], vocab_size: int = 400, seed: int = 0) -> Path:
