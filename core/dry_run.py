@@ -38,7 +38,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
     from ftplug.components import prompts_for
     from ftplug.costs import request_cost
     from ftplug.planning import training_rows
-    from ftplug.tokens import TokenCounter
+    from ftplug.tokens import prompt_counter
 
     estimates = []
     for variant in plan.variants:
@@ -46,8 +46,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
         if variant.error is not None:
             raise variant.error
         local_model = is_local_model(base_model)
-        builders_counter = getattr(variant.prompt, "counter", None) if local_model else None
-        counter = builders_counter if builders_counter is not None else TokenCounter(base_model)
+        counter = prompt_counter(base_model, variant.prompt)
         training_cost, detail, tuned = (0.0 if variant.spec.trainer.name == "none" else None), "none", False
         estimate_fn = getattr(variant.trainer, "estimate", None)
         train = training_rows(plan.splits, variant.spec.train_size)
@@ -86,14 +85,15 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
             completion_total += completion_tokens
             one = request_cost(model, prompt_tokens, completion_tokens)
             cost = None if one is None or cost is None else cost + one
-        local = detail.startswith("local")  # a third-party trainer without estimate: assumed to run locally
+        # a third-party trainer without estimate is assumed to run locally: no API cost
+        inference = 0.0 if detail.startswith("local") else cost
         if local_model:  # answered here: what it costs is its time, which only running it tells
-            cost, local = (None, False) if experiment.local_options.price_per_hour else (0.0, True)
+            inference = None if experiment.local_options.price_per_hour else 0.0
         n = len(plan.test)
         estimates.append(VariantEstimate(
             variant=variant.spec.name, trainer=variant.spec.trainer.name, training_cost_usd=training_cost,
             training_detail=detail, predictions=n, mean_prompt_tokens=prompt_total / n if n else 0.0,
-            mean_completion_tokens=completion_total / n if n else 0.0, inference_cost_usd=0.0 if local else cost))
+            mean_completion_tokens=completion_total / n if n else 0.0, inference_cost_usd=inference))
     return estimates
 
 

@@ -93,6 +93,18 @@ def host_of(base_url: str) -> str:
     return urlsplit(base_url).netloc or base_url
 
 
+def borrowed_name(endpoint: Endpoint, model: str) -> str | None:
+    """``MODEL at HOST`` when a server that is not OpenAI's answers under ``model`` and the user's own catalogue
+    does not price it: the name is OpenAI's, the model that answered is not, and its prices are not OpenAI's.
+    ``None`` when the name is the model's (OpenAI's API, the simulator, or a model the user's catalogue prices)."""
+    from ftplug.catalogue import default_catalogue
+
+    if endpoint.simulated or is_openai_endpoint(endpoint.base_url) or default_catalogue().is_users(model):
+        return None
+    assert endpoint.base_url is not None
+    return f"{model} at {host_of(endpoint.base_url)}"
+
+
 def wants_simulator(mode: Mode) -> bool:
     """Whether ``mode`` means the simulator: asked for, or ``auto`` with no ``OPENAI_API_KEY`` set."""
     return mode == "simulate" or (mode == "auto" and not os.environ.get("OPENAI_API_KEY"))

@@ -6,19 +6,18 @@ import re
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ftplug.components import Component, Kind
 from ftplug.errors import ConfigError
 from ftplug.local_models import (
-    DTYPES,
     LocalModelNotFound,
     LocalOptions,
-    check_device,
     is_local_model,
     locate_local_model,
+    read_local_options,
     remember_local_model,
 )
 from ftplug.registry import Registry
@@ -271,7 +270,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     reader.only_keys(model, "[model]", {"base", "catalogue", "local"})
     base_model = reader.value(model, "[model]", "base", str)
     _check_local_model(reader, base_model, path.parent, "[model] base")
-    local_options = _local_options(reader, model)
+    local_options = read_local_options(reader, model)
     catalogue_file = reader.value(model, "[model]", "catalogue", str, "")
     if catalogue_file:
         from ftplug.catalogue import use_catalogue_file
@@ -370,33 +369,6 @@ def _check_local_model(reader: _Reader, model: str, base_dir: Path, where: str) 
         remember_local_model(model, locate_local_model(model, base_dir))
     except LocalModelNotFound as error:
         raise reader.fail(where, str(error)) from None
-
-
-def _local_options(reader: _Reader, model: dict[str, Any]) -> LocalOptions:
-    """``[model] local = { device, dtype, batch_size, price_per_hour, prefix_cache }``: how local models run."""
-    if "local" not in model:
-        return LocalOptions()
-    table = model["local"]
-    where = "[model] local"
-    if not isinstance(table, dict):
-        raise reader.fail(where, 'must be a table such as { device = "auto", batch_size = 8, price_per_hour = 0.5 }')
-    defaults = LocalOptions()
-    reader.only_keys(table, where, set(asdict(defaults)))
-    device = reader.value(table, where, "device", str, defaults.device)
-    if (problem := check_device(device)) is not None:
-        raise reader.fail(f"{where} device", problem)
-    dtype = reader.value(table, where, "dtype", str, defaults.dtype)
-    if dtype not in DTYPES:
-        raise reader.fail(f"{where} dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    batch_size = reader.value(table, where, "batch_size", int, defaults.batch_size)
-    if not 1 <= batch_size <= 4096:
-        raise reader.fail(f"{where} batch_size", f"must be between 1 and 4096, got {batch_size}")
-    price = float(reader.value(table, where, "price_per_hour", (int, float), defaults.price_per_hour))
-    if not 0 <= price < 1e6:
-        raise reader.fail(f"{where} price_per_hour", f"must be a price in USD ≥ 0, got {price!r}")
-    prefix_cache = reader.value(table, where, "prefix_cache", bool, defaults.prefix_cache)
-    return LocalOptions(device=device, dtype=dtype, batch_size=batch_size, price_per_hour=price,
-                        prefix_cache=prefix_cache)
 
 
 RUN_DEFAULTS: dict[str, Any] = {"concurrency": 32, "rpm": None, "tpm": None, "max_attempts": 5, "backoff": 0.5}

@@ -10,7 +10,7 @@ from ftplug.experiment import Experiment
 from ftplug.local_models import is_local_model
 from ftplug.run_options import RunOptions
 from ftplug.runner import ExperimentRunner
-from ftplug.tokens import TokenCounter, count_message_tokens
+from ftplug.tokens import count_message_tokens, prompt_counter
 
 
 def explain_variant(experiment: Experiment, variant_name: str, options: RunOptions, hooks: Any) -> str:
@@ -28,9 +28,7 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
     messages = variant.prompt.build(example)
     model = experiment.model_for(variant.spec)
     local = is_local_model(model)
-    # a local model counts with its own tokenizer and chat template: the builder's counter, which budgeted it
-    counter = getattr(variant.prompt, "counter", None) if local else None
-    counter = counter if counter is not None else TokenCounter(model)
+    counter = prompt_counter(model, variant.prompt)
     lines = [f"Variant {variant_name!r}: trainer {variant.spec.trainer.name}, prompt builder "
              f"{variant.spec.prompt.name}; first test example {example.id!r} (expected: {example.expected!r})",
              f"Model for counting: {model}", ""]

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ftplug.errors import FtplugError
 
@@ -53,11 +53,6 @@ class LocalSource:
 
     kind: Literal["folder", "gguf", "hub"]
     location: str
-
-    @property
-    def reference(self) -> str:
-        """The ``local:`` name that points at exactly this source."""
-        return LOCAL_PREFIX + self.location
 
 
 class LocalModelNotFound(FtplugError):
@@ -181,3 +176,31 @@ def check_device(device: str) -> str | None:
     if device in DEVICES or re.fullmatch(r"cuda:\d+", device):
         return None
     return f"must be auto, cpu, cuda, cuda:N or mps, got {device!r}"
+
+
+def read_local_options(reader: Any, model: dict[str, Any]) -> LocalOptions:
+    """``[model] local = { device, dtype, batch_size, price_per_hour, prefix_cache }`` of the experiment file's
+    ``[model]`` table, checked with ``reader`` (the experiment loader's, whose errors name file, table and key)."""
+    if "local" not in model:
+        return LocalOptions()
+    table = model["local"]
+    where = "[model] local"
+    if not isinstance(table, dict):
+        raise reader.fail(where, 'must be a table such as { device = "auto", batch_size = 8, price_per_hour = 0.5 }')
+    defaults = LocalOptions()
+    reader.only_keys(table, where, set(asdict(defaults)))
+    device = reader.value(table, where, "device", str, defaults.device)
+    if (problem := check_device(device)) is not None:
+        raise reader.fail(f"{where} device", problem)
+    dtype = reader.value(table, where, "dtype", str, defaults.dtype)
+    if dtype not in DTYPES:
+        raise reader.fail(f"{where} dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    batch_size = reader.value(table, where, "batch_size", int, defaults.batch_size)
+    if not 1 <= batch_size <= 4096:
+        raise reader.fail(f"{where} batch_size", f"must be between 1 and 4096, got {batch_size}")
+    price = float(reader.value(table, where, "price_per_hour", (int, float), defaults.price_per_hour))
+    if not 0 <= price < 1e6:
+        raise reader.fail(f"{where} price_per_hour", f"must be a price in USD ≥ 0, got {price!r}")
+    prefix_cache = reader.value(table, where, "prefix_cache", bool, defaults.prefix_cache)
+    return LocalOptions(device=device, dtype=dtype, batch_size=batch_size, price_per_hour=price,
+                        prefix_cache=prefix_cache)

@@ -13,30 +13,36 @@ from ftplug.durations import duration
 
 SIMULATED_NOTICE = ("SIMULATED: these answers come from ftplug's offline simulator, not from a real model; "
                     "they show the pipeline working, not how any model performs.")
-SOURCES = {"simulated": "the offline simulator", "local": "a model run in this process", "live": "an API"}
+SOURCES = {"simulated": "the offline simulator", "local": "a model in this process", "live": "an API"}
+SOURCES_LEGEND = "answered by: " + ", ".join(f"{name} = {meaning}" for name, meaning in SOURCES.items())
+
+
+def simulated_variants(analysis: dict[str, Any]) -> tuple[list[str], bool]:
+    """The variants the simulator answered, and whether they are all of them (``False`` when there are none)."""
+    variants = analysis.get("variants") or []
+    simulated = [v["variant"] for v in variants if v.get("simulated")]
+    return simulated, bool(simulated) and len(simulated) == len(variants)
 
 
 def simulated_notice(analysis: dict[str, Any]) -> str | None:
     """The warning a report carries when some or all of its variants were answered by the simulator, naming
     them when not all were; ``None`` when none was."""
-    variants = analysis.get("variants") or []
-    simulated = [v["variant"] for v in variants if v.get("simulated")]
+    simulated, everything = simulated_variants(analysis)
     if not simulated:
         return None
-    if len(simulated) == len(variants):
+    if everything:
         return SIMULATED_NOTICE
-    real = [f"{v['variant']} ({v.get('source', 'live')})" for v in variants if not v.get("simulated")]
+    real = [f"{v['variant']} ({v.get('source', 'live')})" for v in analysis["variants"] if not v.get("simulated")]
     return (f"SIMULATED: the answers of {', '.join(simulated)} come from ftplug's offline simulator, not from a real "
             f"model, and show the pipeline working, not how any model performs; {', '.join(real)} are real.")
 
 
 def title_label(analysis: dict[str, Any]) -> str:
     """`` [SIMULATED]`` when every variant was simulated, `` [partly SIMULATED]`` when some were, else empty."""
-    variants = analysis.get("variants") or []
-    simulated = sum(1 for v in variants if v.get("simulated"))
+    simulated, everything = simulated_variants(analysis)
     if not simulated:
         return ""
-    return " [SIMULATED]" if simulated == len(variants) else " [partly SIMULATED]"
+    return " [SIMULATED]" if everything else " [partly SIMULATED]"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -76,8 +82,7 @@ def render_text(analysis: dict[str, Any]) -> str:
         return "No runs stored yet: run `ftplug run EXPERIMENT.toml` first."
     scorers = list(analysis["scorers"])
     title = f"Experiment {analysis['experiment']}" + title_label(analysis)
-    out = [title, "values with 95% bootstrap confidence intervals; answered by: simulated = the offline simulator, "
-                  "local = a model in this process, live = an API", ""]
+    out = [title, f"values with 95% bootstrap confidence intervals; {SOURCES_LEGEND}", ""]
     header = ["variant", "model", "answered by", "status", "n", "errors", *scorers, "$ / 1k", "latency ms (p95)",
               "prompt tok"]
     lines = [[v["variant"], v["model"], v.get("source", "-"), v["status"], _fmt(v["predictions"]), _fmt(v["errors"]),

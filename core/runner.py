@@ -10,13 +10,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ftplug.catalogue import default_catalogue
 from ftplug.component_guard import ComponentError
 from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits
 from ftplug.durations import duration
-from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, endpoint_label, host_of, is_openai_endpoint
+from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, borrowed_name, endpoint_label
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.local_models import is_local_model
@@ -201,14 +200,15 @@ class ExperimentRunner:
                     self._record(run, example, answer, **measured)))
                 if trained.report is not None:
                     summary.details["local"] = dict(trained.report())
-            elif self.options.batch:
-                self._label_foreign_endpoint(run, trained.model, self._endpoint_for(trained, spec))
-                summary.details["batch"] = self._predict_in_batches(trained.model, variant, test, todo, run, sink,
-                                                                    self._endpoint_for(trained, spec))
             else:
-                self._label_foreign_endpoint(run, trained.model, self._endpoint_for(trained, spec))
-                summary.details["requests"] = asyncio.run(self._predict_remotely(
-                    trained.model, variant, todo, run, sink, self._endpoint_for(trained, spec)))
+                answering = self._endpoint_for(trained, spec)
+                self._label_foreign_endpoint(run, trained.model, answering)
+                if self.options.batch:
+                    summary.details["batch"] = self._predict_in_batches(trained.model, variant, test, todo, run,
+                                                                        sink, answering)
+                else:
+                    summary.details["requests"] = asyncio.run(self._predict_remotely(
+                        trained.model, variant, todo, run, sink, answering))
             summary.status = "succeeded"
             if hasattr(variant.prompt, "report"):
                 summary.details["prompt"] = variant.prompt.report()
@@ -241,13 +241,13 @@ class ExperimentRunner:
         return summary
 
     def _label_foreign_endpoint(self, run: RunInfo, model: str, endpoint: Endpoint) -> None:
-        """A server that is not OpenAI's answering under an OpenAI model's name is not that model: the run is
-        named ``MODEL at HOST`` and left unpriced, unless the user's own catalogue prices ``model``."""
-        if endpoint.simulated or is_openai_endpoint(endpoint.base_url) or default_catalogue().is_users(model):
+        """A run answered under a name the server only borrows (:func:`ftplug.endpoint.borrowed_name`) is
+        named for where it was answered, and left unpriced."""
+        name = borrowed_name(endpoint, model)
+        if name is None:
             return
-        assert endpoint.base_url is not None
         self._unpriced.add(run.run_id)
-        self.store.set_model(run.run_id, f"{model} at {host_of(endpoint.base_url)}")
+        self.store.set_model(run.run_id, name)
         self.log(f"{run.variant}: {endpoint.base_url} is not OpenAI's API: its answers are not priced as {model} "
                  "(give the model's prices in a catalogue file, [model] catalogue, to price them)")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ftplug.analysis import PARSE_FAILURE_CAVEAT, SMALL_SAMPLE
 from ftplug.baseline_margins import flags
+from ftplug.report import simulated_variants
 
 NUMERIC_AGGREGATES = ("rmse",)
 
@@ -77,8 +78,8 @@ def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, A
                          f"({_usd(row['training_cost_usd'])} training, saving "
                          f"{_usd((row['prompted_per_prediction'] - row['fine_tuned_per_prediction']) * 1000)} "
                          "per 1,000).")
-    simulated = [v["variant"] for v in analysis["variants"] if v.get("simulated")]
-    if simulated and len(simulated) == len(analysis["variants"]):
+    simulated, everything = simulated_variants(analysis)
+    if everything:
         caveats.append("SIMULATED: these results come from the offline simulator and say nothing about a real "
                        "model's accuracy or cost.")
     elif simulated:

@@ -83,7 +83,7 @@ def export_model(source: str, out: Path, db: str, experiment: str | None, adapte
         else:
             export_merged(adapter, meta, out)
     except ImportError as error:
-        from ftplug.plugins.local_lora import INSTALL_HINT
+        from ftplug.plugins.local_runtime import INSTALL_HINT
 
         raise FtplugError(f"{INSTALL_HINT} ({error.name} is missing)") from None
     (out / "ftplug-export.json").write_text(json.dumps({

@@ -28,10 +28,9 @@ from ftplug import hookimpl
 from ftplug.components import Option, TrainedModel, TrainingContext
 from ftplug.errors import ConfigError, FtplugError
 from ftplug.local_models import check_device, is_local_model
+from ftplug.plugins.local_runtime import INSTALL_HINT, is_main_process
 
 META_FILE = "ftplug-adapter.json"  # written last: its presence means the adapter is complete
-INSTALL_HINT = ("local-lora needs PyTorch, transformers and peft: pip install torch==2.13.0 'ftplug[local]' "
-                "(a CPU build; any torch ≥ 2.13 works)")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -118,7 +117,7 @@ class LocalLoRA:
             encoded = [encode_conversation(tokenizer, c, settings.max_length) for c in train]
             held_out = [encode_conversation(tokenizer, c, settings.max_length) for c in validation]
             partial = adapter.with_name(adapter.name + ".partial")
-            if os.environ.get("RANK", "0") == "0":  # what an interrupted training left (the main process's to clear)
+            if is_main_process():  # what an interrupted training left (the main process's to clear)
                 shutil.rmtree(partial, ignore_errors=True)
             log = train_adapter(network, tokenizer.pad_token_id, encoded, held_out, settings, device, partial,
                                 context.log)
@@ -135,7 +134,8 @@ class LocalLoRA:
             os.replace(partial, adapter)  # complete adapters only: an interrupted training leaves a .partial
         job_id = f"lora-{key[:24]}"
         _remember(context, job_id, key, meta, price)
-        generator = LocalGenerator(folder, context.prompt.build, device=device, adapter=adapter,
+        generator = LocalGenerator(folder, context.prompt.build, device=device, dtype=context.local_options.dtype,
+                                   adapter=adapter,
                                    max_new_tokens=self.max_new_tokens, max_length=self.max_length,
                                    temperature=context.temperature, seed=context.seed,
                                    prefix_cache=context.local_options.prefix_cache, revision=self.revision)

@@ -9,6 +9,7 @@ weights of a base model answered without an adapter are shared by the variants t
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import warnings
@@ -23,8 +24,8 @@ from ftplug.local_models import locate_local_model
 if TYPE_CHECKING:
     from ftplug.plugins.local_tokens import LocalTokenCounter
 
-INSTALL_HINT = ("local models need PyTorch, transformers and peft: pip install torch==2.13.0 'ftplug[local]' "
-                "(a CPU build; any torch ≥ 2.13 works)")
+INSTALL_HINT = ("local models and local-lora need PyTorch, transformers and peft: pip install torch==2.13.0 "
+                "'ftplug[local]' (a CPU build; any torch ≥ 2.13 works)")
 
 _lock = threading.Lock()
 _shared: dict[tuple[str, str, str, str], Any] = {}  # (folder, revision, device, dtype) → loaded network
@@ -67,6 +68,12 @@ def loading_options(folder: str, revision: str = "") -> dict[str, Any]:
     if not Path(folder).is_dir():
         options["local_files_only"] = True
     return options
+
+
+def is_main_process() -> bool:
+    """Whether this is the main process of a distributed launch (``accelerate launch``, ``torchrun``: they
+    set ``RANK`` and ``LOCAL_RANK``), or the only process: the one that writes and speaks."""
+    return os.environ.get("RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") in ("0", "")
 
 
 def require_local_stack() -> None:
@@ -166,9 +173,3 @@ def shared_network(folder: str, device: str, dtype: Any, revision: str = "") -> 
             _shared.clear()
             _shared[key] = load_network(folder, device, dtype, revision)
         return _shared[key]
-
-
-def release_shared_networks() -> None:
-    """Forget the shared weights (their memory is freed once no generator holds them)."""
-    with _lock:
-        _shared.clear()

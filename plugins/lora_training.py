@@ -21,7 +21,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from ftplug.plugins.local_runtime import quiet_libraries
+from ftplug.plugins.local_runtime import load_tokenizer, loading_options, quiet_libraries
 from ftplug.plugins.lora_data import IGNORED, Encoded
 
 
@@ -66,18 +66,11 @@ class TrainingLog:
     main_process: bool = True  # false in the other processes of a distributed training
     processes: int = 1
 
-    @property
-    def total_steps(self) -> int:
-        """Optimiser steps taken."""
-        return len(self.steps)
-
 
 def load_for_training(folder: str, device: str, revision: str = "") -> tuple[Any, Any]:
     """The base model for training (float32 on the CPU, the checkpoint's dtype on a GPU) and its tokenizer;
     the Trainer places it on its device."""
     from transformers import AutoModelForCausalLM
-
-    from ftplug.plugins.local_runtime import load_tokenizer, loading_options
 
     extra = loading_options(folder, revision)
     with quiet_libraries():

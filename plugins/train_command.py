@@ -10,17 +10,11 @@ other processes stay silent.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from ftplug import hookimpl
-
-
-def _main_process() -> bool:
-    """Whether this is the main process of a distributed launch (or the only process)."""
-    return os.environ.get("RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") in ("0", "")
 
 
 @click.command("train")
@@ -36,9 +30,10 @@ def train(experiment: Path, variants: tuple[str, ...]) -> None:
     from ftplug.experiment import load_experiment
     from ftplug.planning import make_plan, training_rows
     from ftplug.plugin_manager import get_plugins
+    from ftplug.plugins.local_runtime import is_main_process
     from ftplug.run_options import run_options_for
 
-    main = _main_process()
+    main = is_main_process()
 
     def say(line: str) -> None:
         if main:
