@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ftplug import hookimpl
+from ftplug.errors import InputError
 
 
 class _Counts:
@@ -37,20 +38,44 @@ class _Counts:
         return self.counter.messages(messages)
 
 
-def _file_stats(text: str, counts: _Counts, model: str, path: str) -> dict[str, Any]:
-    from ftplug.chat_format import check_example
-
-    lines = text.splitlines()
-    records = []
-    for line in lines:
+def _conversations(lines: list[str], path: str) -> list[list[dict[str, Any]]] | None:
+    """The conversations of a chat JSONL file (every record with a ``messages`` list is one, assistant reply or
+    not: a prompt to send counts as well as a training example), or ``None`` when no line is one (plain text)."""
+    records: list[tuple[int, Any]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
-            records.append(json.loads(line) if line.strip() else None)
-        except json.JSONDecodeError:
-            records = []
-            break
-    is_chat = bool(records) and all(r is None or not check_example(r) for r in records)
-    if is_chat:
-        per_line = [counts.chat(r["messages"]) for r in records if r is not None]
+            records.append((number, json.loads(line)))
+        except json.JSONDecodeError as error:
+            records.append((number, error))
+    if not any(_is_conversation(record) for _, record in records):
+        return None
+    conversations = []
+    for number, record in records:
+        if isinstance(record, json.JSONDecodeError):
+            raise InputError(f"not JSON ({record.msg} at column {record.colno}), in a chat JSONL file",
+                             path=path, where=number)
+        if not _is_conversation(record):
+            raise InputError("no \"messages\" list, though other lines of this file are conversations",
+                             path=path, where=number)
+        odd = next((m for m in record["messages"] if not isinstance(m, dict)), None)
+        if odd is not None:
+            raise InputError(f"\"messages\" holds {type(odd).__name__} {json.dumps(odd)[:40]}, not a message "
+                             "object", path=path, where=number)
+        conversations.append(record["messages"])
+    return conversations
+
+
+def _is_conversation(record: Any) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("messages"), list)
+
+
+def _file_stats(text: str, counts: _Counts, model: str, path: str) -> dict[str, Any]:
+    lines = text.splitlines()
+    conversations = _conversations(lines, path)
+    if conversations is not None:
+        per_line = [counts.chat(messages) for messages in conversations]
         prompt_tokens = max(per_line, default=0)
         total = sum(per_line)
         unit = "conversation"
@@ -59,8 +84,8 @@ def _file_stats(text: str, counts: _Counts, model: str, path: str) -> dict[str, 
         per_line = [counts.text(line) for line in lines]
         prompt_tokens = counts.chat([{"role": "user", "content": text}])
         unit = "line"
-    return {"file": path, "model": model, "kind": "chat JSONL" if is_chat else "text", "tokens": total,
-            "units": len(per_line), "unit": unit, "largest_unit": max(per_line, default=0),
+    return {"file": path, "model": model, "kind": "text" if conversations is None else "chat JSONL",
+            "tokens": total, "units": len(per_line), "unit": unit, "largest_unit": max(per_line, default=0),
             "prompt_tokens": prompt_tokens}
 
 
@@ -74,7 +99,6 @@ def tokens(source: Any, model: str, as_json: bool) -> None:
     model's context window as one prompt (or per conversation, for JSONL) and what sending it would cost."""
     from ftplug.catalogue import default_catalogue
     from ftplug.costs import request_cost
-    from ftplug.errors import InputError
 
     try:
         text = source.read()
@@ -104,7 +128,7 @@ def tokens(source: Any, model: str, as_json: bool) -> None:
         click.echo(json.dumps(stats, indent=2))
         return
     click.echo(f"{stats['file']}: {stats['tokens']:,} tokens ({encoding}, {stats['kind']}, {stats['units']:,} "
-               f"{stats['unit']}s, largest {stats['largest_unit']:,})")
+               f"{stats['unit']}{'' if stats['units'] == 1 else 's'}, largest {stats['largest_unit']:,})")
     verdict = "fits" if fits else f"does NOT fit (over by {stats['prompt_tokens'] - window:,})"
     what = "the largest conversation" if stats["kind"] == "chat JSONL" else "as one user message"
     name = f"{model} ({info.id})" if info is not None else f"{model} (local, its chat template)"

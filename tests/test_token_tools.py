@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ftplug.tokens import count_message_tokens, count_text_tokens
 from tests.helpers import EXAMPLE, run_cli
+from tests.test_tokens import COOKBOOK_MESSAGES
 
 
 def test_tokens_of_a_text_file_match_tiktoken(tmp_path: Path) -> None:
@@ -29,6 +32,26 @@ def test_tokens_of_chat_jsonl_counts_each_conversation(tmp_path: Path) -> None:
     stats = json.loads(result.stdout)
     per = [count_message_tokens(m, "gpt-4o-mini") for m in conversations]
     assert (stats["kind"], stats["tokens"], stats["largest_unit"]) == ("chat JSONL", sum(per), max(per))
+
+
+@pytest.mark.parametrize(("model", "expected"), [("gpt-4o-mini", 124), ("gpt-3.5-turbo", 129)])
+def test_tokens_counts_a_prompt_without_an_assistant_reply_as_a_conversation(
+        tmp_path: Path, model: str, expected: int) -> None:
+    path = tmp_path / "prompt.jsonl"
+    path.write_text(json.dumps({"messages": COOKBOOK_MESSAGES}) + "\n", encoding="utf-8")
+    result = run_cli("tokens", str(path), "--model", model)
+    assert result.returncode == 0, result.stderr
+    assert f": {expected:,} tokens (" in result.stdout and "chat JSONL, 1 conversation," in result.stdout
+    assert f"the largest conversation is {expected:,} prompt tokens" in result.stdout
+
+
+def test_tokens_names_the_line_of_a_chat_file_that_is_not_a_conversation(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps({"messages": COOKBOOK_MESSAGES}) + "\n\n" + json.dumps({"prompt": "hi"}) + "\n",
+                    encoding="utf-8")
+    result = run_cli("tokens", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{path}:3: no \"messages\" list" in result.stderr
 
 
 def test_tokens_refuses_an_unknown_model_in_one_line(tmp_path: Path) -> None:
