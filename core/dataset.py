@@ -65,16 +65,30 @@ class Splits:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
+def split_size_problem(value: Any) -> str | None:
+    """What is wrong with a ``[split]`` size, or ``None``: a float is a fraction of the dataset (0 to 1, where
+    1.0 is all of it), an integer a count of examples (TOML keeps the two apart: ``1`` is one, ``1.0`` all)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a fraction such as 0.2 or a count such as 60, got {value!r}"
+    if isinstance(value, float) and not 0 <= value <= 1:
+        hint = f" (for a count of examples write the integer {int(value)})" if value > 1 and value.is_integer() \
+            else ""
+        return f"a fraction (a float) must be from 0 to 1, got {value!r}{hint}"
+    if value < 0:
+        return f"a count of examples (an integer) cannot be negative, got {value!r}"
+    return None
+
+
 def _split_size(value: float | int, total: int, name: str, config_path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"must be a fraction below 1 or a count, got {value!r}", path=config_path,
-                          where=f"[split] {name}")
-    if isinstance(value, float) and value < 1:
-        return round(total * value)
-    if isinstance(value, float) and not value.is_integer():
-        raise ConfigError(f"must be a fraction below 1 or a whole count, got {value!r}", path=config_path,
-                          where=f"[split] {name}")
-    return int(value)
+    problem = split_size_problem(value)
+    if problem is not None:
+        raise ConfigError(problem, path=config_path, where=f"[split] {name}")
+    return round(total * value) if isinstance(value, float) else value
+
+
+def _described(value: float | int, count: int) -> str:
+    """A split size as written and what it came to: ``60``, or ``0.2 of the dataset = 60``."""
+    return f"{value} of the dataset = {count}" if isinstance(value, float) else str(count)
 
 
 SPOOL_ABOVE = 100_000  # datasets larger than this many examples go to a file on disk, not memory
@@ -94,7 +108,7 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
     are read once; past ``SPOOL_ABOVE`` they are kept in a file on disk, and the test split is then read
     from there each time it is iterated (memory stays flat however large it is).
 
-    :param test: a fraction (< 1) or a count of examples for the test split.
+    :param test: a fraction (a float, 0 to 1) or a count (an integer) of examples for the test split.
     :param validation: the same for the validation split; the rest is the training split.
     :param source: the dataset's file, named in errors (no examples, duplicate ids).
     :raises DataError: for an empty dataset or two examples with the same id.
@@ -143,7 +157,8 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
                           where="[split] test")
     if n_test + n_validation >= total:
         raise ConfigError(
-            f"test ({n_test}) + validation ({n_validation}) leave no training examples out of {total}",
+            f"test ({_described(test, n_test)}) + validation ({_described(validation, n_validation)}) leave no "
+            f"training examples out of {total}",
             path=config_path, where="[split]")
     test_order = order[:n_test]
     return Splits(
@@ -192,8 +207,9 @@ def split_chronologically(examples: Iterable[Example], *, test: float | int, val
     validation_part = earlier[len(earlier) - n_validation:] if n_validation else []
     train_part = _before(earlier[:len(earlier) - len(validation_part)], validation_part) if validation_part else earlier
     if not train_part:
-        raise ConfigError(f"test ({n_test}) + validation ({n_validation}) leave no training windows out of {total} "
-                          "once windows overlapping a later split are dropped", path=config_path, where="[split]")
+        raise ConfigError(f"test ({_described(test, n_test)}) + validation ({_described(validation, n_validation)}) "
+                          f"leave no training windows out of {total} once windows overlapping a later split are "
+                          "dropped", path=config_path, where="[split]")
     return Splits(train=tuple(train_part), validation=tuple(validation_part), test=tuple(test_part),
                   method="chronological", dropped=total - len(test_part) - len(validation_part) - len(train_part))
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ftplug.components import Component, Kind
+from ftplug.dataset import split_size_problem
 from ftplug.errors import ConfigError
 from ftplug.local_models import (
     LocalModelNotFound,
@@ -262,6 +263,10 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     reader.only_keys(split, "[split]", {"test", "validation", "method"})
     test_split = reader.value(split, "[split]", "test", (int, float), 0.2)
     validation_split = reader.value(split, "[split]", "validation", (int, float), 0.1)
+    for key, size in (("test", test_split), ("validation", validation_split)):
+        problem = split_size_problem(size)
+        if problem is not None:
+            raise reader.fail(f"[split] {key}", problem)
     split_method = reader.value(split, "[split]", "method", str, "")
     if split_method not in ("", *SPLIT_METHODS):
         raise reader.fail("[split] method", f"must be one of {', '.join(SPLIT_METHODS)}, got {split_method!r}")

@@ -43,6 +43,15 @@ def test_split_refuses_sizes_that_leave_nothing_to_train_on() -> None:
         split_dataset(_examples(3), seed=0, test=0.1, validation=0)
 
 
+def test_a_float_size_is_a_fraction_and_an_integer_a_count() -> None:
+    assert len(split_dataset(_examples(10), seed=0, test=1, validation=0).test) == 1
+    assert len(split_dataset(_examples(10), seed=0, test=0.5, validation=0).test) == 5
+    with pytest.raises(ConfigError, match=r"test \(1\.0 of the dataset = 10\) .* leave no training examples"):
+        split_dataset(_examples(10), seed=0, test=1.0, validation=0)
+    with pytest.raises(ConfigError, match="write the integer 3"):
+        split_dataset(_examples(10), seed=0, test=3.0, validation=0)
+
+
 def test_duplicate_ids_are_refused_with_the_line() -> None:
     examples = [Example("a", "x", "1", {"line": 2}), Example("b", "z", "1", {"line": 3}),
                 Example("a", "y", "2", {"line": 5})]
