@@ -91,7 +91,8 @@ def add_routes(router: Router, state: State) -> None:
             if job.examples:
                 _resolve(job, requested)
             state.jobs[job.id] = job
-            return job.to_api(state.clock.now(), state)
+            # The answer is the job as it was created, as the API's is, however fast the clock runs after.
+            return job.to_api(job.created, state)
 
     def get(job_id: str) -> Job:
         job = state.jobs.get(job_id)

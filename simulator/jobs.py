@@ -72,7 +72,7 @@ class Job:
         """The status at time ``now``."""
         if self.cancelled_at is not None and now >= self.cancelled_at:
             return "cancelled"
-        if now < self.validated_at:
+        if now < self.validated_at or now <= self.created:  # at creation a job is always being validated
             return "validating_files"
         if self.error is not None:
             return "failed"

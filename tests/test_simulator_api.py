@@ -106,6 +106,35 @@ def test_fine_tuning_job_lifecycle(simulator, sim_client) -> None:
         sim_client.models.retrieve(done.fine_tuned_model)
 
 
+class _RacingClock:
+    """A clock that moves an hour on every reading: whatever the job does after its creation happens at once."""
+
+    def __init__(self) -> None:
+        self.seconds = 1_767_225_600.0
+
+    def now(self) -> float:
+        self.seconds += 3600
+        return self.seconds
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_creating_a_job_answers_the_job_as_created_however_fast_time_runs(valid: bool) -> None:
+    from openai import OpenAI
+
+    from ftplug.simulator import Simulator
+
+    lines = _training_lines(12) if valid else b'{"messages": [{"role": "user", "content": "no answer"}]}\n' * 10
+    with Simulator(seed=0, clock=_RacingClock()) as simulator:
+        client = OpenAI(base_url=simulator.base_url, api_key="sk-test-simulator", max_retries=0)
+        training = client.files.create(file=("t.jsonl", lines), purpose="fine-tune")
+        created = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
+        later = client.fine_tuning.jobs.retrieve(created.id)
+        client.close()
+    assert created.status == "validating_files" and created.fine_tuned_model is None and created.error is None
+    assert created.finished_at is None and created.trained_tokens is None
+    assert later.status == ("succeeded" if valid else "failed")
+
+
 def test_a_bad_training_file_fails_the_job_naming_the_line(simulator, sim_client) -> None:
     content = _training_lines(12).split(b"\n")
     content[4] = b'{"messages": [{"role": "user", "content": "no answer here"}]}'
