@@ -16,21 +16,32 @@ import click
 
 from ftplug import __version__
 from ftplug.errors import FtplugError
+from ftplug.lazy_commands import LazyGroup
 
 DEFAULT_DB = "ftplug.duckdb"
 
 
-class PluginGroup(click.Group):
-    """A click group that adds plugin-contributed commands the first time commands are listed or looked up."""
+class PluginGroup(LazyGroup):
+    """ftplug's top-level group: plugin commands are added the first time commands are listed or one is not
+    found among the core's. The built-in ones are declared lazily (``ftplug.plugins.commands``); when no
+    third-party plugin is there to load, that declaration is all there is, and no other plugin is loaded."""
 
     _plugins_added = False
 
     def _add_plugin_commands(self) -> None:
-        if not self._plugins_added:
-            self._plugins_added = True
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from ftplug.plugin_sources import blocked, third_party_plugins_to_load
+
+        if third_party_plugins_to_load():
             from ftplug.plugin_manager import get_plugins
 
-            get_plugins().call_each("ftplug_register_commands", cli=self)
+            get_plugins(commands_only=True).call_each("ftplug_register_commands", cli=self)
+        elif "commands" not in blocked():
+            from ftplug.plugins.command_table import declare_commands  # what the plugin `commands` does
+
+            declare_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands()
@@ -46,7 +57,7 @@ class PluginGroup(click.Group):
 
 def _add_plugin_files(paths: tuple[str, ...]) -> None:
     if paths:
-        from ftplug.plugin_manager import add_plugin_files
+        from ftplug.plugin_sources import add_plugin_files
 
         add_plugin_files(paths)
 
@@ -331,13 +342,7 @@ def export(folder: Path, db: str, fmt: str) -> None:
                 click.echo(f"wrote {target}")
 
 
-def _add_core_groups() -> None:
-    from ftplug.plugins_cli import plugins
-
-    cli.add_command(plugins)
-
-
-_add_core_groups()
+cli.add_lazy_command("plugins", "ftplug.plugins_cli:plugins", "Inspect installed plugins, or start a new one.")
 
 
 def _out_of_memory(error: BaseException) -> bool:

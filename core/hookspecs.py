@@ -78,7 +78,12 @@ def ftplug_register_scorers(register: Register) -> None:
 def ftplug_register_commands(cli: click.Group) -> None:
     """Add commands to the ``ftplug`` command-line interface.
 
-    :param cli: the top-level click group; call ``cli.add_command(...)`` or decorate with ``@cli.command()``.
+    Called when the commands are listed (``ftplug --help``) or one is not found among the core's. Declaring a
+    command lazily keeps listing fast: ``cli.add_lazy_command("greet", "my_plugin.cli:greet", "Say hello.")``
+    names it, gives the one line ``--help`` shows, and imports ``my_plugin.cli`` only when ``ftplug greet``
+    runs. ``cli.add_command(...)`` and ``@cli.command()`` work too, importing the command with the plugin.
+
+    :param cli: the top-level click group (a :class:`ftplug.lazy_commands.LazyGroup`).
     """
 
 

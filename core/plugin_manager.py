@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -29,9 +28,8 @@ import pluggy
 
 from ftplug import __version__, hookspecs
 from ftplug.components import Kind
+from ftplug.plugin_sources import ENTRY_POINT_GROUP, allowed, blocked, flag, forget_plugin_files, plugin_files
 from ftplug.registry import Registry
-
-ENTRY_POINT_GROUP = "ftplug"
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.loaders",
@@ -45,14 +43,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ftplug.plugins.scorers_numeric",
     "ftplug.plugins.scorers_text",
     "ftplug.plugins.duckdb_store",
-    "ftplug.plugins.simulator_command",
-    "ftplug.plugins.token_command",
-    "ftplug.plugins.catalogue_command",
-    "ftplug.plugins.data_command",
-    "ftplug.plugins.finetune_command",
-    "ftplug.plugins.train_command",
-    "ftplug.plugins.merge_command",
-    "ftplug.plugins.export_model_command",
+    "ftplug.plugins.commands",
 )
 
 REGISTRATION_HOOKS: dict[Kind, str] = {
@@ -89,11 +80,11 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
         self.infos: dict[str, PluginInfo] = {}
-        self.strict = _flag("FTPLUG_STRICT_PLUGINS") if strict is None else strict
-        self.allow = _names(os.environ.get("FTPLUG_LOAD_PLUGINS")) if allow is ... else allow
-        self.block = _names(os.environ.get("FTPLUG_DISABLE_PLUGINS")) or set() if block is None else block
+        self.strict = flag("FTPLUG_STRICT_PLUGINS") if strict is None else strict
+        self.allow = allowed() if allow is ... else allow
+        self.block = blocked() if block is None else block
         self._warn = warn or (lambda message: print(f"ftplug: warning: {message}", file=sys.stderr))
-        self.tracing = _flag("FTPLUG_TRACE_PLUGINS") if trace is None else trace
+        self.tracing = flag("FTPLUG_TRACE_PLUGINS") if trace is None else trace
         if self.tracing:
             self.pm.trace.root.setwriter(lambda text: sys.stderr.write(f"ftplug: trace: {text}"))
             self.pm.enable_tracing()
@@ -103,12 +94,28 @@ class Plugins:
         """The pluggy hook relay, e.g. ``plugins.hook.ftplug_run_started(run=...)``."""
         return self.pm.hook
 
-    def load_builtins(self) -> None:
-        """Register every built-in plugin module (except those in the block-list)."""
+    def load_builtins(self, only: Iterable[str] | None = None) -> None:
+        """Register the built-in plugin modules not registered yet (of ``only``, if given; none in the
+        block-list). Built-ins registered after third-party plugins are moved ahead of them, so that pluggy
+        still calls a third-party plugin's hooks before the built-ins' (it calls the last registered first)."""
+        wanted = set(only) if only is not None else None
+        later = [info.name for info in self.infos.values() if info.source != "built-in"]
+        added = False
         for module_name in BUILTIN_PLUGINS:
             short = module_name.rsplit(".", 1)[-1]
+            if short in self.infos or (wanted is not None and module_name not in wanted):
+                continue
             self._load_one(short, lambda m=module_name: importlib.import_module(m), __version__, "built-in",
                            module_name)
+            added = True
+        if added and later:
+            self.infos = {**{n: i for n, i in self.infos.items() if i.source == "built-in"},
+                          **{n: self.infos[n] for n in later}}
+            for name in later:
+                plugin = self.pm.get_plugin(name)
+                if plugin is not None:
+                    self.pm.unregister(name=name)
+                    self.pm.register(plugin, name=name)
 
     def load_entry_points(self) -> None:
         """Register every plugin published under the ``ftplug`` entry-point group that may load."""
@@ -238,39 +245,31 @@ class IsolatedHooks:
 
 _lock = threading.Lock()
 _plugins: Plugins | None = None
+_complete = False  # whether every built-in is loaded and the components collected
+
+COMMAND_PLUGINS = ("ftplug.plugins.commands",)  # the built-ins that add commands
 
 
-_plugin_files: list[str] = []
-
-
-def add_plugin_files(paths: Iterable[str]) -> None:
-    """Loose plugin files to load with the others (``--plugin PATH``); call before :func:`get_plugins`."""
-    _plugin_files.extend(paths)
-
-
-def get_plugins() -> Plugins:
+def get_plugins(*, commands_only: bool = False) -> Plugins:
     """The process-wide plugins, loaded on first use (never at import time): built-ins, entry points, and
-    the files of ``--plugin`` and ``FTPLUG_PLUGINS`` (paths separated by the system's path separator)."""
-    global _plugins
+    the files of ``--plugin`` and ``FTPLUG_PLUGINS`` (paths separated by the system's path separator).
+
+    :param commands_only: enough to list the commands: of the built-ins only those that add commands, and no
+        components collected; a later call without it loads the rest.
+    """
+    global _plugins, _complete
     with _lock:
         if _plugins is None:
             plugins = Plugins()
-            plugins.load_builtins()
+            plugins.load_builtins(only=COMMAND_PLUGINS if commands_only else None)
             plugins.load_entry_points()
-            listed = [p for p in os.environ.get("FTPLUG_PLUGINS", "").split(os.pathsep) if p.strip()]
-            plugins.load_files([*listed, *_plugin_files])
-            plugins.collect_components()
+            plugins.load_files(plugin_files())
             _plugins = plugins
+        if not commands_only and not _complete:
+            _plugins.load_builtins()
+            _plugins.collect_components()
+            _complete = True
         return _plugins
-
-
-def _flag(variable: str) -> bool:
-    return os.environ.get(variable, "") not in ("", "0")
-
-
-def _names(text: str | None) -> set[str] | None:
-    """A comma-separated list of plugin names; ``None`` when the variable is unset."""
-    return None if text is None else {name.strip() for name in text.split(",") if name.strip()}
 
 
 def _import_file(path: Path) -> object:
@@ -292,7 +291,7 @@ def _import_file(path: Path) -> object:
 
 def reset_plugins() -> None:
     """Forget the loaded plugins so the next :func:`get_plugins` loads them again (for tests)."""
-    global _plugins
+    global _plugins, _complete
     with _lock:
-        _plugins = None
-        _plugin_files.clear()
+        _plugins, _complete = None, False
+        forget_plugin_files()

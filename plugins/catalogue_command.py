@@ -7,8 +7,6 @@ import json
 
 import click
 
-from ftplug import hookimpl
-
 
 def _price(value: float | None) -> str:
     return f"{value:.2f}" if value is not None else "—"
@@ -38,8 +36,3 @@ def models(as_json: bool) -> None:
     click.echo(f"catalogue as of {catalogue.as_of}: check prices against openai.com/api/pricing before relying "
                "on a cost figure")
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Add ``ftplug models``."""
-    cli.add_command(models)

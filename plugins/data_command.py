@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from ftplug import hookimpl
-
 
 @click.group()
 def data() -> None:
@@ -73,8 +71,3 @@ def validate(path: Path, model: str, n_epochs: str, as_json: bool) -> None:
 def _where(path: Path, line: int) -> str:
     return f"line {line}" if line else "file"
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Add ``ftplug data``."""
-    cli.add_command(data)

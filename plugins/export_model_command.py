@@ -16,8 +16,6 @@ from typing import Any
 
 import click
 
-from ftplug import hookimpl
-
 DEFAULT_DB = "ftplug.duckdb"
 
 
@@ -100,8 +98,3 @@ def export_model(source: str, out: Path, db: str, experiment: str | None, adapte
                    f"then point a variant at it: model = \"{name}\", endpoint = {{ base_url = "
                    "\"http://127.0.0.1:8000/v1\" }")
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Add ``ftplug export-model``."""
-    cli.add_command(export_model)

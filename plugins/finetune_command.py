@@ -10,8 +10,6 @@ from typing import Any
 
 import click
 
-from ftplug import hookimpl
-
 DEFAULT_DB = "ftplug.duckdb"
 OPENAI_URL = "https://api.openai.com/v1"
 LOCAL = "local"  # the endpoint of jobs trained in ftplug's own process
@@ -188,8 +186,3 @@ def cancel(job_id: str, db: str) -> None:
         _refresh(record, client, store)
     click.echo(f"job {job_id}: {record.status}{_label(record)}")
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Add ``ftplug finetune``."""
-    cli.add_command(finetune)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from ftplug import hookimpl
-
 
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
@@ -34,8 +32,3 @@ def merge(out: Path, inputs: tuple[Path, ...]) -> None:
     click.echo(f"{len(summary.merged)} run(s) merged from shards, {summary.copied_runs} whole run(s) copied "
                f"into {out}")
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Contribute ``ftplug merge``."""
-    cli.add_command(merge)

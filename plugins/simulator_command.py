@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from ftplug import hookimpl
-
 
 @click.group()
 def simulator() -> None:
@@ -82,8 +80,3 @@ def serve(host: str, port: int, seed: int, latency_ms: float, per_token_ms: floa
     serve_forever(Simulator(seed=seed, host=host, port=port, clock=SystemClock(speed), options=options,
                             state_dir=state_dir))
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Add ``ftplug simulator``."""
-    cli.add_command(simulator)

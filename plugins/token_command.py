@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from ftplug import hookimpl
 from ftplug.errors import InputError
 
 
@@ -138,8 +137,3 @@ def tokens(source: Any, model: str, as_json: bool) -> None:
         click.echo(f"sending it as input costs ${cost:,.6f} at ${info.input_price}/1M tokens "
                    f"(catalogue as of {default_catalogue().as_of})")
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Add ``ftplug tokens``."""
-    cli.add_command(tokens)

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import click
 
-from ftplug import hookimpl
-
 
 @click.command("train")
 @click.argument("experiment", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -67,8 +65,3 @@ def train(experiment: Path, variants: tuple[str, ...]) -> None:
         say(f"{name}: ready{f' in {where}' if where else ''}")
     say(f"`ftplug run {experiment}` reuses what was trained")
 
-
-@hookimpl
-def ftplug_register_commands(cli: click.Group) -> None:
-    """Add ``ftplug train``."""
-    cli.add_command(train)

@@ -98,7 +98,7 @@ def _copy_example(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
 @pytest.mark.parametrize(("replace", "expected"), [
     (('scorers = ["exact"]', 'scorers = ["exactly"]'), "[scoring] scorers 'exactly': unknown scorer 'exactly'"),
     (("n_epochs = 3", "n_epochs = 3, learning_rate = 2"), "[[variants]] 'fine-tuned' trainer learning_rate: unknown"),
-    (("test = 60 ", "test = -1 "), "[split] test: must be a fraction below 1 or a count"),
+    (("test = 60 ", "test = -1 "), "[split] test: a count of examples (an integer) cannot be negative"),
     (('input = "text"', 'input = "body"'), "fortunes.csv:1: no column 'body' in the header"),
     (("shots = 40", "shots = 4000"),
      "[[variants]] 'few-shot-40' prompt: shots = 4000 but the training split has only 210 examples"),
