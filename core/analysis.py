@@ -126,6 +126,10 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
             "cost_per_prediction": cost.get("value"),
             "latency_ms": {key: latency.get(key) for key in ("value", "low", "high", "n")}
             | {"p95": row["p95_latency_ms"]},
+            "server_latency_ms": {"value": row["mean_server_latency_ms"], "p95": row["p95_server_latency_ms"],
+                                  "n": row["server_latency_n"]},
+            "in_flight": {"median": row["median_in_flight"], "max": row["max_in_flight"],
+                          "limit": (row["details"].get("requests") or {}).get("concurrency")},
             "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
             "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
             "baseline": row["details"].get("baseline"), "train_rows": row["details"].get("train_rows"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ftplug.report import simulated_notice, title_label
+from ftplug.report import LATENCY_LEGEND, SERVER_LEGEND, simulated_notice, title_label
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -149,17 +149,20 @@ def render_html(analysis: dict[str, Any]) -> str:
     if verdict["caveats"]:
         parts.append("<h3>Caveats</h3><ul>" + "".join(f"<li>{_e(c)}</li>" for c in verdict["caveats"]) + "</ul>")
     rows = []
+    server = any((v.get("server_latency_ms") or {}).get("n") for v in variants)
     for v in variants:
         cells: list[Any] = [v["variant"], v["model"], v.get("source", "-"), v["status"], v["predictions"], v["errors"]]
         for name in scorers:
             m = v["metrics"].get(name, {})
             cells.append(f"{_num(m.get('value'))} [{_num(m.get('low'))}–{_num(m.get('high'))}]")
         cells += [f"${_num(v['cost_per_1k_usd'].get('value'), 4)}", _num(v["latency_ms"].get("value"), 1),
-                  _num(v["mean_prompt_tokens"], 1)]
+                  *([_num((v.get("server_latency_ms") or {}).get("value"), 1)] if server else []),
+                  _num((v.get("in_flight") or {}).get("median"), 0), _num(v["mean_prompt_tokens"], 1)]
         rows.append(cells)
     parts.append("<h2>Variants</h2>" + _table(["variant", "model", "answered by", "status", "n", "errors", *scorers,
-                                               "$ / 1k",
-                                               "latency ms", "prompt tokens"], rows))
+                                               "$ / 1k", "latency ms", *(["server ms"] if server else []),
+                                               "in flight", "prompt tokens"], rows)
+                 + f"<p>{_e(LATENCY_LEGEND + (SERVER_LEGEND if server else ''))}</p>")
     if analysis["comparisons"]:
         parts.append(f"<h2>Against the reference {_e(analysis['reference'])}</h2>" + _table(
             ["variant", "scorer", "difference", "95% CI", "p", "method", "significant"],

@@ -13,8 +13,8 @@ from ftplug.dataset import Example
 
 def predict_locally(trained: TrainedModel, test: Iterable[Example], store: Callable[..., Any]) -> None:
     """Answer every test example with ``trained``'s local predictor and hand each answer to ``store(example,
-    output, prompt_tokens=…, completion_tokens=…, latency_ms=…, cost_usd=…)``. A batch's time (and its cost at
-    the trainer's hourly price) is shared equally by its predictions."""
+    output, prompt_tokens=…, completion_tokens=…, latency_ms=…, cost_usd=…, in_flight=…)``. A batch's time (and
+    its cost at the trainer's hourly price) is shared equally by its predictions; ``in_flight`` is its size."""
     examples = iter(test)
     size = trained.batch_size if trained.predict_many is not None else 1
     while chunk := list(itertools.islice(examples, size)):
@@ -28,4 +28,4 @@ def predict_locally(trained: TrainedModel, test: Iterable[Example], store: Calla
         for example, answer in zip(chunk, answers, strict=True):
             store(example, answer.output, prompt_tokens=answer.prompt_tokens,
                   completion_tokens=answer.completion_tokens, latency_ms=each * 1000,
-                  cost_usd=each * trained.cost_per_hour / 3600)
+                  cost_usd=each * trained.cost_per_hour / 3600, in_flight=len(chunk))

@@ -65,6 +65,25 @@ def _with_ci(interval: dict[str, Any], digits: int = 3) -> str:
     return f"{_fmt(interval['value'], digits)} [{_fmt(interval['low'], digits)}–{_fmt(interval['high'], digits)}]"
 
 
+LATENCY_LEGEND = ("latency: each answer's round trip as ftplug saw it, any wait in the server's queue included; "
+                  "in flight: the median of requests in flight at once (for a local model, prompts per batch)")
+SERVER_LEGEND = "; server ms: the server's own time for each answer (its openai-processing-ms), queueing left out"
+
+
+def _with_p95(latency: dict[str, Any]) -> str:
+    if latency.get("value") is None:
+        return "-"
+    return f"{_fmt(latency['value'], 1)} ({_fmt(latency.get('p95'), 1)})"
+
+
+def _in_flight(load: dict[str, Any]) -> str:
+    """The median of requests in flight, with the most when it is higher (a run's tail has fewer)."""
+    median, most = load.get("median"), load.get("max")
+    if median is None:
+        return "-"
+    return _fmt(median, 0) if most is None or most == median else f"{_fmt(median, 0)} (max {_fmt(most, 0)})"
+
+
 def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
 
@@ -83,13 +102,15 @@ def render_text(analysis: dict[str, Any]) -> str:
     scorers = list(analysis["scorers"])
     title = f"Experiment {analysis['experiment']}" + title_label(analysis)
     out = [title, f"values with 95% bootstrap confidence intervals; {SOURCES_LEGEND}", ""]
+    server = any((v.get("server_latency_ms") or {}).get("n") for v in variants)
     header = ["variant", "model", "answered by", "status", "n", "errors", *scorers, "$ / 1k", "latency ms (p95)",
-              "prompt tok"]
+              *(["server ms (p95)"] if server else []), "in flight", "prompt tok"]
     lines = [[v["variant"], v["model"], v.get("source", "-"), v["status"], _fmt(v["predictions"]), _fmt(v["errors"]),
               *(_with_ci(v["metrics"].get(name, {})) for name in scorers), _with_ci(v["cost_per_1k_usd"], 4),
-              f"{_fmt(v['latency_ms']['value'], 1)} ({_fmt(v['latency_ms']['p95'], 1)})",
-              _fmt(v["mean_prompt_tokens"], 1)] for v in variants]
+              _with_p95(v["latency_ms"]), *([_with_p95(v.get("server_latency_ms") or {})] if server else []),
+              _in_flight(v.get("in_flight") or {}), _fmt(v["mean_prompt_tokens"], 1)] for v in variants]
     out += _table(header, lines)
+    out.append(LATENCY_LEGEND + (SERVER_LEGEND if server else ""))
     if analysis["comparisons"]:
         out += ["", f"Against the reference {analysis['reference']!r} (paired, same examples)"]
         out += _table(["variant", "scorer", "difference", "95% CI", "p", "method", "significant"],
@@ -166,7 +187,10 @@ def render_csv(analysis: dict[str, Any]) -> str:
     writer.writerow(["experiment", "variant", "metric", "value", "low", "high", "n", "simulated", "source"])
     for v in analysis.get("variants") or []:
         rows = [(name, m) for name, m in v["metrics"].items()]
-        rows += [("cost_per_1k_usd", {**v["cost_per_1k_usd"], "n": v["predictions"]}), ("latency_ms", v["latency_ms"])]
+        rows += [("cost_per_1k_usd", {**v["cost_per_1k_usd"], "n": v["predictions"]}), ("latency_ms", v["latency_ms"]),
+                 ("server_latency_ms", v.get("server_latency_ms") or {}),
+                 ("in_flight", {"value": (v.get("in_flight") or {}).get("median"),
+                                "n": v["predictions"]})]
         for name, m in rows:
             writer.writerow([analysis["experiment"], v["variant"], name, m.get("value"), m.get("low"), m.get("high"),
                              m.get("n"), v["simulated"], v.get("source")])

@@ -17,14 +17,19 @@ from ftplug.secrets import redact
 class Answer:
     """What came back for one request: the parsed response, or the last error after every attempt.
 
-    :param latency_ms: the successful (or last) attempt's round trip, without waits and backoff; ``None``
-        for an answer from a batch.
+    :param latency_ms: the successful (or last) attempt's round trip as the client saw it, without waits
+        and backoff but with any time the request spent queued at the server; ``None`` for a batch's answer.
+    :param server_ms: the time the server says it spent on that attempt (its ``openai-processing-ms``
+        header), where it gives one: the answer's own time, whatever the load.
+    :param in_flight: this variant's requests in flight when that attempt was sent, itself included.
     """
 
     response: Any | None
     error: BaseException | None
     latency_ms: float | None
     attempts: int
+    server_ms: float | None = None
+    in_flight: int | None = None
 
 
 @dataclass
@@ -37,11 +42,13 @@ class RequestStats:
     gave_up: int = 0
     waits: dict[str, float] = field(default_factory=lambda: {"backoff_s": 0.0})
 
-    def as_dict(self, limiter: RequestLimiter) -> dict[str, Any]:
-        """The counts, the limits in force and the time spent waiting for them."""
+    def as_dict(self, limiter: RequestLimiter, concurrency: int | None = None) -> dict[str, Any]:
+        """The counts, the limits in force (``concurrency``: the requests allowed in flight at once) and the
+        time spent waiting for them."""
         return {"sent": self.sent, "retries": self.retries, "rate_limited": self.rate_limited,
                 "gave_up": self.gave_up, "backoff_s": round(self.waits["backoff_s"], 3),
-                "limit_wait_s": round(limiter.waited, 3), "rpm": limiter.rpm, "tpm": limiter.tpm}
+                "limit_wait_s": round(limiter.waited, 3), "rpm": limiter.rpm, "tpm": limiter.tpm,
+                "concurrency": concurrency}
 
 
 class QuotaExhausted(Exception):
@@ -59,6 +66,7 @@ class ChatRequester:
         self.client, self.limiter, self.retry = client, limiter, retry
         self.count_tokens = count_tokens
         self.stats = RequestStats()
+        self.in_flight = 0
 
     def request_tokens(self, messages: Sequence[Mapping[str, Any]], parameters: Mapping[str, Any]) -> int:
         """What the API counts against the TPM limit before answering: the prompt and the most it may write."""
@@ -81,23 +89,28 @@ class ChatRequester:
             attempt += 1
             reservation = await self.limiter.acquire(tokens)
             self.stats.sent += 1
+            self.in_flight += 1
+            in_flight = self.in_flight
             started = time.perf_counter()
             try:
                 raw = await self.client.chat.completions.with_raw_response.create(
                     model=model, messages=messages, **parameters)
             except Exception as error:
                 latency = (time.perf_counter() - started) * 1000
+                self.in_flight -= 1
                 if not is_openai_error(error):
                     raise
                 response = getattr(error, "response", None)
+                server_ms = None
                 if response is not None:
                     self.limiter.observe(response.headers)
+                    server_ms = processing_ms(response.headers)
                 if is_quota_error(error):
                     raise QuotaExhausted(describe_error(error)) from error
                 delay = self.retry.delay(attempt, error)
                 if delay is None:
                     self.stats.gave_up += 1
-                    return Answer(None, error, latency, attempt)
+                    return Answer(None, error, latency, attempt, server_ms, in_flight)
                 self.stats.retries += 1
                 if is_rate_limit(error):
                     self.stats.rate_limited += 1
@@ -107,11 +120,23 @@ class ChatRequester:
                     await asyncio.sleep(delay)
                 continue
             latency = (time.perf_counter() - started) * 1000
+            self.in_flight -= 1
             self.limiter.observe(raw.headers)
             parsed = raw.parse()
             usage = parsed.usage
             self.limiter.settle(reservation, usage.total_tokens if usage else None)
-            return Answer(parsed, None, latency, attempt)
+            return Answer(parsed, None, latency, attempt, processing_ms(raw.headers), in_flight)
+
+
+def processing_ms(headers: Mapping[str, str]) -> float | None:
+    """The server's own time for a request, from its ``openai-processing-ms`` header (OpenAI's API and the
+    simulator send it; many other servers do not): ``None`` when absent or not a number."""
+    value = headers.get("openai-processing-ms")
+    try:
+        milliseconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return milliseconds if milliseconds is not None and 0 <= milliseconds < float("inf") else None
 
 
 def is_openai_error(error: BaseException) -> bool:

@@ -35,12 +35,13 @@ class CachedResponse:
     completion_tokens: int | None
     cached_tokens: int
     latency_ms: float | None  # None for an answer from a batch
+    server_latency_ms: float | None = None  # the server's own time (openai-processing-ms), if it said
 
     def to_json(self) -> str:
         """Serialised for the store."""
         return json.dumps({"samples": list(self.samples), "prompt_tokens": self.prompt_tokens,
                            "completion_tokens": self.completion_tokens, "cached_tokens": self.cached_tokens,
-                           "latency_ms": self.latency_ms})
+                           "latency_ms": self.latency_ms, "server_latency_ms": self.server_latency_ms})
 
     @classmethod
     def from_json(cls, text: str) -> CachedResponse:
@@ -48,7 +49,7 @@ class CachedResponse:
         data = json.loads(text)
         return cls(samples=tuple(data["samples"]), prompt_tokens=data["prompt_tokens"],
                    completion_tokens=data["completion_tokens"], cached_tokens=data.get("cached_tokens", 0),
-                   latency_ms=data["latency_ms"])
+                   latency_ms=data["latency_ms"], server_latency_ms=data.get("server_latency_ms"))
 
 
 def cache_endpoint(endpoint: Endpoint) -> str:

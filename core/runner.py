@@ -344,7 +344,7 @@ class ExperimentRunner:
                 raise stopped[0]
         finally:
             await client.close()
-        return requester.stats.as_dict(requester.limiter)
+        return requester.stats.as_dict(requester.limiter, self.options.concurrency)
 
     def _predict_in_batches(self, model: str, variant: PreparedVariant, test: Sequence[Example],
                             todo: Iterable[Example], run: RunInfo, sink: PredictionSink,
@@ -418,7 +418,8 @@ class ExperimentRunner:
                 and run.run_id not in self._unpriced else None)
         return self._record(run, example, samples[0] if samples else "", samples, prompt_tokens=response.prompt_tokens,
                             completion_tokens=response.completion_tokens, cached_tokens=response.cached_tokens,
-                            latency_ms=response.latency_ms, cost_usd=cost, from_cache=True, cache_key=key)
+                            latency_ms=response.latency_ms, cost_usd=cost, from_cache=True, cache_key=key,
+                            server_latency_ms=response.server_latency_ms)
 
     def _answer_record(self, answer: Answer, run: RunInfo, example: Example, model: str, key: str,
                        batch: bool = False) -> PredictionRecord:
@@ -426,7 +427,8 @@ class ExperimentRunner:
         if answer.response is None:
             assert answer.error is not None
             return PredictionRecord(run_id=run.run_id, example_id=example.id, output=None,
-                                    latency_ms=answer.latency_ms, error=describe_error(answer.error))
+                                    latency_ms=answer.latency_ms, error=describe_error(answer.error),
+                                    server_latency_ms=answer.server_ms, in_flight=answer.in_flight)
         response = answer.response
         samples = [choice.message.content or "" for choice in response.choices]
         output = samples[0] if samples else ""
@@ -437,10 +439,12 @@ class ExperimentRunner:
         cached = (details.cached_tokens or 0) if details else 0
         cost = (request_cost(model, prompt_tokens, completion_tokens, cached, batch=batch)
                 if usage and run.run_id not in self._unpriced else None)
-        entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, answer.latency_ms).to_json()
+        entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, answer.latency_ms,
+                               answer.server_ms).to_json()
         return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,
                             completion_tokens=completion_tokens, cached_tokens=cached, latency_ms=answer.latency_ms,
-                            cost_usd=cost, cache_key=key, cache_entry=entry)
+                            cost_usd=cost, cache_key=key, cache_entry=entry, server_latency_ms=answer.server_ms,
+                            in_flight=answer.in_flight)
 
 
 class BudgetReached(FtplugError):

@@ -38,7 +38,7 @@ class PredictionRecord:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
-    latency_ms: float | None = None
+    latency_ms: float | None = None  # as the client saw it, queueing at the server included
     cost_usd: float | None = None
     error: str | None = None
     scores: dict[str, float | None] = field(default_factory=dict)
@@ -48,6 +48,8 @@ class PredictionRecord:
     from_cache: bool = False
     cache_key: str | None = None
     cache_entry: str | None = None  # the response to keep in the cache (JSON), for a fresh answer
+    server_latency_ms: float | None = None  # the server's own time for it (openai-processing-ms), if it says
+    in_flight: int | None = None  # requests (or local prompts) in flight with it, itself included
 
 
 @dataclass

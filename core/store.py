@@ -3,7 +3,7 @@
 The DuckDB file's tables are a contract users query with SQL:
 ``runs`` (run_id, experiment, variant, model, started_at, finished_at, status, simulated, …),
 ``predictions`` (run_id, example_id, output, prompt_tokens, completion_tokens, latency_ms, error,
-cost_usd, simulated, …), ``scores`` (run_id, example_id, scorer, value) and ``examples``.
+cost_usd, simulated, server_latency_ms, in_flight, …), ``scores`` (run_id, example_id, scorer, value) and ``examples``.
 """
 
 from __future__ import annotations

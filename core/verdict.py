@@ -127,6 +127,9 @@ def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: lis
         caveats.append(f"{', '.join(unpriced)} ran on this machine at no price, so their costs show as $0: set "
                        "[model] local price_per_hour (and local-lora's price_per_hour) to what an hour of the "
                        "machine costs to compare costs and break-even.")
+    load = load_caveat(variants)
+    if load:
+        caveats.append(load)
     sizes = [v["metrics"].get(analysis["primary"], {}).get("n") or 0 for v in variants]
     if sizes and 0 < min(sizes) < SMALL_SAMPLE:
         caveats.append(f"Only {min(sizes)} scored test examples per variant: the intervals are wide; a larger "
@@ -152,3 +155,21 @@ def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: lis
                 caveats.append(f"Models fine-tuned from {info.id} answer until {info.fine_tuning_shutdown}: "
                                "count only the volume before that date when weighing break-even.")
     return caveats
+
+
+LOAD_RATIO = 2.0  # variants whose median requests in flight differ by this factor ran at different loads
+
+
+def load_caveat(variants: list[dict[str, Any]]) -> str | None:
+    """A warning when the variants answered by a server ran at different loads (requests in flight at once), so
+    that their latencies, which include any wait in the server's queue, are not read as the models' speed."""
+    loads = {v["variant"]: v["in_flight"]["median"] for v in variants
+             if v.get("source") != "local" and (v.get("in_flight") or {}).get("median")}
+    if len(loads) < 2 or max(loads.values()) < LOAD_RATIO * min(loads.values()):
+        return None
+    listed = ", ".join(f"{name} {load:,.0f}" for name, load in sorted(loads.items(), key=lambda item: -item[1]))
+    timed = [v["variant"] for v in variants if v["variant"] in loads and (v.get("server_latency_ms") or {}).get("n")]
+    advice = ("compare the server's own times (server ms), which leave the queue out" if len(timed) == len(loads)
+              else "their latencies measure the load as much as the models; run them at one concurrency to compare")
+    return (f"Latency was measured at different loads (median requests in flight: {listed}), and it includes any "
+            f"wait in the server's queue: {advice}.")

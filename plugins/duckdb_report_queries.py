@@ -25,12 +25,17 @@ SELECT run_id, count(example_id) AS predictions, count(error) AS errors,
        sum(cost_usd) AS cost_usd, 1000 * avg(cost_usd) AS cost_per_1k_usd,
        count(cost_usd) AS cost_n, max(abs(cost_usd * (cost_usd - 1))) = 0 AS cost_binary,  -- all 0 or 1
        count(latency_ms) AS latency_n, sum(latency_ms) AS latency_sum,
-       max(abs(latency_ms * (latency_ms - 1))) = 0 AS latency_binary
+       max(abs(latency_ms * (latency_ms - 1))) = 0 AS latency_binary,
+       avg(server_latency_ms) AS mean_server_latency_ms,
+       quantile_cont(server_latency_ms, 0.95) AS p95_server_latency_ms, count(server_latency_ms) AS server_latency_n,
+       median(in_flight) AS median_in_flight, max(in_flight) AS max_in_flight
 FROM predictions WHERE run_id IN ({runs}) GROUP BY run_id
 """
 NO_PREDICTIONS = {"predictions": 0, "errors": 0, "mean_prompt_tokens": None, "mean_completion_tokens": None,
                   "mean_latency_ms": None, "p95_latency_ms": None, "cost_usd": None, "cost_per_1k_usd": None,
-                  "cost_n": 0, "cost_binary": None, "latency_n": 0, "latency_sum": None, "latency_binary": None}
+                  "cost_n": 0, "cost_binary": None, "latency_n": 0, "latency_sum": None, "latency_binary": None,
+                  "mean_server_latency_ms": None, "p95_server_latency_ms": None, "server_latency_n": 0,
+                  "median_in_flight": None, "max_in_flight": None}
 
 
 class ReportQueries:
@@ -45,7 +50,8 @@ class ReportQueries:
     def variant_rows(self, experiment: str | None = None) -> list[dict[str, Any]]:
         """The latest run of each variant of ``experiment`` (default: the latest one) with its prediction
         aggregates: predictions, errors, mean prompt and completion tokens, mean and p95 latency, cost and cost
-        per 1,000 predictions, and for cost and latency their count, sum and whether all are 0 or 1."""
+        per 1,000 predictions, and for cost and latency their count, sum and whether all are 0 or 1; the mean,
+        p95 and count of the server's own times, and the median and most requests in flight."""
         experiment = experiment or self.latest_experiment()
         if experiment is None:
             return []

@@ -57,7 +57,9 @@ def prediction_rows(records: Sequence[PredictionRecord], simulated: bool, now: d
         "created_at": np.full(n, np.datetime64(now, "us")),
         "samples": objects([json.dumps(s) if s else None for s in samples]) if any(samples)
         else np.full(n, None, object),
-        "from_cache": np.array([r.from_cache for r in records], dtype=bool)}
+        "from_cache": np.array([r.from_cache for r in records], dtype=bool),
+        "server_latency_ms": numbers([r.server_latency_ms for r in records], np.float64),
+        "in_flight": numbers([r.in_flight for r in records], np.int64)}
 
 
 def score_rows(records: Sequence[PredictionRecord], predictions: dict[str, np.ndarray],

@@ -3,8 +3,8 @@ SQL), in one place."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
-# 6: runs.shard, batch_jobs; 7: examples.number, scores.example_no
+SCHEMA_VERSION = 8  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
+# 6: runs.shard, batch_jobs; 7: examples.number, scores.example_no; 8: predictions.server_latency_ms, in_flight
 # An example's `number` is given when it is first stored in its experiment and kept for good; each score carries
 # it as `example_no`, so that the report lines the runs' scores up by position in arrays instead of joining ids.
 
@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,
     latency_ms DOUBLE, cost_usd DOUBLE, error VARCHAR, simulated BOOLEAN NOT NULL,
     created_at TIMESTAMP DEFAULT current_timestamp, samples JSON, from_cache BOOLEAN DEFAULT false,
+    server_latency_ms DOUBLE, in_flight INTEGER,
     PRIMARY KEY (run_id, example_id));
 CREATE TABLE IF NOT EXISTS response_cache (
     key VARCHAR PRIMARY KEY, model VARCHAR NOT NULL, response JSON NOT NULL, simulated BOOLEAN NOT NULL,
@@ -76,6 +77,8 @@ CREATE OR REPLACE VIEW costs AS
 SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, l.source, count(p.example_id) AS predictions,
        count(p.error) AS errors, sum(p.cost_usd) AS inference_cost_usd, 1000 * avg(p.cost_usd) AS cost_per_1k_usd,
        avg(p.latency_ms) AS mean_latency_ms, quantile_cont(p.latency_ms, 0.95) AS p95_latency_ms,
+       avg(p.server_latency_ms) AS mean_server_latency_ms, median(p.in_flight) AS median_in_flight,
+       max(p.in_flight) AS max_in_flight,
        avg(p.prompt_tokens) AS mean_prompt_tokens, avg(p.completion_tokens) AS mean_completion_tokens,
        TRY_CAST(json_extract_string(l.details, '$.training_cost_usd') AS DOUBLE) AS training_cost_usd,
        json_extract_string(l.details, '$.job_id') AS job_id
@@ -112,7 +115,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE scores ADD COLUMN IF NOT EXISTS example_no INTEGER",
         "UPDATE scores SET example_no = e.number FROM runs r, examples e "
         "WHERE scores.run_id = r.run_id AND e.experiment = r.experiment AND e.example_id = scores.example_id"),
+    8: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS server_latency_ms DOUBLE",
+        "ALTER TABLE predictions ADD COLUMN IF NOT EXISTS in_flight INTEGER"),
 }
 PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
-                      "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache")
+                      "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache",
+                      "server_latency_ms", "in_flight")
 SCORE_COLUMNS = ("run_id", "example_id", "scorer", "value", "label", "error")

@@ -40,6 +40,8 @@ def _faults(error_rate: float, specs: tuple[str, ...]) -> tuple[object, ...]:
               help="A fault rule, e.g. '429@/v1/chat/completions:p=0.2' or 'drop:every=10' (repeatable).")
 @click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute allowed on model endpoints.")
 @click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute allowed on model endpoints.")
+@click.option("--slots", type=click.IntRange(min=1), help="Model requests answered at once; more wait in line, as on "
+                                                         "a model server with that many slots (default: no limit).")
 @click.option("--api-key", help="Require exactly this bearer key (otherwise any key is accepted).")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="How much faster than real time fine-tuning jobs and batches advance.")
@@ -52,7 +54,8 @@ def _faults(error_rate: float, specs: tuple[str, ...]) -> tuple[object, ...]:
 @click.option("--replay", "replay_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Answer only from exchanges recorded with --record, matched by request content.")
 def serve(host: str, port: int, seed: int, latency_ms: float, per_token_ms: float, error_rate: float,
-          faults: tuple[str, ...], rpm: int | None, tpm: int | None, api_key: str | None, speed: float,
+          faults: tuple[str, ...], rpm: int | None, tpm: int | None, slots: int | None, api_key: str | None,
+          speed: float,
           state_dir: Path | None, refuse_fine_tuning: bool, record_dir: Path | None, replay_dir: Path | None) -> None:
     """Serve the simulator until Ctrl-C. The first line on stdout is its base URL; point any OpenAI client
     at it. Its models are simulations: nothing they answer measures a real model."""
@@ -76,7 +79,7 @@ def serve(host: str, port: int, seed: int, latency_ms: float, per_token_ms: floa
                                faults=_faults(error_rate, faults), rpm=rpm, tpm=tpm,  # type: ignore[arg-type]
                                record_dir=record_dir, replay_dir=replay_dir,
                                upstream_base_url=os.environ.get("OPENAI_BASE_URL") or None,
-                               upstream_api_key=upstream_key, refuse_fine_tuning=refuse_fine_tuning)
+                               upstream_api_key=upstream_key, refuse_fine_tuning=refuse_fine_tuning, slots=slots)
     serve_forever(Simulator(seed=seed, host=host, port=port, clock=SystemClock(speed), options=options,
                             state_dir=state_dir))
 

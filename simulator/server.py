@@ -58,8 +58,9 @@ def check_key(authorization: str, expected: str | None) -> None:
                             "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
 
-# POSTs that change nothing the state folder keeps: not worth a snapshot each
-STATELESS_ROUTES = ("/v1/chat/completions", "/v1/responses")
+# The routes a model answers: they take a slot (SimulatorOptions.slots), and change nothing the state folder
+# keeps, so they are not worth a snapshot each.
+MODEL_ROUTES = ("/v1/chat/completions", "/v1/responses")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -76,12 +77,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
+        slots = self.server.slots if self.path.startswith(MODEL_ROUTES) else None
+        if slots is None:
+            self._answer()
+            return
+        with slots:  # waiting here is the queue of a server with that many slots
+            self._answer()
+
+    def _answer(self) -> None:
         started = time.perf_counter()
         state = self.server.state
         try:
             response, delay = self._dispatch()
             if (self.server.state_dir is not None and self.command in ("POST", "DELETE")
-                    and not self.path.startswith(STATELESS_ROUTES)):
+                    and not self.path.startswith(MODEL_ROUTES)):
                 persistence.save(state, self.server.state_dir)
             if response.generated_tokens is not None:
                 delay += state.options.latency.seconds(response.generated_tokens)
@@ -153,6 +162,7 @@ class _Server(ThreadingHTTPServer):
         self.state, self.state_dir = state, state_dir
         self.router = build_router(state)
         options = state.options
+        self.slots = threading.BoundedSemaphore(options.slots) if options.slots else None
         self.replayer = Replayer(options.replay_dir) if options.replay_dir is not None else None
         self.recorder = None
         if options.record_dir is not None:

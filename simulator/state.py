@@ -72,6 +72,9 @@ class SimulatorOptions:
     :param max_files: ``max_stored_bytes``: the storage the files API keeps; an upload beyond it is refused.
     :param client_timeout: a slow or half-open client is disconnected after this many idle seconds, so it
         holds one thread at most, never the others.
+    :param slots: model requests (chat completions, responses) answered at once; more wait in line for a
+        free slot, as on a model server with that many (``None``: no limit). ``openai-processing-ms`` counts
+        from the moment a request has its slot, so it leaves the wait out, while the client's time has it.
     """
 
     api_key: str | None = None
@@ -87,6 +90,7 @@ class SimulatorOptions:
     max_files: int = 10_000  # files kept at once; uploads beyond it are refused until some are deleted
     max_stored_bytes: int = 4 << 30  # bytes of file content kept at once (4 GiB)
     client_timeout: float = 30.0  # seconds a connection may sit idle or half-sent before it is closed
+    slots: int | None = None
 
 
 @dataclass
