@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from ftplug.baseline_margins import best_baseline, margins
+from ftplug.errors import InputError
 from ftplug.report_statistics import COST, LATENCY, ReportStatistics
 from ftplug.statistics import RESAMPLES
 
@@ -86,6 +87,9 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
     meta = stats.meta
     primary = primary or settings.get("primary") or next(iter(meta), None)
     names = [r["variant"] for r in rows]
+    if reference is not None and reference not in names:
+        raise InputError(f"--reference {reference!r} names no variant of experiment {rows[0]['experiment']!r} "
+                         f"(its variants: {', '.join(names)})")
     reference = reference or settings.get("reference") or names[0]
     if reference not in names:
         reference = names[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -177,7 +178,19 @@ def _training_line(variant: dict[str, Any]) -> list[str]:
 def render_json(analysis: dict[str, Any]) -> str:
     """The whole analysis as JSON (with the simulated notice when it applies)."""
     document = {**analysis, "notice": simulated_notice(analysis)}
-    return json.dumps(document, indent=2, default=str)
+    return json.dumps(_strict(document), indent=2, default=str, allow_nan=False)
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every non-finite float made ``None``: JSON has no NaN or Infinity, and strict readers
+    refuse them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(item) for item in value]
+    return value
 
 
 def render_csv(analysis: dict[str, Any]) -> str:

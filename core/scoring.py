@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,14 +37,26 @@ def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: S
                 result: Any = scorer.score_samples(list(samples) if samples else [output], example)
             else:
                 result = scorer.score(output, example)
+            value = _finite(result.value if isinstance(result, Score) else result)
         except Exception as error:  # a scorer's bug or an odd output must not lose the prediction
             scored.values[scorer_id] = None
             scored.errors[scorer_id] = f"{type(error).__name__}: {error}"[:500]
             continue
-        if isinstance(result, Score):
-            scored.values[scorer_id] = result.value
-            if result.label is not None:
-                scored.labels[scorer_id] = result.label
-        else:
-            scored.values[scorer_id] = float(result) if result is not None else None
+        scored.values[scorer_id] = value
+        if isinstance(result, Score) and result.label is not None:
+            scored.labels[scorer_id] = result.label
     return scored
+
+
+class NonFiniteScore(ValueError):
+    """A scorer gave infinity or NaN: no mean, interval or test can be made of it."""
+
+
+def _finite(result: Any) -> float | None:
+    """A score as a float, ``None`` for no score; infinity, NaN and what is not a number are refused."""
+    if result is None:
+        return None
+    value = float(result)
+    if not math.isfinite(value):
+        raise NonFiniteScore(f"the score is {value!r}, not a finite number; stored as missing")
+    return value

@@ -114,3 +114,26 @@ def test_consistency_asks_for_several_samples_and_stores_them(tmp_path: Path) ->
     bad.write_text(text.replace("samples = 4", "samples = 1"), encoding="utf-8")
     refused = run_cli("run", str(bad), "--db", str(db))
     assert refused.returncode == 2 and "the consistency scorer needs samples ≥ 2" in refused.stderr
+
+
+def test_an_unknown_reference_is_a_one_line_error(store_file: Path) -> None:
+    done = run_cli("report", "--db", str(store_file), "--reference", "few-shot-55")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "ftplug: error: --reference 'few-shot-55' names no variant of experiment 'fortunes-topic' (its variants: "
+        + ", ".join(_variants(store_file)) + ")"]
+
+
+def _variants(db: Path) -> list[str]:
+    document = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
+    return [v["variant"] for v in document["variants"]]
+
+
+def test_the_json_report_is_strict_json_with_nothing_infinite() -> None:
+    from ftplug.report import render_json
+
+    infinite = {"value": float("inf"), "low": float("nan")}
+    text = render_json({"experiment": "e", "variants": [{"variant": "v", "latency_ms": infinite, "simulated": True,
+                                                         "source": "simulated"}]})
+    document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON report"))
+    assert document["variants"][0]["latency_ms"] == {"value": None, "low": None}

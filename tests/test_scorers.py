@@ -109,3 +109,21 @@ def test_a_failing_scorer_records_an_error_for_that_output_only() -> None:
     assert scored.values == {"exact": 0.0, "mae": None, "acc": 1.0}
     assert scored.errors == {"mae": "ValueError: expected value 'up' is not a number"}
     assert scored.labels == {"acc": "up"}
+
+
+class _Blunt:
+    """A scorer that answers what it is told to."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def score(self, output: str, example: Example) -> object:
+        return self.value
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), Score(float("inf")), "many"])
+def test_a_score_that_is_not_a_finite_number_is_stored_as_missing_with_the_reason(value: object) -> None:
+    scored = score_prediction([("odd", _Blunt(value)), ("exact", ExactMatch())], "up", None, ex("up"))
+    assert scored.values == {"odd": None, "exact": 1.0}
+    assert ("not a finite number" in scored.errors["odd"] if value != "many"
+            else scored.errors["odd"].startswith("ValueError: could not convert"))
