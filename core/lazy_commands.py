@@ -40,7 +40,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None and cmd_name in self.lazy_commands:
-            command = self._import(self.lazy_commands.pop(cmd_name))
+            command = import_command(cmd_name, self.lazy_commands.pop(cmd_name).target)
             self.add_command(command, cmd_name)
         return command
 
@@ -60,11 +60,11 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in rows])
 
-    @staticmethod
-    def _import(declared: LazyCommand) -> click.Command:
-        module_name, _, attribute = declared.target.partition(":")
-        command = getattr(importlib.import_module(module_name), attribute)
-        if not isinstance(command, click.Command):
-            raise TypeError(f"command {declared.name!r}: {declared.target} is a {type(command).__name__}, "
-                            "not a click command")
-        return command
+
+def import_command(name: str, target: str) -> click.Command:
+    """The click command ``name`` at ``target`` (``"module:attribute"``), imported."""
+    module_name, _, attribute = target.partition(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"command {name!r}: {target} is a {type(command).__name__}, not a click command")
+    return command

@@ -143,11 +143,10 @@ def _packaged_gguf(name: str) -> Path | None:
 def model_cache_dir() -> Path:
     """Where converted GGUF models are kept: ``$FTPLUG_MODEL_CACHE``, else ``$XDG_CACHE_HOME/ftplug/models``,
     else ``~/.cache/ftplug/models``."""
+    from ftplug.user_cache import cache_home
+
     explicit = os.environ.get("FTPLUG_MODEL_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base).expanduser() if base else Path.home() / ".cache") / "ftplug" / "models"
+    return Path(explicit).expanduser() if explicit else cache_home() / "models"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from pathlib import Path
+
+from ftplug.user_cache import cache_home
 
 ENTRY_POINT_GROUP = "ftplug"
 
@@ -70,7 +71,7 @@ def entry_point_names() -> list[str]:
     folder's, and the names are then looked up again.
     """
     key = [sys.executable, *([entry, _mtime(entry)] for entry in sys.path)]
-    cache = _cache_file()
+    cache = cache_home() / "entry-points.json"
     try:
         kept = json.loads(cache.read_text(encoding="utf-8"))
         if kept.get("key") == key and isinstance(kept.get("names"), list):
@@ -79,15 +80,15 @@ def entry_point_names() -> list[str]:
         pass
     from importlib.metadata import entry_points
 
-    names = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    found = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         partial = cache.with_name(f"{cache.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps({"key": key, "names": names}), encoding="utf-8")
+        partial.write_text(json.dumps({"key": key, "names": found}), encoding="utf-8")
         os.replace(partial, cache)
     except OSError:  # a read-only home: look them up each time
         pass
-    return names
+    return found
 
 
 def _mtime(entry: str) -> int | None:
@@ -96,7 +97,3 @@ def _mtime(entry: str) -> int | None:
     except OSError:
         return None
 
-
-def _cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base).expanduser() if base else Path.home() / ".cache") / "ftplug" / "entry-points.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,11 +94,13 @@ class ChatRequester:
             in_flight = self.in_flight
             started = time.perf_counter()
             try:
-                raw = await self.client.chat.completions.with_raw_response.create(
-                    model=model, messages=messages, **parameters)
+                try:
+                    raw = await self.client.chat.completions.with_raw_response.create(
+                        model=model, messages=messages, **parameters)
+                finally:  # the attempt is over, however it ended
+                    latency = (time.perf_counter() - started) * 1000
+                    self.in_flight -= 1
             except Exception as error:
-                latency = (time.perf_counter() - started) * 1000
-                self.in_flight -= 1
                 if not is_openai_error(error):
                     raise
                 response = getattr(error, "response", None)
@@ -119,8 +122,6 @@ class ChatRequester:
                     self.stats.waits["backoff_s"] += delay
                     await asyncio.sleep(delay)
                 continue
-            latency = (time.perf_counter() - started) * 1000
-            self.in_flight -= 1
             self.limiter.observe(raw.headers)
             parsed = raw.parse()
             usage = parsed.usage
@@ -132,11 +133,13 @@ def processing_ms(headers: Mapping[str, str]) -> float | None:
     """The server's own time for a request, from its ``openai-processing-ms`` header (OpenAI's API and the
     simulator send it; many other servers do not): ``None`` when absent or not a number."""
     value = headers.get("openai-processing-ms")
+    if value is None:
+        return None
     try:
-        milliseconds = float(value) if value is not None else None
+        milliseconds = float(value)
     except ValueError:
         return None
-    return milliseconds if milliseconds is not None and 0 <= milliseconds < float("inf") else None
+    return milliseconds if math.isfinite(milliseconds) and milliseconds >= 0 else None
 
 
 def is_openai_error(error: BaseException) -> bool:

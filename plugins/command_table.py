@@ -3,8 +3,9 @@ lazily on ftplug's (listing imports none of them), imported on any other click g
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ftplug.lazy_commands import import_command
 
 # (name, "module:command", the first sentence of the command's help; a test holds the two equal)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -34,5 +35,4 @@ def declare_commands(cli: Any) -> None:
         if hasattr(cli, "add_lazy_command"):
             cli.add_lazy_command(name, target, summary)
         else:
-            module, _, attribute = target.partition(":")
-            cli.add_command(getattr(importlib.import_module(module), attribute), name)
+            cli.add_command(import_command(name, target), name)
