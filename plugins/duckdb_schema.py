@@ -3,8 +3,9 @@ SQL), in one place."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
-# 6: runs.shard, batch_jobs; 7: examples.number, scores.example_no; 8: predictions.server_latency_ms, in_flight
+SCHEMA_VERSION = 9  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
+# 6: runs.shard, batch_jobs; 7: examples.number, scores.example_no; 8: predictions.server_latency_ms, in_flight;
+# 9: examples.cluster (the group a test example belongs to, for clustered intervals and tests)
 # An example's `number` is given when it is first stored in its experiment and kept for good; each score carries
 # it as `example_no`, so that the report lines the runs' scores up by position in arrays instead of joining ids.
 
@@ -12,7 +13,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS examples (
     experiment VARCHAR NOT NULL, example_id VARCHAR NOT NULL, split VARCHAR NOT NULL,
-    input VARCHAR NOT NULL, expected VARCHAR NOT NULL, number INTEGER,
+    input VARCHAR NOT NULL, expected VARCHAR NOT NULL, number INTEGER, cluster VARCHAR,
     PRIMARY KEY (experiment, example_id));
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, experiment VARCHAR NOT NULL, variant VARCHAR NOT NULL,
@@ -117,6 +118,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "WHERE scores.run_id = r.run_id AND e.experiment = r.experiment AND e.example_id = scores.example_id"),
     8: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS server_latency_ms DOUBLE",
         "ALTER TABLE predictions ADD COLUMN IF NOT EXISTS in_flight INTEGER"),
+    9: ("ALTER TABLE examples ADD COLUMN IF NOT EXISTS cluster VARCHAR",),
 }
 PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
                       "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache",
