@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import sys
@@ -168,55 +169,134 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
     )
 
 
+def time_of(value: Any) -> float | datetime.datetime:
+    """A window's time (its ``first``, ``origin`` or ``end``) as something that compares in time order.
+
+    A number (a row position, a year, a decimal year) stays a number; a date is an ISO 8601 text (``1980-05-30``,
+    ``1980-05-30T12:00:00``, with or without a UTC offset) or a ``date``/``datetime`` object, and becomes a
+    naive datetime in UTC. Text in any other form is refused rather than compared as text.
+
+    :raises ValueError: for a value that is neither.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a time (an ISO date or a number)")
+    if isinstance(value, int | float):
+        if value != value:
+            raise ValueError("NaN is not a time")
+        return float(value)
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, datetime.date):
+        moment = datetime.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time (an ISO date such as 1980-05-30, or a number)") from None
+    else:
+        raise ValueError(f"{value!r} is not a time (an ISO date or a number)")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment
+
+
+_SPAN = ("first", "origin", "end")
+
+
 def split_chronologically(examples: Iterable[Example], *, test: float | int, validation: float | int,
                           config_path: str = "<experiment>", source: str | None = None) -> Splits:
     """Split time-series windows so that every test window lies after every validation and training window,
     and every validation window after every training window.
 
     Each example's metadata give its time span: ``first`` (its first shown observation), ``origin`` (its
-    last shown one) and ``end`` (the observation its answer is). Times are dates (ISO text) or positions;
-    several series share one time axis. The test split is the ``test`` windows with the latest origins; a
-    window is kept for validation or training only if its answer comes before the first observation any
-    later split shows, so overlapping windows cannot leak test data into shots or training. The windows
-    dropped for that are counted in :attr:`Splits.dropped`.
+    last shown one) and ``end`` (the observation its answer is). Times are compared as times (see
+    :func:`time_of`: ISO dates or numbers such as positions, never other text); several series share one
+    time axis. The test split is the ``test`` windows with the latest origins; a window is kept for
+    validation or training only if its answer comes before the first observation any later split shows, so
+    overlapping windows cannot leak test data into shots or training. The windows dropped for that are
+    counted in :attr:`Splits.dropped`. The order is checked on the result before it is returned. Every
+    example of the result has ``train_end`` in its metadata: the ``end`` of the latest training window (what
+    the MASE's in-sample scale is computed up to).
 
-    :raises DataError: for an empty dataset, duplicate ids, or examples without a time span.
+    :raises DataError: for an empty dataset, duplicate ids, examples without a time span, a time that is
+        not an ISO date or a number, a span out of order, or numbers and dates mixed.
     """
     where = source or config_path
     items = list(examples)
     if not items:
         raise DataError("the dataset has no examples", path=where)
+    times: dict[str, tuple[Any, Any, Any]] = {}
+    kinds: set[type] = set()
     for example in items:
-        if not all(key in example.metadata for key in ("first", "origin", "end")):
+        if not all(key in example.metadata for key in _SPAN):
             raise DataError(f"example {example.id!r} has no time span (first, origin, end): a chronological split "
                             "needs time-series windows, e.g. from the timeseries loader", path=where,
                             where=example.metadata.get("line"))
-    seen: set[str] = set()
-    for example in items:
-        if example.id in seen:
+        if example.id in times:
             raise DataError(f"duplicate example id {example.id!r}", path=where)
-        seen.add(example.id)
-    items.sort(key=lambda e: (e.metadata["origin"], e.id))
+        span = []
+        for key in _SPAN:
+            try:
+                span.append(time_of(example.metadata[key]))
+            except ValueError as error:
+                raise DataError(f"example {example.id!r}: {key}: {error}", path=where,
+                                where=example.metadata.get("line")) from None
+        kinds.update(type(t) for t in span)
+        if len(kinds) > 1:
+            raise DataError(f"example {example.id!r}: its times {', '.join(repr(example.metadata[k]) for k in _SPAN)} "
+                            "mix numbers and dates with the other examples'", path=where)
+        if not span[0] <= span[1] <= span[2]:
+            raise DataError(f"example {example.id!r}: its time span is out of order (first "
+                            f"{example.metadata['first']!r}, origin {example.metadata['origin']!r}, end "
+                            f"{example.metadata['end']!r})", path=where, where=example.metadata.get("line"))
+        times[example.id] = (span[0], span[1], span[2])
+    items.sort(key=lambda e: (times[e.id][1], e.id))
     total = len(items)
     n_test = _split_size(test, total, "test", config_path)
     n_validation = _split_size(validation, total, "validation", config_path)
     if n_test < 1:
         raise ConfigError(f"the test split would be empty ({total} windows)", path=config_path, where="[split] test")
     test_part = items[total - n_test:]
-    earlier = _before(items[:total - n_test], test_part)
+    earlier = _before(items[:total - n_test], test_part, times)
     validation_part = earlier[len(earlier) - n_validation:] if n_validation else []
-    train_part = _before(earlier[:len(earlier) - len(validation_part)], validation_part) if validation_part else earlier
+    train_part = _before(earlier[:len(earlier) - len(validation_part)], validation_part, times) \
+        if validation_part else earlier
     if not train_part:
         raise ConfigError(f"test ({_described(test, n_test)}) + validation ({_described(validation, n_validation)}) "
                           f"leave no training windows out of {total} once windows overlapping a later split are "
                           "dropped", path=config_path, where="[split]")
-    return Splits(train=tuple(train_part), validation=tuple(validation_part), test=tuple(test_part),
+    for before, after, names in ((train_part, test_part, "training and test"),
+                                 (validation_part, test_part, "validation and test"),
+                                 (train_part, validation_part, "training and validation")):
+        _check_order(before, after, times, names, where)
+    last = max(train_part, key=lambda e: times[e.id][2]).metadata["end"]
+
+    def stamped(part: Sequence[Example]) -> tuple[Example, ...]:
+        return tuple(Example(id=e.id, input=e.input, expected=e.expected, metadata={**e.metadata, "train_end": last})
+                     for e in part)
+
+    return Splits(train=stamped(train_part), validation=stamped(validation_part), test=stamped(test_part),
                   method="chronological", dropped=total - len(test_part) - len(validation_part) - len(train_part))
 
 
-def _before(candidates: Sequence[Example], later: Sequence[Example]) -> list[Example]:
+def _before(candidates: Sequence[Example], later: Sequence[Example],
+            times: dict[str, tuple[Any, Any, Any]]) -> list[Example]:
     """The candidates whose answer comes before the first observation any of ``later`` shows."""
     if not later:
         return list(candidates)
-    boundary = min(e.metadata["first"] for e in later)
-    return [e for e in candidates if e.metadata["end"] < boundary]
+    boundary = min(times[e.id][0] for e in later)
+    return [e for e in candidates if times[e.id][2] < boundary]
+
+
+def _check_order(earlier: Sequence[Example], later: Sequence[Example], times: dict[str, tuple[Any, Any, Any]],
+                 names: str, where: str) -> None:
+    """Refuse a split in which a window of ``later`` shows an observation at or before the answer of one of
+    ``earlier`` (what the run log claims never happens)."""
+    if not earlier or not later:
+        return
+    latest = max(earlier, key=lambda e: times[e.id][2])
+    earliest = min(later, key=lambda e: times[e.id][0])
+    if not times[latest.id][2] < times[earliest.id][0]:
+        raise DataError(f"the chronological split is out of time order: {names} windows overlap ({latest.id!r} "
+                        f"answers at {latest.metadata['end']!r}, {earliest.id!r} shows {earliest.metadata['first']!r})",
+                        path=where)

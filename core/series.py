@@ -9,6 +9,8 @@ re-rendered inputs of a prompt that asks for another input format (the few-shot 
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -152,3 +154,43 @@ def target_of(example_metadata: Mapping[str, Any]) -> Target:
 def is_window(example_metadata: Mapping[str, Any]) -> bool:
     """Whether an example's metadata describe a time-series window (made by the ``timeseries`` loader)."""
     return "values" in example_metadata and "target" in example_metadata
+
+
+class NaiveScale:
+    """The scale of the MASE (Hyndman & Koehler, 2006) for one series: the mean absolute error of the
+    in-sample one-step naive forecast of the quantity a target asks for, over the series up to a time.
+
+    The quantity is the value itself for a ``value`` target, and the H-step % change (from the observation H
+    steps earlier) for a ``pct_change`` target. The one-step naive forecast of each observation of it is the
+    one before, so the scale up to time ``t`` is the mean of ``|q[i] − q[i − 1]|`` over the ``i`` whose time
+    is at most ``t`` (pairs with a missing or infinite quantity are left out). The loader makes one per
+    series; every window of the series shares it.
+    """
+
+    def __init__(self, keys: Sequence[Any], values: Sequence[float], target: Target) -> None:
+        from ftplug.dataset import time_of
+
+        if target.kind == "pct_change":
+            h = target.horizon
+            quantity = [pct_change(values[i - h], values[i]) if i >= h else math.nan for i in range(len(values))]
+        else:
+            quantity = list(values)
+        self._times = [time_of(key) for key in keys]
+        self._sums, self._counts = [0.0], [0]  # cumulative over the pairs ending at or before each index
+        for i in range(1, len(quantity)):
+            step = abs(quantity[i] - quantity[i - 1])
+            finite = math.isfinite(step)
+            self._sums.append(self._sums[-1] + (step if finite else 0.0))
+            self._counts.append(self._counts[-1] + finite)
+        if not quantity:
+            self._sums, self._counts = [], []
+
+    def until(self, time: Any) -> float | None:
+        """The mean absolute one-step naive error over the observations at or before ``time`` (a key as the
+        windows' ``first``/``origin``/``end`` hold it); ``None`` when there is no such pair."""
+        from ftplug.dataset import time_of
+
+        index = bisect_right(self._times, time_of(time)) - 1
+        if index < 1 or not self._counts[index]:
+            return None
+        return self._sums[index] / self._counts[index]

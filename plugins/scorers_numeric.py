@@ -108,33 +108,39 @@ class Directional:
 
 
 class ScaledError(AbsoluteError):
-    """|prediction − expected| divided by the mean absolute error persistence makes inside the example's own
-    window (H steps back, H the horizon): the run's metric is the MASE — below 1 beats a naive forecast.
+    """|prediction − expected| divided by the in-sample scale of the MASE (Hyndman & Koehler, 2006): the mean
+    absolute error of the one-step naive forecast over the training part of the example's series (its
+    observations up to the end of the latest training window, see :class:`ftplug.series.NaiveScale`). The
+    run's metric, the mean, is the MASE: below 1, the forecasts' errors are smaller than the one-step moves
+    the series made in training.
 
-    For time-series windows (the ``timeseries`` loader) whose target is a ``value`` or a ``pct_change``
-    (then the window's own % changes are the series that is scaled).
+    For time-series windows of the ``timeseries`` loader split chronologically, whose target is a ``value``
+    or a ``pct_change`` (then the series scaled is the target's own H-step % changes).
     """
 
     def score(self, output: str, example: Example) -> float | None:
         """``None`` when the output holds no number; an error for examples that are not numeric windows."""
-        from ftplug.series import is_window, pct_change, target_of
+        from ftplug.series import is_window, target_of
 
         if not is_window(example.metadata):
             raise ValueError("mase needs time-series windows (the timeseries loader)")
         target = target_of(example.metadata)
         if target.kind == "direction":
             raise ValueError("mase needs a numeric target (value or pct_change), not direction")
+        history, until = example.metadata.get("naive_scale"), example.metadata.get("train_end")
+        if history is None or until is None:
+            raise ValueError("mase needs the training part of the series: windows of the timeseries loader, "
+                             "split chronologically")
         predicted = parse_number(output)
         if predicted is None:
             return None
-        values = example.metadata["values"]
-        if target.kind == "pct_change":
-            values = [pct_change(values[i - 1], values[i]) for i in range(1, len(values))]
-        h = target.horizon
-        naive = [abs(values[i] - values[i - h]) for i in range(h, len(values))]
-        scale = sum(naive) / len(naive) if naive else 0.0
+        scale = history.until(until)
+        if scale is None:
+            raise ValueError(f"series {example.metadata.get('series')!r} has no observations in training, so its "
+                             "MASE is undefined")
         if not scale or not math.isfinite(scale):
-            raise ValueError("the window is constant: its naive error is 0, so MASE is undefined")
+            raise ValueError(f"series {example.metadata.get('series')!r} is constant in training: its naive error "
+                             "is 0, so MASE is undefined")
         return abs(predicted - _expected_number(example)) / scale
 
 
@@ -159,8 +165,8 @@ def ftplug_register_scorers(register: Any) -> None:
                                                      "reference (default: the input's last number)", options=[
         Option("reference_key", str, "", "example metadata key holding the reference value"),
     ])
-    register("mase", ScaledError, description="mean absolute scaled error: MAE over the naive error inside each "
-                                              "window (time series; below 1 beats persistence)")
+    register("mase", ScaledError, description="mean absolute scaled error: MAE over the mean one-step naive error "
+                                              "of the series in training (time series; Hyndman & Koehler)")
     register("unparsed", Unparsed, description="rate of outputs holding no number")
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import datetime
+import itertools
+import random
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from ftplug.errors import ConfigError, DataError, FtplugError
 from ftplug.plugins.baselines import Drift, LinearAR, Majority, MovingAverage, Persistence, SeasonalNaive
 from ftplug.plugins.scorers_numeric import ScaledError
 from ftplug.plugins.timeseries import TimeSeriesLoader
-from ftplug.series import SeriesFormat, Target, render
+from ftplug.series import NaiveScale, SeriesFormat, Target, render
 from tests.helpers import ROOT
 
 GARCH = ROOT / "data" / "examples" / "garch.csv"
@@ -188,13 +191,208 @@ def test_majority_and_linear_ar_fit_the_training_split() -> None:
         Drift().train(_context(train))
 
 
-def test_mase_scales_by_the_naive_error_inside_the_window() -> None:
+def test_mase_scales_by_the_one_step_naive_error_of_the_training_series() -> None:
+    # the series 10, 12, 11, 13, 16, 14 at times 0–5, trained up to time 3: one-step moves 2, 1, 2 → mean 5/3
+    scale = NaiveScale(range(len(SERIES)), SERIES, Target("value"))
+    assert scale.until(3) == pytest.approx(5 / 3) and scale.until(5) == pytest.approx(2.0) and scale.until(0) is None
     example = _window(SERIES, 15.0)
-    # one-step naive errors inside the window: 2, 1, 2, 3, 2 → mean 2; |14 − 15| / 2
-    assert ScaledError().score("14", example) == pytest.approx(0.5)
+    example.metadata.update(naive_scale=scale, train_end=3)
+    assert ScaledError().score("14", example) == pytest.approx(1 / (5 / 3))  # |14 − 15| / (5/3)
     assert ScaledError().score("no idea", example) is None
+    # a pct_change target at H = 2 scales its own 2-step % changes: 10 → 11 (+10 %), 12 → 13 (+8.33 %), 11 → 16
+    changes = NaiveScale(range(len(SERIES)), SERIES, Target("pct_change", horizon=2))
+    assert changes.until(4) == pytest.approx((abs(100 / 12 - 10) + abs(500 / 11 - 100 / 12)) / 2)
     with pytest.raises(ValueError, match="numeric target"):
         ScaledError().score("up", _window(SERIES, 15.0, "direction"))
+    with pytest.raises(ValueError, match="training part of the series"):
+        ScaledError().score("14", _window(SERIES, 15.0))  # a window that was not split chronologically
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_persistence_mase_is_its_test_error_over_the_training_one_step_error(horizon: int) -> None:
+    """What docs/timeseries.md says persistence's MASE is, computed from the file's rows alone."""
+    rows, columns = _garch_rows(), ["dm", "bp"]
+    examples = _load(TimeSeriesLoader("garch.csv", date="date", columns=columns, window=20, horizon=horizon,
+                                      stride=5, target="value"))
+    splits = split_chronologically(examples, test=60, validation=20)
+    model = Persistence().train(_context(list(splits.train)))
+    mase = sum(ScaledError().score(model.predict(e), e) for e in splits.test) / len(splits.test)
+    train_end = max(e.metadata["end"] for e in splits.train)
+    trained = [r for r in rows if r["date"] <= train_end]
+    scale = {c: sum(abs(float(a[c]) - float(b[c])) for a, b in itertools.pairwise(trained))
+             / (len(trained) - 1) for c in columns}
+    documented = sum(abs(e.metadata["truth"] - e.metadata["values"][-1]) / scale[e.metadata["series"]]
+                     for e in splits.test) / len(splits.test)
+    assert mase == pytest.approx(documented, rel=1e-12)
+    assert all(e.metadata["train_end"] == train_end for e in splits.test)
+    if horizon == 1:  # one step ahead, persistence is the naive forecast itself: near 1 when test moves as in training
+        assert 0.6 < mase < 1.4
+
+
+# ---- dates that are not ISO text ------------------------------------------------------------------------------
+
+def _garch_with_dates(folder: Path, name: str, written: str | None, *, shuffle: bool = False,
+                      keep: object = None, replace: dict[int, str] | None = None) -> Path:
+    """A copy of garch.csv (real data) with its dates re-written as ``written`` (a strftime format; ``None``:
+    as in the file), its rows optionally shuffled (a seeded shuffle), kept only where ``keep(date)`` holds,
+    and the dates of some lines (by line number in the written file) replaced."""
+    header, *rows = list(csv.reader(GARCH.open(encoding="utf-8")))
+    if keep is not None:
+        rows = [r for r in rows if keep(datetime.date.fromisoformat(r[0]))]
+    if shuffle:
+        random.Random(7).shuffle(rows)
+    path = folder / name
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for line, row in enumerate(rows, start=2):
+            date = row[0] if written is None else datetime.date.fromisoformat(row[0]).strftime(written)
+            writer.writerow([(replace or {}).get(line, date), *row[1:]])
+    return path
+
+
+def _key(examples: list[Example]) -> list[tuple]:
+    return [(e.id, e.input, e.expected, e.metadata["first"], e.metadata["origin"], e.metadata["end"])
+            for e in examples]
+
+
+DIRECTION = {"date": "date", "window": 20, "stride": 5, "target": "direction", "flat": 0.05, "decimals": 4}
+
+
+@pytest.mark.parametrize("written", ["%d %b %Y", "%b %d, %Y", "%d-%b-%Y", "%d/%m/%Y", "%A, %B %d, %Y"])
+def test_non_iso_dates_give_the_windows_and_split_of_iso_dates(tmp_path: Path, written: str) -> None:
+    path = _garch_with_dates(tmp_path, "rates.csv", written)
+    examples = _load(TimeSeriesLoader(str(path), **DIRECTION), tmp_path)
+    assert _key(examples) == _key(_load(TimeSeriesLoader("garch.csv", **DIRECTION)))  # dates shown as ISO
+    splits = split_chronologically(examples, test=100, validation=40)
+    last_trained = max(datetime.date.fromisoformat(e.metadata["end"]) for e in splits.train)
+    first_test = min(datetime.date.fromisoformat(e.metadata["origin"]) for e in splits.test)
+    assert last_trained < min(datetime.date.fromisoformat(e.metadata["first"]) for e in splits.test) <= first_test
+    assert len(splits.train) == 1670 and splits.dropped == 40
+
+
+def test_rows_out_of_order_are_put_in_date_order(tmp_path: Path) -> None:
+    import duckdb
+
+    wide = _garch_with_dates(tmp_path, "shuffled.csv", "%b %d, %Y", shuffle=True)
+    long = tmp_path / "long.csv"  # both series interleaved, in the shuffled order, dates as written
+    source = f"read_csv('{wide}', all_varchar = true)"
+    duckdb.connect().execute(f"COPY (SELECT date, 'dm' AS series, dm AS value FROM {source} UNION ALL "
+                             f"SELECT date, 'sf', sf FROM {source}) TO '{long}' (HEADER)")
+    options = {"date": "date", "window": 15, "stride": 4, "target": "pct_change"}
+    expected = _key(_load(TimeSeriesLoader("garch.csv", columns=["dm", "sf"], **options)))
+    assert _key(_load(TimeSeriesLoader(str(wide), columns=["dm", "sf"], **options), tmp_path)) == expected
+    assert _key(_load(TimeSeriesLoader(str(long), layout="long", **options), tmp_path)) == expected
+
+
+def test_a_numeric_time_column_is_ordered_and_split_as_numbers(tmp_path: Path) -> None:
+    rows = _garch_rows()
+    path = tmp_path / "days.csv"  # the day number since 1 January 1980 instead of the date: 1, 2, …, 2697
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["day", "dm"])
+        for row in reversed(rows):
+            writer.writerow([(datetime.date.fromisoformat(row["date"]) - datetime.date(1979, 12, 31)).days, row["dm"]])
+    examples = _load(TimeSeriesLoader(str(path), date="day", window=10, stride=3), tmp_path)
+    assert [e.metadata["values"] for e in examples] == [e.metadata["values"] for e in _load(
+        TimeSeriesLoader("garch.csv", date="date", columns=["dm"], window=10, stride=3))]
+    assert examples[0].id == "dm@15" and examples[0].metadata["first"] == 2  # 2 January 1980 is day 2
+    splits = split_chronologically(examples, test=50, validation=10)
+    assert max(e.metadata["end"] for e in splits.train) < min(e.metadata["first"] for e in splits.test)
+
+
+def test_an_ambiguous_day_month_order_is_refused_unless_date_format_says(tmp_path: Path) -> None:
+    early = _garch_with_dates(tmp_path, "early.csv", "%d/%m/%Y", keep=lambda d: d.day <= 12)  # both readings valid
+    with pytest.raises(DataError) as caught:
+        _load(TimeSeriesLoader(str(early), date="date", window=5), tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message and caught.value.where == 2
+    assert "date '02/01/1980' is ambiguous" in message and '"%d/%m/%Y"' in message and '"%m/%d/%Y"' in message
+    assert "date_format" in message
+    chosen = _load(TimeSeriesLoader(str(early), date="date", window=5, date_format="%d/%m/%Y"), tmp_path)
+    assert chosen[0].metadata["first"] == "1980-01-02" and chosen[0].id == "dm@1980-01-08"
+    everyday = _garch_with_dates(tmp_path, "all.csv", "%d/%m/%Y")  # days past 12: only day-first reads them all
+    assert _key(_load(TimeSeriesLoader(str(everyday), **DIRECTION), tmp_path)) == _key(_load(
+        TimeSeriesLoader("garch.csv", **DIRECTION)))
+    with pytest.raises(DataError) as caught:
+        _load(TimeSeriesLoader(str(everyday), date="date", window=5, date_format="%m/%d/%Y"), tmp_path)
+    assert caught.value.where == 10 and "date '14/01/1980' does not match date_format \"%m/%d/%Y\"" in str(caught.value)
+    with pytest.raises(ConfigError, match="date_format"):
+        _load(TimeSeriesLoader(str(everyday), date="date", window=5, date_format="%Q"), tmp_path)
+
+
+def test_a_date_that_cannot_be_read_names_the_file_the_line_and_the_value(tmp_path: Path) -> None:
+    path = _garch_with_dates(tmp_path, "prices.csv", "%d %b %Y", replace={14: "yesterday"})
+    with pytest.raises(DataError) as caught:
+        _load(TimeSeriesLoader(str(path), date="date", window=5), tmp_path)
+    assert caught.value.where == 14 and caught.value.path == str(path)
+    assert str(caught.value).startswith(f"{path}:14: column 'date': date 'yesterday' is not a date")
+    assert "date_format" in str(caught.value) and "\n" not in str(caught.value)
+    empty = _garch_with_dates(tmp_path, "gap.csv", None, replace={30: ""})
+    with pytest.raises(DataError, match="the date is empty") as caught:
+        _load(TimeSeriesLoader(str(empty), date="date", window=5), tmp_path)
+    assert caught.value.where == 30
+
+
+def test_a_bad_date_through_ftplug_run_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    _garch_with_dates(tmp_path, "prices.csv", "%d %b %Y", replace={14: "yesterday"})
+    experiment = tmp_path / "e.toml"
+    experiment.write_text('[experiment]\nname = "t"\n[data]\nloader = "timeseries"\npath = "prices.csv"\n'
+                          'date = "date"\nwindow = 10\n[split]\ntest = 10\nvalidation = 5\n[model]\n'
+                          'base = "gpt-4o-mini"\n[[variants]]\nname = "p"\ntrainer = "persistence"\n', encoding="utf-8")
+    done = run_cli("run", str(experiment), "--db", str(tmp_path / "r.duckdb"), "--quiet")
+    assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ftplug: error: ")
+    assert "prices.csv:14:" in lines[0] and "'yesterday' is not a date" in lines[0]
+
+
+def test_no_other_candidate_format_reads_an_iso_date() -> None:
+    """The loader takes ISO 8601 without trying the other candidates: none of them reads an ISO date."""
+    import duckdb
+
+    from ftplug.plugins.timeseries import CANDIDATE_FORMATS, ISO, _format_sql
+
+    connection = duckdb.connect()
+    moments = "FROM (SELECT TIMESTAMP '1950-01-01' + to_minutes(i * 6131) AS t FROM range(3000) r(i))"
+    connection.execute(f"CREATE TABLE d AS SELECT strftime(t, '%Y-%m-%d') AS v {moments} UNION ALL "
+                       f"SELECT strftime(t, '%Y-%m-%d %H:%M') {moments} UNION ALL "
+                       f"SELECT strftime(t, '%Y-%m-%dT%H:%M:%S') {moments}")
+    others = [n for n in CANDIDATE_FORMATS if n != ISO]
+    counts = connection.execute("SELECT " + ", ".join(f"count({_format_sql(n).format(value='v')})" for n in others)
+                                + " FROM d").fetchone()
+    assert [n for n, c in zip(others, counts, strict=True) if c] == []
+
+
+def test_a_chronological_split_refuses_times_it_cannot_order() -> None:
+    def window(i: int, first: object, origin: object, end: object) -> Example:
+        return Example(id=f"w{i}", input="", expected="", metadata={"first": first, "origin": origin, "end": end})
+
+    text = [window(i, f"{d} May 1980", f"{d + 1} May 1980", f"{d + 2} May 1980") for i, d in enumerate(range(1, 20))]
+    with pytest.raises(DataError, match="'1 May 1980' is not a time"):
+        split_chronologically(text, test=2, validation=0)
+    with pytest.raises(DataError, match="out of order"):
+        split_chronologically([window(0, "1980-05-03", "1980-05-02", "1980-05-04")], test=1, validation=0)
+    with pytest.raises(DataError, match="mix numbers and dates"):
+        split_chronologically([window(0, 1, 2, 3), window(1, "1980-05-03", "1980-05-03", "1980-05-04")], test=1,
+                              validation=0)
+    # positions 9, 10, 100 order as numbers (as text, "100" < "9")
+    numbered = [window(i, p - 2, p, p + 1) for i, p in enumerate([100, 9, 10, 50, 30])]
+    splits = split_chronologically(numbered, test=1, validation=0)
+    assert [e.metadata["origin"] for e in splits.test] == [100]
+    assert [e.metadata["origin"] for e in splits.train] == [9, 10, 30, 50]
+
+
+def test_date_format_is_a_registered_loader_option() -> None:
+    from ftplug.components import Kind
+    from tests.helpers import fresh_plugins
+
+    option = fresh_plugins().registry.get(Kind.LOADER, "timeseries").option("date_format")
+    assert option is not None and option.default == "" and "%d/%m/%Y" in option.help
+    with pytest.raises(ConfigError, match="date_format"):
+        TimeSeriesLoader("garch.csv", date_format="%d/%m/%Y")  # no date column to read
 
 
 def test_the_dry_run_prices_train_size_and_local_baselines(tmp_path: Path) -> None:
