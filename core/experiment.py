@@ -22,7 +22,7 @@ from ftplug.local_models import (
     remember_local_model,
 )
 from ftplug.registry import Registry
-from ftplug.sweeps import DEFAULT_PROMPT, DEFAULT_TRAINER, expand_sweeps
+from ftplug.sweeps import DEFAULT_PROMPT, DEFAULT_TRAINER, ShotDraw, check_draws, expand_draws, expand_sweeps
 
 TOP_LEVEL_TABLES = {"experiment", "data", "split", "model", "variants", "scoring", "run", "report"}
 SPLIT_METHODS = ("random", "chronological")
@@ -68,6 +68,7 @@ class VariantSpec:
     train_size: int | float | None = None  # training rows the trainer sees (None: the whole training split)
     model: str | None = None  # this variant's base model (None: the experiment's [model] base)
     endpoint: dict[str, str] | None = None  # this variant's own API: base_url and api_key_env
+    draw: ShotDraw | None = None  # one of several selections of its few-shot examples (``draws = D``)
 
 
 @dataclass(frozen=True)
@@ -286,11 +287,11 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     if not isinstance(raw_variants, list) or not raw_variants:
         raise reader.fail("[[variants]]", "at least one variant is required")
     variants: list[VariantSpec] = []
-    for index, raw in enumerate(expand_sweeps(reader, raw_variants), start=1):
+    for index, raw in enumerate(expand_draws(reader, expand_sweeps(reader, raw_variants)), start=1):
         if not isinstance(raw, dict):
             raise reader.fail(f"[[variants]] #{index}", "must be a table")
         where = f"[[variants]] #{index}"
-        reader.only_keys(raw, where, {"name", "trainer", "prompt", "train_size", "model", "endpoint"})
+        reader.only_keys(raw, where, {"name", "trainer", "prompt", "train_size", "model", "endpoint", "draws"})
         variant_name = reader.value(raw, where, "name", str)
         where = f"[[variants]] {variant_name!r}"
         if any(v.name == variant_name for v in variants):
@@ -302,15 +303,20 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
         variant_model = reader.value(raw, where, "model", str, None)
         if variant_model is not None:
             _check_local_model(reader, variant_model, path.parent, f"{where} model")
+        prompt_spec = _component(reader, registry, Kind.PROMPT_BUILDER, builder_name, builder_options,
+                                 f"{where} prompt")
+        draw = raw.get("draws")  # a ShotDraw: expand_draws replaced the count
+        if draw is not None:
+            check_draws(reader, draw, prompt_spec.options)
         variants.append(VariantSpec(
             name=variant_name,
             trainer=_component(reader, registry, Kind.TRAINER, trainer_name, trainer_options,
                                f"{where} trainer"),
-            prompt=_component(reader, registry, Kind.PROMPT_BUILDER, builder_name, builder_options,
-                              f"{where} prompt"),
+            prompt=prompt_spec,
             train_size=_train_size(reader, raw, where),
             model=variant_model,
             endpoint=_endpoint(reader, raw, where),
+            draw=draw,
         ))
 
     scoring = reader.table(doc, "scoring", required=False)

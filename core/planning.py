@@ -75,7 +75,8 @@ def make_plan(experiment: Experiment, options: RunOptions) -> Plan:
             with blame(spec.prompt.component, "its constructor"):
                 prompt = guarded(spec.prompt.create(), spec.prompt.component)
             with spec.prompt.locate_errors():
-                prompt.prepare(splits.train, experiment.model_for(spec), experiment.seed)
+                prompt.prepare(splits.train, experiment.model_for(spec),
+                               spec.draw.seed(experiment.seed) if spec.draw else experiment.seed)
             with blame(spec.trainer.component, "its constructor"):
                 trainer = guarded(spec.trainer.create(), spec.trainer.component)
         except ComponentError as error:  # that variant fails when the run reaches it; the others go on

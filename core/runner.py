@@ -182,6 +182,8 @@ class ExperimentRunner:
         sink = PredictionSink(self.store, run, self.options.batch_size, stored, background=True)
         summary = RunSummary(run_id=run.run_id, variant=spec.name, status="failed",
                              details=dict(self.scoring_details))
+        if spec.draw is not None:
+            summary.details["draw"] = spec.draw.details(self.experiment.seed)
         try:
             trained = self._train(variant, splits, run)
             if progress is not None:
@@ -302,7 +304,8 @@ class ExperimentRunner:
         scored = score_prediction(self.scorers, output, samples, example)
         return PredictionRecord(run_id=run.run_id, example_id=example.id, output=output, scores=scored.values,
                                 labels=scored.labels, score_errors=scored.errors,
-                                samples=samples if samples and len(samples) > 1 else None, **measurements)
+                                samples=samples if samples and len(samples) > 1 else None,
+                                sample_values=scored.sample_values or None, **measurements)
 
     def _endpoint_for(self, trained: TrainedModel, spec: VariantSpec | None = None) -> Endpoint:
         """Where the variant's model answers (see :func:`ftplug.endpoint.answering_endpoint`)."""

@@ -50,6 +50,7 @@ class PredictionRecord:
     cache_entry: str | None = None  # the response to keep in the cache (JSON), for a fresh answer
     server_latency_ms: float | None = None  # the server's own time for it (openai-processing-ms), if it says
     in_flight: int | None = None  # requests (or local prompts) in flight with it, itself included
+    sample_values: dict[str, list[float | None]] | None = None  # per scorer, its value on each of the samples
 
 
 @dataclass

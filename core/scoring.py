@@ -13,11 +13,13 @@ from ftplug.dataset import Example
 
 @dataclass
 class Scored:
-    """The scores of one prediction: values, labels read by classification scorers, and scorer errors."""
+    """The scores of one prediction: values, labels read by classification scorers, and scorer errors; with
+    several samples, each per-output scorer's value on every sample (``None`` where it failed or gave none)."""
 
     values: dict[str, float | None] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    sample_values: dict[str, list[float | None]] = field(default_factory=dict)
 
 
 def scorer_info(scorer: Any, name: str) -> dict[str, Any]:
@@ -29,7 +31,9 @@ def scorer_info(scorer: Any, name: str) -> dict[str, Any]:
 
 def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: Sequence[str] | None,
                      example: Example) -> Scored:
-    """Every scorer's verdict on ``output`` (and, for sample scorers, on all ``samples``)."""
+    """Every scorer's verdict on ``output`` (and, for sample scorers, on all ``samples``). With two samples or
+    more (``samples[0]`` being ``output``), each per-output scorer also scores every sample, for the
+    between-sample spread (:mod:`ftplug.sampling_spread`)."""
     scored = Scored()
     for scorer_id, scorer in scorers:
         try:
@@ -45,7 +49,21 @@ def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: S
         scored.values[scorer_id] = value
         if isinstance(result, Score) and result.label is not None:
             scored.labels[scorer_id] = result.label
+    if samples is not None and len(samples) > 1:
+        for scorer_id, scorer in scorers:
+            if not getattr(scorer, "needs_samples", False):
+                scored.sample_values[scorer_id] = [scored.values[scorer_id],
+                                                   *(_sample_value(scorer, sample, example) for sample in samples[1:])]
     return scored
+
+
+def _sample_value(scorer: Any, sample: str, example: Example) -> float | None:
+    """One sample's score; a scorer failing on it gives ``None`` (its error is recorded for the output only)."""
+    try:
+        result = scorer.score(sample, example)
+        return _finite(result.value if isinstance(result, Score) else result)
+    except Exception:  # as for the output: a scorer's bug or an odd sample must not lose the prediction
+        return None
 
 
 class NonFiniteScore(ValueError):

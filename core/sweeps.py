@@ -1,14 +1,18 @@
-"""Sweeps: a variant with a ``sweep`` table stands for one variant per combination of the listed values."""
+"""Sweeps: a variant with a ``sweep`` table stands for one variant per combination of the listed values; a
+variant with ``draws = D`` for D variants that differ only in the seed their few-shot examples are selected by."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_TRAINER = "none"
 DEFAULT_PROMPT = {"builder": "few-shot", "shots": 0}
 _NAME_SAFE = re.compile(r"[A-Za-z0-9._:+-]+")  # values that read well inside a variant's name
 SWEEP_VARIANT_KEYS = ("train_size",)  # sweepable keys of the variant itself; other bare keys are prompt options
+MAX_DRAWS = 50
+SEEDED_SELECTIONS = ("random", "balanced")  # the few-shot selections a seed changes (see ftplug.selection)
 
 
 def _sweep_label(option: str, value: Any, number: int) -> str:
@@ -64,3 +68,54 @@ def expand_sweeps(reader: Any, raw_variants: list[Any]) -> list[Any]:
                 variant[part] = {**table, option: value}
             expanded.append(variant)
     return expanded
+
+
+@dataclass(frozen=True)
+class ShotDraw:
+    """One of the ``of`` draws of variant ``group``: its few-shot examples are selected with seed ``seed + number
+    − 1`` (``seed`` being the experiment's), so draw 1 shows what the variant without ``draws`` would."""
+
+    group: str
+    number: int
+    of: int
+
+    def seed(self, seed: int) -> int:
+        """The selection seed of this draw in an experiment seeded with ``seed``."""
+        return seed + self.number - 1
+
+    def details(self, seed: int) -> dict[str, Any]:
+        """What a run records of its draw (``runs.details.draw``)."""
+        return {"group": self.group, "number": self.number, "of": self.of, "seed": self.seed(seed)}
+
+
+def expand_draws(reader: Any, raw_variants: list[Any]) -> list[Any]:
+    """Replace each variant with ``draws = D`` by D variants ``NAME-draw=1`` … ``NAME-draw=D``, whose ``draws``
+    is then their :class:`ShotDraw`; ``D`` must be a whole number from 2 to :data:`MAX_DRAWS`. (Whether the
+    variant's prompt has shots to draw is checked once its options are known: :func:`check_draws`.)"""
+    expanded: list[Any] = []
+    for index, raw in enumerate(raw_variants, start=1):
+        if not isinstance(raw, dict) or "draws" not in raw:
+            expanded.append(raw)
+            continue
+        name = raw.get("name", f"#{index}")
+        count = raw["draws"]
+        if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= MAX_DRAWS:
+            raise reader.fail(f"[[variants]] {name!r} draws", f"must be a whole number of shot draws from 2 to "
+                                                              f"{MAX_DRAWS}, got {count!r}")
+        expanded += [{**raw, "name": f"{name}-draw={number}", "draws": ShotDraw(str(name), number, count)}
+                     for number in range(1, count + 1)]
+    return expanded
+
+
+def check_draws(reader: Any, draw: ShotDraw, prompt_options: dict[str, Any]) -> None:
+    """Refuse ``draws`` on a prompt whose shots no seed changes: no shots, or a selection that is not seeded."""
+    where = f"[[variants]] {draw.group!r} draws"
+    shots = prompt_options.get("shots", 0)
+    if shots != "max" and (isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0):
+        raise reader.fail(where, f"draws select different few-shot examples, but this prompt has shots = {shots!r}: "
+                                 "give it shots > 0 (or \"max\"), or remove draws")
+    select = prompt_options.get("select", "random")
+    if select not in SEEDED_SELECTIONS:
+        seeded = " or ".join(f'"{name}"' for name in SEEDED_SELECTIONS)
+        raise reader.fail(where, f'select = "{select}" picks the same shots whatever the seed, so every draw would '
+                                 f"be the same prompt: use select = {seeded}")

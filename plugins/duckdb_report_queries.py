@@ -117,6 +117,23 @@ class ReportQueries:
             "WHERE s.run_id IN (SELECT unnest($ids)) AND s.scorer IN (SELECT unnest($scorers)) "
             "AND s.value IS NOT NULL GROUP BY ALL", {"ids": list(run_ids), "scorers": list(scorers)}).fetchall()
 
+    def sample_score_means(self, run_ids: Sequence[str]) -> list[tuple[str, str, int, float | None, int]]:
+        """(run, scorer, sample number from 1, mean value, values) over the scores of ``run_ids`` that have
+        per-sample values (``scores.sample_values``): each sample's score of the run, as if it were a rerun."""
+        return self.db.execute(
+            "SELECT run_id, scorer, j, avg(v), count(v) FROM (SELECT run_id, scorer, unnest(sample_values) AS v, "
+            "unnest(range(1, len(sample_values) + 1)) AS j FROM scores "
+            f"WHERE run_id IN ({_list(run_ids)}) AND sample_values IS NOT NULL) GROUP BY ALL ORDER BY ALL").fetchall()
+
+    def sample_disagreements(self, run_ids: Sequence[str]) -> list[tuple[str, str, int, int, int]]:
+        """(run, scorer, examples, examples whose samples do not all score the same, most samples of one) over
+        the scores of ``run_ids`` with per-sample values; a missing value differs from any number."""
+        return self.db.execute(
+            "SELECT run_id, scorer, count(*), count(*) FILTER (WHERE NOT (list_count(sample_values) = 0 OR "
+            "(list_count(sample_values) = len(sample_values) AND len(list_distinct(sample_values)) = 1))), "
+            f"max(len(sample_values)) FROM scores WHERE run_id IN ({_list(run_ids)}) AND sample_values IS NOT NULL "
+            "GROUP BY ALL ORDER BY ALL").fetchall()
+
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:
     """A query's rows as dicts by column name."""

@@ -84,7 +84,8 @@ def score_rows(records: Sequence[PredictionRecord], predictions: dict[str, np.nd
                     "value": _by_record(numbers([v for column in values for v in column], np.float64), k, n),
                     "label": _per_scorer(records, "labels", names),
                     "error": _per_scorer(records, "score_errors", names),
-                    "example_no": np.repeat(example_numbers, k)}
+                    "example_no": np.repeat(example_numbers, k),
+                    "sample_values": _sample_lists(records, names)}
     rows = [(i, name, value) for i, scores in enumerate(dicts) for name, value in scores.items()]
     at = np.fromiter((i for i, _, _ in rows), dtype=np.int64, count=len(rows))
     return {"run_id": predictions["run_id"][at], "example_id": predictions["example_id"][at],
@@ -92,7 +93,8 @@ def score_rows(records: Sequence[PredictionRecord], predictions: dict[str, np.nd
             "value": numbers([value for _, _, value in rows], np.float64),
             "label": objects([records[i].labels.get(name) for i, name, _ in rows]),
             "error": objects([records[i].score_errors.get(name) for i, name, _ in rows]),
-            "example_no": example_numbers[at]}
+            "example_no": example_numbers[at],
+            "sample_values": objects([_sample_list(records[i], name) for i, name, _ in rows])}
 
 
 def _by_record(column: np.ndarray, k: int, n: int) -> np.ndarray:
@@ -106,6 +108,20 @@ def _per_scorer(records: Sequence[PredictionRecord], field: str, names: list[str
     if not any(dicts):
         return np.full(len(records) * len(names), None, object)
     return objects([d.get(name) for d in dicts for name in names])
+
+
+def _sample_lists(records: Sequence[PredictionRecord], names: list[str]) -> np.ndarray:
+    """The ``sample_values`` column of the records' rows (all NULL when no record has several samples)."""
+    if not any(r.sample_values for r in records):
+        return np.full(len(records) * len(names), None, object)
+    return objects([_sample_list(r, name) for r in records for name in names])
+
+
+def _sample_list(record: PredictionRecord, name: str) -> str | None:
+    """One score's values on each sample as list text (``[1.0, null]``), which the insert casts to DOUBLE[]:
+    text keeps the column's type whatever the batch holds, where lists of Python objects have it guessed."""
+    values = record.sample_values.get(name) if record.sample_values else None
+    return json.dumps(values) if values is not None else None
 
 
 def cache_entry_rows(records: Sequence[PredictionRecord], simulated: bool, now: datetime) -> dict[str, np.ndarray]:

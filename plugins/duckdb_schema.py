@@ -3,9 +3,10 @@ SQL), in one place."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
+SCHEMA_VERSION = 10  # 2: finetune tables; 3: score labels/errors, samples; 4: runs.config_key; 5: response cache;
 # 6: runs.shard, batch_jobs; 7: examples.number, scores.example_no; 8: predictions.server_latency_ms, in_flight;
-# 9: examples.cluster (the group a test example belongs to, for clustered intervals and tests)
+# 9: examples.cluster (the group a test example belongs to, for clustered intervals and tests);
+# 10: scores.sample_values (with [scoring] samples ≥ 2: the scorer's value on each sample, the first being `value`)
 # An example's `number` is given when it is first stored in its experiment and kept for good; each score carries
 # it as `example_no`, so that the report lines the runs' scores up by position in arrays instead of joining ids.
 
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS response_cache (
     created_at TIMESTAMP NOT NULL, hits INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS scores (
     run_id VARCHAR NOT NULL, example_id VARCHAR NOT NULL, scorer VARCHAR NOT NULL, value DOUBLE,
-    label VARCHAR, error VARCHAR, example_no INTEGER,
+    label VARCHAR, error VARCHAR, example_no INTEGER, sample_values DOUBLE[],
     PRIMARY KEY (run_id, example_id, scorer));
 CREATE TABLE IF NOT EXISTS finetune_jobs (
     job_id VARCHAR PRIMARY KEY, key VARCHAR NOT NULL, experiment VARCHAR NOT NULL, variant VARCHAR NOT NULL,
@@ -119,6 +120,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     8: ("ALTER TABLE predictions ADD COLUMN IF NOT EXISTS server_latency_ms DOUBLE",
         "ALTER TABLE predictions ADD COLUMN IF NOT EXISTS in_flight INTEGER"),
     9: ("ALTER TABLE examples ADD COLUMN IF NOT EXISTS cluster VARCHAR",),
+    10: ("ALTER TABLE scores ADD COLUMN IF NOT EXISTS sample_values DOUBLE[]",),
 }
 PREDICTION_COLUMNS = ("run_id", "example_id", "output", "prompt_tokens", "completion_tokens", "cached_tokens",
                       "latency_ms", "cost_usd", "error", "simulated", "created_at", "samples", "from_cache",

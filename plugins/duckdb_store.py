@@ -232,8 +232,9 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
                 if len(scores["run_id"]):
                     from ftplug.plugins.duckdb_example_numbers import MISSING
 
-                    writes.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}, example_no) "
-                                   f"SELECT {', '.join(SCORE_COLUMNS)}, nullif(example_no, {MISSING}) FROM new_scores")
+                    writes.execute(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}, example_no, sample_values) "
+                                   f"SELECT {', '.join(SCORE_COLUMNS)}, nullif(example_no, {MISSING}), "
+                                   "sample_values::VARCHAR::DOUBLE[] FROM new_scores")
         finally:
             writes.unregister("new_predictions")
             writes.unregister("new_scores")

@@ -50,7 +50,7 @@ def test_a_version_1_file_is_migrated_forward_and_keeps_its_rows(tmp_path: Path)
     with duckdb.connect(path, read_only=True) as con:
         assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert con.execute("SELECT count(*) FROM finetune_jobs").fetchone() == (0,)
-        assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0, None, None, None)]
+        assert con.execute("SELECT * FROM scores").fetchall() == [("r", "e", "exact", 1.0, None, None, None, None)]
 
 
 def test_a_version_6_file_gets_example_numbers_per_experiment_and_scores_take_them(tmp_path: Path) -> None:
