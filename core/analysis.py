@@ -8,7 +8,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ftplug.baseline_margins import best_baseline, margins
+from ftplug.comparisons import Results, rank, tied, worse_than_best
+from ftplug.comparisons import pairs as comparison_pairs
 from ftplug.errors import InputError
 from ftplug.report_statistics import COST, LATENCY, ReportStatistics
 from ftplug.statistics import RESAMPLES
@@ -48,7 +52,9 @@ SCENARIOS = (("as measured", 1.0, 1.0, 1.0), ("training price ×2", 2.0, 1.0, 1.
              ("fine-tuned inference ×1.5", 1.0, 1.5, 1.0))
 
 
-def _break_even_rows(variants: list[dict[str, Any]], primary: str) -> list[dict[str, Any]]:
+def _break_even_rows(variants: list[dict[str, Any]], primary: str, worse: set[str]) -> list[dict[str, Any]]:
+    """Break-even of every fine-tuned variant against every prompted one, under price scenarios; a row says
+    whether the fine-tuned variant is significantly worse than the best on the primary metric."""
     rows = []
     for tuned in variants:
         training = tuned.get("training")
@@ -70,15 +76,17 @@ def _break_even_rows(variants: list[dict[str, Any]], primary: str) -> list[dict[
                          "prompted_per_prediction": prompted["cost_per_prediction"],
                          "predictions": scenarios[0]["predictions"], "scenarios": scenarios,
                          "primary": primary, "fine_tuned_metric": tuned_metric.get("value"),
-                         "prompted_metric": prompted_metric.get("value")})
+                         "prompted_metric": prompted_metric.get("value"),
+                         "fine_tuned_worse_than_best": tuned["variant"] in worse,
+                         "prompted_worse_than_best": prompted["variant"] in worse})
     return rows
 
 
 def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAMPLES,
             volume: int | None = None, reference: str | None = None, primary: str | None = None) -> dict[str, Any]:
     """Everything the report shows for the latest run of each variant of ``experiment``: the data come
-    from SQL aggregations of the result store, the intervals from bootstraps on those aggregates (see
-    :class:`ftplug.report_statistics.ReportStatistics`)."""
+    from SQL aggregations of the result store, the intervals and tests from :class:`ReportStatistics`, the
+    choice of pairs and Holm's correction from :mod:`ftplug.comparisons`."""
     rows = store.variant_rows(experiment)
     if not rows:
         return {"experiment": experiment, "variants": []}
@@ -95,68 +103,79 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
         reference = names[0]
     volume = volume if volume is not None else settings.get("volume") or 0
     by_name = {r["variant"]: r["run_id"] for r in rows}
+    higher = meta.get(primary, {}).get("higher_is_better", True)
+    succeeded = [r for r in rows if r["status"] == "succeeded"]
+    values = {r["variant"]: stats.interval(r["run_id"], primary)["value"] for r in succeeded} if primary in meta else {}
+    ranking = rank(values, higher)
+    best_naive = best_baseline(rows, values, higher) if primary in meta else None
+    wanted = comparison_pairs(names, reference, ranking, best_naive)
+    tested = stats.compare_all([(by_name[a], by_name[b]) for a, b in wanted])
     variant_of = {run: name for name, run in by_name.items()}
-    pairs = [(by_name[name], by_name[reference]) for name in names if name != reference]
-    head_pair = None
-    if primary in meta and meta[primary].get("aggregate") != "macro_f1":
-        # the two best by the point estimate (from the summary) are also compared head to head
-        means = [(stats.mean(r["run_id"], primary), r["run_id"]) for r in rows if r["status"] == "succeeded"]
-        ranked = sorted(((m, run) for m, run in means if m is not None),
-                        reverse=meta[primary].get("higher_is_better", True))
-        if len(ranked) > 1:
-            head_pair = (ranked[0][1], ranked[1][1])
-            if head_pair not in pairs:
-                pairs.append(head_pair)
-    best_naive = None
-    if primary in meta:
-        higher = meta[primary].get("higher_is_better", True)
-        best_naive = best_baseline(rows, {r["run_id"]: stats.mean(r["run_id"], primary) for r in rows}, higher)
-        if best_naive is not None and meta[primary].get("aggregate") != "macro_f1":
-            pairs += [(r["run_id"], best_naive) for r in rows
-                      if r["run_id"] != best_naive and (r["run_id"], best_naive) not in pairs]
-    variants = []
-    for row in rows:
-        run_id = row["run_id"]
-        metrics = {name: stats.interval(run_id, name) for name in meta}
-        cost = stats.interval(run_id, COST)
-        latency = stats.interval(run_id, LATENCY)
-        variants.append({
-            "variant": row["variant"], "model": row["model"], "trainer": row["trainer"] or "none",
-            "status": row["status"], "simulated": bool(row["simulated"]), "source": answer_source(row),
-            "predictions": row["predictions"],
-            "errors": row["errors"], "metrics": metrics, "confusion": stats.confusions(run_id),
-            "cost_per_1k_usd": {key: (cost[key] * 1000 if cost.get(key) is not None else None)
-                                for key in ("value", "low", "high")},
-            "cost_per_prediction": cost.get("value"),
-            "latency_ms": {key: latency.get(key) for key in ("value", "low", "high", "n")}
-            | {"p95": row["p95_latency_ms"]},
-            "server_latency_ms": {"value": row["mean_server_latency_ms"], "p95": row["p95_server_latency_ms"],
-                                  "n": row["server_latency_n"]},
-            "in_flight": {"median": row["median_in_flight"], "max": row["max_in_flight"],
-                          "limit": (row["details"].get("requests") or {}).get("concurrency")},
-            "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
-            "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
-            "baseline": row["details"].get("baseline"), "train_rows": row["details"].get("train_rows"),
-            "price_per_hour": row["details"].get("price_per_hour"),
-        })
-    results = stats.compare_all(pairs)
-    comparisons = [{"variant": variant_of[a], "reference": reference, "scorer": scorer, **result}
-                   for a, b, scorer, result in results if b == by_name[reference] and a != b]
-    head_to_head = next(({"variant": variant_of[a], "reference": variant_of[b], "scorer": scorer, **result}
-                         for a, b, scorer, result in results if (a, b) == head_pair and scorer == primary), None)
+    results = Results([(variant_of[a], variant_of[b], scorer, result) for a, b, scorer, result in tested])
+    variants = [_variant(stats, row, meta) for row in rows]
+    comparisons = [{"variant": name, "reference": reference, "scorer": scorer, **found}
+                   for name in names if name != reference for scorer in meta
+                   if (found := results.get(name, reference, scorer)) is not None]
+    head_to_head = None
+    if len(ranking) > 1 and (found := results.get(ranking[0], ranking[1], primary)) is not None:
+        head_to_head = {"variant": ranking[0], "reference": ranking[1], "scorer": primary, **found}
+    against_best = [{"variant": name, "reference": ranking[0], "scorer": primary, **found}
+                    for name in ranking[1:] if (found := results.get(name, ranking[0], primary)) is not None]
     naive = None
     if best_naive is not None:
-        tests = {variant_of[a]: result for a, b, scorer, result in results if b == best_naive and scorer == primary}
-        naive = margins(variants, variant_of[best_naive], primary, meta[primary].get("higher_is_better", True), tests)
+        tests = {name: found for name in names if (found := results.get(name, best_naive, primary)) is not None}
+        naive = margins(variants, best_naive, primary, higher, tests)
+    worse = worse_than_best(results, ranking[0], ranking, primary, higher) if ranking else set()
     analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
                 "primary": primary, "reference": reference, "volume": volume, "resamples": resamples,
-                "scorers": meta, "variants": variants, "comparisons": comparisons, "head_to_head": head_to_head,
-                "break_even": _break_even_rows(variants, primary) if primary else [], "baseline_margins": naive,
-                "loss_curves": _loss_curves(store, variants)}
+                "scorers": meta, "variants": variants, "ranking": ranking, "tied": tied(values, ranking),
+                "comparisons": comparisons, "head_to_head": head_to_head, "against_best": against_best,
+                "worse_than_best": sorted(worse), "family": results.family(primary) if primary else 0,
+                "test_sets": stats.test_sets, "clusters": _clusters(stats, settings),
+                "break_even": _break_even_rows(variants, primary, worse) if primary else [],
+                "baseline_margins": naive, "loss_curves": _loss_curves(store, variants)}
+    from ftplug.sampling_spread import draw_spread, sampling_spread
+
+    analysis["sampling_spread"] = sampling_spread(store, rows, meta, primary)
+    analysis["draw_spread"] = draw_spread(rows, {v["variant"]: v["metrics"] for v in variants}, primary)
     from ftplug.verdict import verdict
 
     analysis["verdict"] = verdict(analysis, rows)
     return analysis
+
+
+def _variant(stats: ReportStatistics, row: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """One variant's line of the report: its metrics with intervals, costs, latencies, load and training."""
+    run_id = row["run_id"]
+    cost = stats.interval(run_id, COST)
+    latency = stats.interval(run_id, LATENCY)
+    return {
+        "variant": row["variant"], "model": row["model"], "trainer": row["trainer"] or "none",
+        "status": row["status"], "simulated": bool(row["simulated"]), "source": answer_source(row),
+        "predictions": row["predictions"], "errors": row["errors"],
+        "metrics": {name: stats.interval(run_id, name) for name in meta}, "confusion": stats.confusions(run_id),
+        "cost_per_1k_usd": {key: (cost[key] * 1000 if cost.get(key) is not None else None)
+                            for key in ("value", "low", "high")},
+        "cost_per_prediction": cost.get("value"),
+        "latency_ms": {key: latency.get(key) for key in ("value", "low", "high", "n")} | {"p95": row["p95_latency_ms"]},
+        "server_latency_ms": {"value": row["mean_server_latency_ms"], "p95": row["p95_server_latency_ms"],
+                              "n": row["server_latency_n"]},
+        "in_flight": {"median": row["median_in_flight"], "max": row["max_in_flight"],
+                      "limit": (row["details"].get("requests") or {}).get("concurrency")},
+        "mean_prompt_tokens": row["mean_prompt_tokens"], "mean_completion_tokens": row["mean_completion_tokens"],
+        "training": _training(row["details"]), "shots": (row["details"].get("prompt") or {}).get("packed_mean"),
+        "baseline": row["details"].get("baseline"), "train_rows": row["details"].get("train_rows"),
+        "price_per_hour": row["details"].get("price_per_hour"),
+    }
+
+
+def _clusters(stats: ReportStatistics, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """How the test examples were clustered, when they were."""
+    if stats.codes is None:
+        return None
+    shared = stats.shared if stats.shared is not None else np.ones(stats.span, bool)
+    return {"key": settings.get("cluster") or "cluster", "count": len(np.unique(stats.codes[shared])),
+            "examples": int(shared.sum())}
 
 
 def answer_source(run: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ftplug.report import LATENCY_LEGEND, SERVER_LEGEND, simulated_notice, title_label
+from ftplug.p_values import p_adjusted_number, p_number
+from ftplug.report import COMPARISON_LEGEND, LATENCY_LEGEND, SERVER_LEGEND, simulated_notice, title_label
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -165,18 +166,20 @@ def render_html(analysis: dict[str, Any]) -> str:
                  + f"<p>{_e(LATENCY_LEGEND + (SERVER_LEGEND if server else ''))}</p>")
     if analysis["comparisons"]:
         parts.append(f"<h2>Against the reference {_e(analysis['reference'])}</h2>" + _table(
-            ["variant", "scorer", "difference", "95% CI", "p", "method", "significant"],
-            [[c["variant"], c["scorer"], _num(c["difference"]), f"{_num(c['low'])}–{_num(c['high'])}",
-              f"{c['p_value']:.3g}", c["method"], "yes" if c["significant"] else "no"]
-             for c in analysis["comparisons"]]))
+            ["variant", "scorer", "n", "difference", "95% CI", "p", "p (Holm)", "detectable", "method", "significant"],
+            [[c["variant"], c["scorer"], _num(c["n"]), _num(c["difference"]),
+              "-" if c.get("low") is None else f"{_num(c['low'])}–{_num(c['high'])}", p_number(c),
+              p_adjusted_number(c), _num(c.get("detectable")), c["method"], "yes" if c["significant"] else "no"]
+             for c in analysis["comparisons"]]) + f"<p>{_e(COMPARISON_LEGEND)}</p>")
     naive = analysis.get("baseline_margins")
     if naive:
         parts.append(f"<h2>Against the best naive baseline {_e(naive['baseline'])} ({_e(naive['metric'])} "
                      f"{_num(naive['baseline_value'])})</h2>" + _table(
-            ["variant", naive["metric"], "margin (> 0: better)", "95% CI", "p", "beats it"],
+            ["variant", naive["metric"], "margin (> 0: better)", "95% CI of the margin", "p", "p (Holm)", "beats it"],
             [[r["variant"] + (" (baseline)" if r["is_baseline"] else ""), _num(r["value"]), _num(r["margin"]),
-              f"{_num(r['test']['low'])}–{_num(r['test']['high'])}" if r["test"] else "-",
-              f"{r['test']['p_value']:.3g}" if r["test"] else "-", r["beats"]] for r in naive["rows"]]))
+              f"{_num(r['margin_low'])}–{_num(r['margin_high'])}" if r.get("margin_low") is not None else "-",
+              p_number(r["test"]) if r["test"] else "-", p_adjusted_number(r["test"]) if r["test"] else "-",
+              r["beats"]] for r in naive["rows"]]))
     if analysis["break_even"]:
         scenarios = [s["scenario"] for s in analysis["break_even"][0]["scenarios"]]
         parts.append("<h2>Break-even (predictions)</h2>" + _table(

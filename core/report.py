@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ftplug.durations import duration
+from ftplug.p_values import p_adjusted_number, p_number
 
 SIMULATED_NOTICE = ("SIMULATED: these answers come from ftplug's offline simulator, not from a real model; "
                     "they show the pipeline working, not how any model performs.")
@@ -102,7 +103,7 @@ def render_text(analysis: dict[str, Any]) -> str:
         return "No runs stored yet: run `ftplug run EXPERIMENT.toml` first."
     scorers = list(analysis["scorers"])
     title = f"Experiment {analysis['experiment']}" + title_label(analysis)
-    out = [title, f"values with 95% bootstrap confidence intervals; {SOURCES_LEGEND}", ""]
+    out = [title, f"values with 95% confidence intervals (methods: docs/report.md); {SOURCES_LEGEND}", ""]
     server = any((v.get("server_latency_ms") or {}).get("n") for v in variants)
     header = ["variant", "model", "answered by", "status", "n", "errors", *scorers, "$ / 1k", "latency ms (p95)",
               *(["server ms (p95)"] if server else []), "in flight", "prompt tok"]
@@ -112,12 +113,12 @@ def render_text(analysis: dict[str, Any]) -> str:
               _in_flight(v.get("in_flight") or {}), _fmt(v["mean_prompt_tokens"], 1)] for v in variants]
     out += _table(header, lines)
     out.append(LATENCY_LEGEND + (SERVER_LEGEND if server else ""))
+    out += _failures_section(analysis)
     if analysis["comparisons"]:
-        out += ["", f"Against the reference {analysis['reference']!r} (paired, same examples)"]
-        out += _table(["variant", "scorer", "difference", "95% CI", "p", "method", "significant"],
-                      [[c["variant"], c["scorer"], _fmt(c["difference"]), f"{_fmt(c['low'])}–{_fmt(c['high'])}",
-                        f"{c['p_value']:.3g}", c["method"], "yes" if c["significant"] else "no"]
-                       for c in analysis["comparisons"]])
+        out += ["", f"Against the reference {analysis['reference']!r} (paired, on the examples both scored; "
+                    "difference = variant − reference)"]
+        out += comparison_table(analysis["comparisons"], analysis["scorers"])
+        out.append(COMPARISON_LEGEND)
     out += _baseline_section(analysis.get("baseline_margins"))
     tuned = [v for v in variants if v.get("training")]
     if tuned:
@@ -131,6 +132,9 @@ def render_text(analysis: dict[str, Any]) -> str:
                       [[row["fine_tuned"], row["prompted"],
                         *(_fmt(s["predictions"]) if s["predictions"] is not None else "never"
                           for s in row["scenarios"])] for row in analysis["break_even"]])
+    from ftplug.sampling_spread import render_spread
+
+    out += render_spread(analysis.get("sampling_spread"), analysis.get("draw_spread") or [])
     labelled = [analysis["primary"], *analysis["scorers"]]
     for v in variants:
         scorer = next((name for name in labelled if v["confusion"].get(name)), None)
@@ -150,21 +154,60 @@ def render_text(analysis: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+COMPARISON_LEGEND = ("p (Holm): adjusted for the comparisons of the report on that scorer, which decide "
+                     "'significant'; detectable: the smallest difference the test would find 80% of the time")
+
+
+def comparison_table(comparisons: list[dict[str, Any]], scorers: dict[str, Any]) -> list[str]:
+    """The paired comparisons: difference, interval, raw and Holm-adjusted p, smallest detectable difference."""
+    lines = []
+    for c in comparisons:
+        lower = not (scorers.get(c["scorer"]) or {}).get("higher_is_better", True)
+        lines.append([c["variant"], c["scorer"] + (" (lower is better)" if lower else ""), _fmt(c["n"]),
+                      _fmt(c["difference"]), _interval_text(c), p_number(c), p_adjusted_number(c),
+                      _fmt(c.get("detectable")), c["method"], "yes" if c["significant"] else "no"])
+    return _table(["variant", "scorer", "n", "difference", "95% CI", "p", "p (Holm)", "detectable", "method",
+                   "significant"], lines)
+
+
+def _interval_text(c: dict[str, Any]) -> str:
+    return "-" if c.get("low") is None else f"{_fmt(c['low'])}–{_fmt(c['high'])}"
+
+
+def _failures_section(analysis: dict[str, Any]) -> list[str]:
+    """The primary 0/1 metric with every example a variant was asked and has no score for counted as wrong,
+    beside its value over the scored ones — shown when some variant has such examples."""
+    primary = analysis.get("primary")
+    rows = []
+    for v in analysis.get("variants") or []:
+        m = v["metrics"].get(primary) or {}
+        strict = m.get("with_failures")
+        if strict and strict.get("n") and strict["n"] != m.get("n"):
+            rows.append([v["variant"], f"{_fmt(m.get('n'))} of {_fmt(strict['n'])}", _with_ci(m), _with_ci(strict)])
+    if not rows:
+        return []
+    return ["", f"{primary} with failed requests and unscored answers counted as wrong",
+            *_table(["variant", "scored", f"{primary} (scored)", f"{primary} (failures as wrong)"], rows)]
+
+
 def _baseline_section(table: dict[str, Any] | None) -> list[str]:
     """Every variant's margin over the best naive baseline, with the paired test against it."""
     if not table:
         return []
     ratio = not table["higher_is_better"]
-    header = ["variant", table["metric"], "margin", *(["× baseline"] if ratio else []), "95% CI", "p", "beats it"]
+    header = ["variant", table["metric"], "margin", *(["× baseline"] if ratio else []), "95% CI", "p", "p (Holm)",
+              "beats it"]
     lines = []
     for row in table["rows"]:
         test = row["test"] or {}
         lines.append([row["variant"] + (" (baseline)" if row["is_baseline"] else ""), _fmt(row["value"]),
                       _fmt(row["margin"]), *([_fmt(row["ratio"])] if ratio else []),
-                      f"{_fmt(test.get('low'))}–{_fmt(test.get('high'))}" if test else "-",
-                      f"{test['p_value']:.3g}" if test else "-", row["beats"]])
+                      f"{_fmt(row['margin_low'])}–{_fmt(row['margin_high'])}" if row.get("margin_low") is not None
+                      else "-", p_number(test) if test else "-", p_adjusted_number(test) if test else "-",
+                      row["beats"]])
     return ["", f"Against the best naive baseline {table['baseline']!r} ({table['metric']} "
-                f"{_fmt(table['baseline_value'])}; margin > 0 is better)", *_table(header, lines)]
+                f"{_fmt(table['baseline_value'])}; margin and its CI > 0 are better"
+                f"{', lower is better' if ratio else ''})", *_table(header, lines)]
 
 
 def _training_line(variant: dict[str, Any]) -> list[str]:
@@ -200,6 +243,8 @@ def render_csv(analysis: dict[str, Any]) -> str:
     writer.writerow(["experiment", "variant", "metric", "value", "low", "high", "n", "simulated", "source"])
     for v in analysis.get("variants") or []:
         rows = [(name, m) for name, m in v["metrics"].items()]
+        rows += [(f"{name} (failures as wrong)", m["with_failures"]) for name, m in v["metrics"].items()
+                 if m.get("with_failures")]
         rows += [("cost_per_1k_usd", {**v["cost_per_1k_usd"], "n": v["predictions"]}), ("latency_ms", v["latency_ms"]),
                  ("server_latency_ms", v.get("server_latency_ms") or {}),
                  ("in_flight", {"value": (v.get("in_flight") or {}).get("median"),

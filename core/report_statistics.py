@@ -23,76 +23,117 @@ class Summary:
 
 class ReportStatistics:
     """Intervals and paired comparisons, computed in NumPy from one fetch of the runs' scores and one of their
-    costs and latencies (no per-row Python, no further query but label counts for classification scorers).
+    costs and latencies.
 
     Each scorer's values are laid out as a matrix, one row per run and one column per example (its number in
-    the experiment, NaN where a run has no value), so every pairing is a comparison of two rows. A 0/1
-    metric then needs only its counts — its bootstrap is exact from them; a metric with few distinct values,
-    its histogram; a continuous one is resampled directly when small, and with the bag of little bootstraps
-    on a seeded subset of examples (the same examples in every run, so paired) when large; macro-F1 and the
-    confusion matrices come from label counts.
+    the experiment, NaN where a run has no value), so every pairing is a comparison of two rows. When the
+    succeeded runs were asked different test examples (one rerun with ``--limit``), every score is restricted
+    to the examples all of them were asked (``shared``). When the examples belong to clusters (``[report]
+    cluster``), each example's cluster is held beside the matrix and every interval and test of the scores
+    is cluster-robust. Each interval and test draws from a generator seeded by the variants' names and the
+    metric, so no result depends on the order of the variants or on what else was computed.
     """
 
     def __init__(self, store: Any, rows: list[dict[str, Any]], meta: dict[str, Any], resamples: int) -> None:
-        from ftplug.statistics import BLB_EXPONENT, BLB_SUBSETS, DIRECT_LIMIT
-
         self.store, self.resamples = store, resamples
         self.run_ids = [r["run_id"] for r in rows]
+        self.names = [r["variant"] for r in rows]
         self.experiment = rows[0]["experiment"] if rows else ""
         self.position = {run: i for i, run in enumerate(self.run_ids)}
-        self.rng = np.random.default_rng(20_261_124)
-        self._weights: dict[tuple[int, int], np.ndarray] = {}
         described = all(r["details"].get("scorers") for r in rows)
         names = list(meta) if described else sorted(set(meta) | set(store.scorer_names(self.run_ids)))
         self.meta = {name: meta.get(name, {"name": name, "aggregate": "mean", "higher_is_better": True})
                      for name in names}
         self.summary: dict[tuple[int, str], Summary] = {}
         self.kind: dict[str, str] = {}
-        self.histograms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
         self.matrices: dict[str, np.ndarray] = {}  # scorer → runs × examples
-        self.values: dict[tuple[int, str], np.ndarray] = {}  # continuous metrics when resampled directly
+        self.scored: dict[str, np.ndarray] = {}  # scorer → runs × examples: a score row exists
+        self.span = store.example_span(self.experiment) if names else 0
         self._load_scores(names)
+        succeeded = [i for i, r in enumerate(rows) if r["status"] == "succeeded"]
+        self.asked, self.shared = self._shared_examples(succeeded)
+        self.test_sets = self._restrict(succeeded) if self.shared is not None else None
+        self.codes = self._clusters()
         self._summarise_predictions(rows)
-        largest = max((e.n for (_, m), e in self.summary.items() if self.kind.get(m, "continuous") == "continuous"),
-                      default=0)
-        self.direct = largest <= DIRECT_LIMIT
-        self.parts = 1 if self.direct else BLB_SUBSETS
-        size = int(BLB_SUBSETS * largest ** BLB_EXPONENT) if largest else 0
-        self.samples: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # scorer → (parts, runs × examples)
-        self.prediction_samples: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
-        if not self.direct:
-            self._draw_subsamples(size)
-        self._load_predictions(1.0 if self.direct else 1.2 * size / largest, size)
+        self.values: dict[tuple[int, str], np.ndarray] = {}  # cost and latency values, all or a sample
+        self._load_predictions(rows)
         self.labels = self._label_counts()
+        self._label_codes: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+
+    # ---- loading ------------------------------------------------------------------------------------------
 
     def _load_scores(self, names: list[str]) -> None:
         """Each scorer's values laid out as the runs × examples matrix, with each run's counts and sums."""
-        runs = len(self.run_ids)
+        runs, span = len(self.run_ids), self.span
         errors = {(int(i), scorer): int(count) for i, scorer, count in self.store.score_errors(self.run_ids)}
-        span = self.store.example_span(self.experiment) if names else 0
         for name in names:
             columns = self.store.score_cells(self.run_ids, name, span)
             cell, value = np.asarray(columns["cell"]), np.asarray(columns["value"], np.float64)
             matrix = np.full((runs, span), np.nan)
+            scored = np.zeros((runs, span), bool)
             placed = cell >= 0  # a score whose example was never stored is counted but not paired
-            if placed.all() and not np.isnan(value).any():  # the usual case: the matrix holds every score
-                matrix.ravel()[cell] = value
-                valid = ~np.isnan(matrix)
-                rows = counts = np.count_nonzero(valid, axis=1)
-                sums = np.where(valid, matrix, 0.0).sum(axis=1)
-                run = cell // max(span, 1)
-            else:
-                matrix.ravel()[cell[placed]] = value[placed]
-                run = np.where(placed, cell // max(span, 1), -1 - cell)
-                rows = np.bincount(run, minlength=runs)
-                present = ~np.isnan(value)
-                run, value = run[present], value[present]
-                counts, sums = np.bincount(run, minlength=runs), np.bincount(run, weights=value, minlength=runs)
+            matrix.ravel()[cell[placed]] = value[placed]
+            scored.ravel()[cell[placed]] = True
+            run = np.where(placed, cell // max(span, 1), -1 - cell)
+            rows = np.bincount(run, minlength=runs)
+            present = ~np.isnan(value)
+            counts = np.bincount(run[present], minlength=runs)
+            sums = np.bincount(run[present], weights=value[present], minlength=runs)
             for i in np.flatnonzero(rows):
                 self.summary[(int(i), name)] = Summary(int(counts[i]), int(rows[i] - counts[i]),
                                                        errors.get((int(i), name), 0), float(sums[i]))
-            self.matrices[name] = matrix
-            self._classify(name, run, value)
+            self.matrices[name], self.scored[name] = matrix, scored
+            known = value[present]
+            if len(known):
+                self.kind[name] = "binary" if np.all((known == 0) | (known == 1)) else "mean"
+
+    def _shared_examples(self, succeeded: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Which examples each run was asked (answered or failed), and — when the succeeded runs were not all
+        asked the same ones — the examples all of them were."""
+        asked = np.zeros((len(self.run_ids), self.span), bool)
+        if self.span and self.run_ids:
+            asked.ravel()[np.asarray(self.store.predicted_cells(self.run_ids, self.span, self.experiment))] = True
+        if len(succeeded) < 2:
+            return asked, None
+        shared = asked[succeeded].all(axis=0)
+        if all(np.array_equal(asked[i], shared) for i in succeeded):
+            return asked, None
+        return asked, shared
+
+    def _restrict(self, succeeded: list[int]) -> dict[str, Any]:
+        """Every succeeded run's scores cut to the shared examples, its summaries recomputed; what each run
+        had before, for the report to say."""
+        assert self.shared is not None
+        before = {self.names[i]: int(self.asked[i].sum()) for i in succeeded}
+        outside = ~self.shared
+        for name, matrix in self.matrices.items():
+            for i in succeeded:
+                matrix[i, outside] = np.nan
+                self.scored[name][i, outside] = False
+                row, scored = matrix[i], self.scored[name][i]
+                valid = ~np.isnan(row)
+                old = self.summary.get((i, name), Summary())
+                self.summary[(i, name)] = Summary(int(valid.sum()), int((scored & ~valid).sum()), old.errors,
+                                                  float(row[valid].sum()))
+        for i in succeeded:
+            self.asked[i] &= self.shared
+        return {"shared": int(self.shared.sum()), "asked": before}
+
+    def _clusters(self) -> np.ndarray | None:
+        """Each example's cluster as an integer code (an example without one is a cluster of its own), or
+        ``None`` when no example has a cluster or every cluster holds one example."""
+        if not self.span:
+            return None
+        found = self.store.example_clusters(self.experiment)
+        numbers = np.asarray(found["number"], np.int64)
+        if not len(numbers):
+            return None
+        _, codes_of = np.unique(np.asarray(found["cluster"], dtype=object).astype(str), return_inverse=True)
+        codes = np.arange(self.span, dtype=np.int64) + int(codes_of.max()) + 1  # singletons by default
+        codes[numbers] = codes_of
+        if len(np.unique(codes)) == self.span:
+            return None
+        return codes
 
     def _summarise_predictions(self, rows: list[dict[str, Any]]) -> None:
         """Count and sum of each run's costs and latencies (from the variant rows); 0/1 metrics known as such."""
@@ -100,83 +141,31 @@ class ReportStatistics:
             found = [(i, row) for i, row in enumerate(rows) if row[f"{prefix}_n"]]
             for i, row in found:
                 self.summary[(i, metric)] = Summary(int(row[f"{prefix}_n"]), 0, 0, float(row[total] or 0.0))
-            if found and all(row[f"{prefix}_binary"] for _, row in found):
-                self.kind[metric] = "binary"
+            if found:
+                self.kind[metric] = "binary" if all(row[f"{prefix}_binary"] for _, row in found) else "mean"
 
-    def _load_predictions(self, fraction: float, size: int) -> None:
-        """Costs and latencies that are not 0/1: each run's values (all of them when resampled directly,
-        else a seeded share for the bag of little bootstraps, at most ``size`` values each) or, with few
-        distinct values, histograms."""
-        from ftplug.statistics import DISTINCT_LIMIT
+    def _load_predictions(self, rows: list[dict[str, Any]]) -> None:
+        """Each run's costs and latencies: all of them for a run of at most ``DIRECT_LIMIT`` predictions
+        (bootstrapped), a seeded share of about that many for a larger run (whose t interval needs only their
+        spread)."""
+        from ftplug.statistics import DIRECT_LIMIT
 
-        metrics = [(m, c) for m, c in ((COST, "cost_usd"), (LATENCY, "latency_ms"))
-                   if self.kind.get(m) != "binary" and any(metric == m for _, metric in self.summary)]
-        if not metrics:
+        if all(self.kind.get(m) != "mean" for m in (COST, LATENCY)):
             return
-        columns = self.store.prediction_sample(self.run_ids, fraction)
-        run = np.asarray(columns["run"], np.uint16)
-        order = np.argsort(run, kind="stable")  # a radix sort for 16-bit keys
-        run = run[order]
-        bounds = np.searchsorted(run, np.arange(len(self.run_ids) + 1))
-        for metric, name in metrics:
-            values = np.asarray(columns[name], np.float64)[order]
-            present = ~np.isnan(values)
-            if fraction >= 1:
-                self._classify(metric, run[present], values[present])
+        sizes = [max(r["cost_n"], r["latency_n"]) for r in rows]
+        small = [i for i, size in enumerate(sizes) if 0 < size <= DIRECT_LIMIT]
+        large = [i for i, size in enumerate(sizes) if size > DIRECT_LIMIT]
+        groups = [(small, 1.0)] + ([(large, 1.2 * DIRECT_LIMIT / max(sizes))] if large else [])
+        for positions, fraction in groups:
+            if not positions:
                 continue
-            known = values[present]
-            if len(np.unique(known[:4 * DISTINCT_LIMIT])) <= DISTINCT_LIMIT \
-                    and len(np.unique(known)) <= DISTINCT_LIMIT:  # perhaps few values in all: count them
-                found = self.store.prediction_histograms(self.run_ids, name)
-                if len({value for _, value, _ in found}) <= DISTINCT_LIMIT:
-                    self.kind[metric] = "discrete"
-                    tables: dict[int, tuple[list[float], list[int]]] = {}
-                    for i, value, count in found:
-                        tables.setdefault(int(i), ([], []))[0].append(value)
-                        tables[int(i)][1].append(count)
-                    for i, (seen, counts) in tables.items():
-                        self.histograms[(i, metric)] = (np.array(seen), np.array(counts))
-                    continue
-            self.kind[metric] = "continuous"
-            for i in range(len(self.run_ids)):
-                mine = values[bounds[i]:bounds[i + 1]]
-                mine = mine[~np.isnan(mine)][:size]  # one size for all runs: one weight matrix serves them
-                self.prediction_samples[(i, metric)] = (np.arange(len(mine)) % self.parts, mine)
-
-    def _classify(self, metric: str, runs: np.ndarray, values: np.ndarray) -> None:
-        """Decide whether ``metric`` is 0/1, discrete (its per-run histograms are kept) or continuous;
-        ``runs`` holds the run position of each value."""
-        from ftplug.statistics import DIRECT_LIMIT, DISTINCT_LIMIT
-
-        if not len(values):
-            return
-        if np.all((values == 0) | (values == 1)):
-            self.kind[metric] = "binary"
-            return
-        if len(np.unique(values[:4 * DISTINCT_LIMIT])) > DISTINCT_LIMIT:  # most continuous metrics stop here
-            distinct = None
-        else:
-            distinct, index = np.unique(values, return_inverse=True)
-        if distinct is None or len(distinct) > DISTINCT_LIMIT:
-            self.kind[metric] = "continuous"
-            counts = np.bincount(runs, minlength=len(self.run_ids))
-            for i in np.flatnonzero((counts > 0) & (counts <= DIRECT_LIMIT)):  # resampled directly
-                self.values[(int(i), metric)] = values[runs == i]
-            return
-        self.kind[metric] = "discrete"
-        counts = np.bincount(runs.astype(np.int64) * len(distinct) + index, minlength=len(self.run_ids) * len(distinct))
-        for i in np.unique(runs):
-            row = counts[i * len(distinct):(i + 1) * len(distinct)]
-            self.histograms[(int(i), metric)] = (distinct[row > 0], row[row > 0])
-
-    def _draw_subsamples(self, size: int) -> None:
-        """The seeded subset of examples the bag of little bootstraps resamples for continuous scores: the same
-        examples in every run, so that comparisons stay paired."""
-        picker = np.random.default_rng(20_261_125)
-        for name, matrix in self.matrices.items():
-            if self.kind.get(name) == "continuous":
-                picked = np.sort(picker.choice(matrix.shape[1], min(size, matrix.shape[1]), replace=False))
-                self.samples[name] = (np.arange(len(picked)) % self.parts, matrix[:, picked])
+            columns = self.store.prediction_sample([self.run_ids[i] for i in positions], fraction)
+            run = np.asarray(columns["run"], np.int64)
+            for metric, name in ((COST, "cost_usd"), (LATENCY, "latency_ms")):
+                values = np.asarray(columns[name], np.float64)
+                for k, i in enumerate(positions):
+                    mine = values[run == k]
+                    self.values[(i, metric)] = mine[~np.isnan(mine)]
 
     def _label_counts(self) -> dict[tuple[str, str], dict[tuple[str, str], int]]:
         labelled = [name for name, m in self.meta.items() if m.get("aggregate") == "macro_f1"
@@ -191,69 +180,95 @@ class ReportStatistics:
                 table[cell] = table.get(cell, 0) + count
         return labels
 
-    def _split(self, parts: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
-        """The subsample's parts, cut to a common size so that one weight matrix serves them all."""
-        pieces = [values[parts == k] for k in range(self.parts)]
-        size = min((len(piece) for piece in pieces), default=0)
-        return [piece[:size] for piece in pieces]
+    def _labels_by_example(self, scorer: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """For a macro-F1 scorer: each example's true class and each run's answered class (runs × examples;
+        −1 where unscored, the class count for an answer that is no class), and the class count."""
+        if scorer not in self._label_codes:
+            from ftplug.plugins.scorers import normalize
+
+            columns = self.store.label_cells(self.run_ids, scorer, self.span, self.experiment)
+            cell = np.asarray(columns["cell"], np.int64)
+            truths = [normalize(str(x)) for x in columns["expected"]]
+            classes = sorted(set(truths))
+            index = {label: k for k, label in enumerate(classes)}
+            truth = np.full(self.span, -1, np.int64)
+            answered = np.full((len(self.run_ids), self.span), -1, np.int64)
+            truth[cell % max(self.span, 1)] = [index[x] for x in truths]
+            answered.ravel()[cell] = [index.get(str(x) if x else "(none)", len(classes)) for x in columns["label"]]
+            if self.shared is not None:
+                answered[:, ~self.shared] = -1
+            self._label_codes[scorer] = (truth, answered, len(classes))
+        return self._label_codes[scorer]
+
+    # ---- estimates ----------------------------------------------------------------------------------------
 
     def mean(self, run: str, metric: str) -> float | None:
         """The plain mean of a run's metric."""
         entry = self.summary.get((self.position[run], metric))
         return entry.sum / entry.n if entry and entry.n else None
 
-    def weights(self, n: int, b: int) -> np.ndarray:
-        """Resampling weights for the bag of little bootstraps, drawn once per size and shared by every
-        metric and run (each interval stays valid; only their Monte Carlo noise is shared)."""
-        from ftplug.statistics import _blb_weights
-
-        if (n, b) not in self._weights:
-            self._weights[(n, b)] = _blb_weights(n, b, self.rng)
-        return self._weights[(n, b)]
-
     def _transform(self, metric: str) -> str:
         return "sqrt" if self.meta.get(metric, {}).get("aggregate") == "rmse" else "identity"
 
-    def _subsample(self, i: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        if metric in (COST, LATENCY):
-            return self.prediction_samples.get((i, metric), (np.zeros(0, np.int64), np.zeros(0)))
-        parts, matrix = self.samples.get(metric, (np.zeros(0, np.int64), np.zeros((len(self.run_ids), 0))))
-        keep = ~np.isnan(matrix[i])
-        return parts[keep], matrix[i][keep]
-
     def interval(self, run: str, metric: str) -> dict[str, Any]:
-        """The metric of one run with its CI, as a JSON-ready dict."""
-        from ftplug.statistics import (
-            EMPTY,
-            f1_from_cells,
-            histogram_interval,
-            mean_interval,
-            subsample_interval,
-        )
+        """The metric of one run with its CI, as a JSON-ready dict; for a 0/1 higher-is-better scorer also
+        its value with every example the run was asked and has no score for counted as wrong
+        (``with_failures``)."""
+        from ftplug.intervals import f1_interval, mean_interval, proportion_interval
+        from ftplug.statistics import EMPTY, seeded
 
         i = self.position[run]
         entry = self.summary.get((i, metric), Summary())
         meta = self.meta.get(metric, {})
-        kind, n, transform = self.kind.get(metric), entry.n, self._transform(metric)
+        rng = seeded(self.names[i], metric)
+        result: dict[str, Any] = {}
         if meta.get("aggregate") == "macro_f1":
-            interval = f1_from_cells(self._cells(run, metric), self.rng, resamples=self.resamples)
-        elif not n:
+            interval = f1_interval(self._cells(run, metric), rng, cluster_cells=self._cluster_cells(i, metric),
+                                   resamples=self.resamples)
+        elif not entry.n:
             interval = EMPTY
-        elif kind == "binary":
-            interval = histogram_interval(np.array([0.0, 1.0]), np.array([n - entry.sum, entry.sum]), self.rng,
-                                          transform=transform, resamples=self.resamples)
-        elif kind == "discrete":
-            values, counts = self.histograms.get((i, metric), (np.zeros(0), np.zeros(0)))
-            interval = histogram_interval(values, counts, self.rng, transform=transform, resamples=self.resamples)
-        elif self.direct:
-            interval = mean_interval(self.values.get((i, metric), np.zeros(0)), self.rng, transform=transform,
-                                     resamples=self.resamples)
+        elif metric in (COST, LATENCY):
+            interval = self._prediction_interval(i, metric, entry, rng)
         else:
-            parts, values = self._subsample(i, metric)
-            interval = subsample_interval(self._split(parts, values), n, entry.sum / n, self.rng,
-                                          transform=transform, weights=self.weights)
-        return {**interval.as_dict(), "missing": entry.missing, "errors": entry.errors,
+            row = self.matrices[metric][i]
+            valid = ~np.isnan(row)
+            codes = self.codes[valid] if self.codes is not None else None
+            if self.kind.get(metric) == "binary" and self._transform(metric) == "identity":
+                interval = proportion_interval(round(entry.sum), entry.n, codes=codes, values=row[valid])
+                if meta.get("higher_is_better", True):
+                    result["with_failures"] = self._with_failures(i, metric)
+            else:
+                interval = mean_interval(row[valid], rng, codes=codes, transform=self._transform(metric),
+                                         resamples=self.resamples)
+        return {**interval.as_dict(), **result, "missing": entry.missing, "errors": entry.errors,
                 "aggregate": meta.get("aggregate", "mean"), "higher_is_better": meta.get("higher_is_better", True)}
+
+    def _with_failures(self, i: int, metric: str) -> dict[str, Any]:
+        """A 0/1 metric over every example the run was asked: a failed request or unscored answer counts as 0."""
+        from ftplug.intervals import proportion_interval
+
+        asked = self.asked[i]
+        n = int(asked.sum())
+        values = np.nan_to_num(self.matrices[metric][i][asked], nan=0.0)
+        codes = self.codes[asked] if self.codes is not None else None
+        return proportion_interval(int(values.sum()), n, codes=codes, values=values).as_dict()
+
+    def _prediction_interval(self, i: int, metric: str, entry: Summary, rng: np.random.Generator) -> Any:
+        from ftplug.intervals import mean_interval, proportion_interval
+        from ftplug.statistics import DIRECT_LIMIT, Interval
+
+        if self.kind.get(metric) == "binary":
+            return proportion_interval(round(entry.sum), entry.n)
+        values = self.values.get((i, metric), np.zeros(0))
+        if entry.n <= DIRECT_LIMIT:
+            return mean_interval(values, rng, resamples=self.resamples)
+        from scipy.stats import t
+
+        mean = entry.sum / entry.n
+        if len(values) < 2:
+            return Interval(mean, None, None, entry.n, "t")
+        half = float(t.ppf(0.975, entry.n - 1)) * float(values.std(ddof=1)) / np.sqrt(entry.n)
+        return Interval(mean, mean - half, mean + half, entry.n, "t (spread from a sample)")
 
     def _cells(self, run: str, scorer: str) -> np.ndarray:
         table = self.labels.get((run, scorer), {})
@@ -262,6 +277,26 @@ class ReportStatistics:
         cells = np.zeros((len(classes), len(classes) + 1))
         for (truth, label), count in table.items():
             cells[index[truth], index.get(label, len(classes))] += count
+        if self.shared is not None:
+            truth, answered, k = self._labels_by_example(scorer)
+            row = answered[self.position[run]]
+            keep = row >= 0
+            cells = np.bincount(truth[keep] * (k + 1) + row[keep], minlength=k * (k + 1)).reshape(k, k + 1)
+            cells = cells.astype(np.float64)
+        return cells
+
+    def _cluster_cells(self, i: int, scorer: str) -> np.ndarray | None:
+        """Per cluster, the confusion matrix's cells of run ``i`` (clusters × cells), for the cluster bootstrap."""
+        if self.codes is None:
+            return None
+        truth, answered, k = self._labels_by_example(scorer)
+        keep = answered[i] >= 0
+        if not keep.any():
+            return None
+        _, compact = np.unique(self.codes[keep], return_inverse=True)
+        cell = truth[keep] * (k + 1) + answered[i][keep]
+        cells = np.zeros((int(compact.max()) + 1, k * (k + 1)))
+        np.add.at(cells, (compact, cell), 1.0)
         return cells
 
     def confusions(self, run: str) -> dict[str, Any]:
@@ -280,53 +315,29 @@ class ReportStatistics:
         return found
 
     def compare_all(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str, Any]]:
-        """Paired comparisons ``(variant run, reference run)`` on every scorer but macro-F1, over the examples
-        both runs scored: ``(variant run, reference run, scorer, result)``."""
+        """Paired comparisons ``(variant run, other run)`` on every scorer, over the examples both runs scored:
+        ``(variant run, other run, scorer, result)``."""
         results = []
-        for scorer, matrix in self.matrices.items():
-            if self.meta[scorer].get("aggregate") == "macro_f1":
-                continue
-            valid = ~np.isnan(matrix)
-            # a 0/1 scorer's comparisons are counts of its rows' cells: the masks are made once for all pairs
-            ones = (matrix == 1, matrix == 0) if self.kind.get(scorer) == "binary" else None
+        for scorer in self.matrices:
             for run_a, run_b in pairs:
-                result = self._compare(scorer, matrix, valid, ones, self.position[run_a], self.position[run_b])
+                result = self._compare(scorer, self.position[run_a], self.position[run_b])
                 if result is not None:
                     results.append((run_a, run_b, scorer, result.as_dict()))
         return results
 
-    def _compare(self, scorer: str, matrix: np.ndarray, valid: np.ndarray,
-                 binary: tuple[np.ndarray, np.ndarray] | None, a: int, b: int) -> Any:
-        from ftplug.statistics import (
-            binary_comparison,
-            compare_paired,
-            histogram_comparison,
-            subsample_comparison,
-        )
+    def _compare(self, scorer: str, a: int, b: int) -> Any:
+        from ftplug.paired_tests import compare_paired, f1_comparison
+        from ftplug.statistics import seeded
 
-        both = valid[a] & valid[b]
-        n = int(np.count_nonzero(both))
-        if not n:
-            return None
-        transform, kind = self._transform(scorer), self.kind.get(scorer)
-        if binary is not None and transform == "identity":
-            ones, zeros = binary
-            only_a = int(np.count_nonzero(ones[a] & zeros[b]))
-            only_b = int(np.count_nonzero(zeros[a] & ones[b]))
-            return binary_comparison(only_a, only_b, n, self.rng, resamples=self.resamples)
-        x, y = matrix[a], matrix[b]
-        if kind == "discrete" and transform == "identity":
-            differences, counts = np.unique(x[both] - y[both], return_counts=True)
-            return histogram_comparison(differences, counts, self.rng, resamples=self.resamples)
-        if self.direct:
-            return compare_paired(x[both], y[both], self.rng, transform=transform, resamples=self.resamples)
-        parts, sample = self.samples.get(scorer, (np.zeros(0, np.int64), np.zeros((len(self.run_ids), 0))))
-        paired = ~(np.isnan(sample[a]) | np.isnan(sample[b]))
-        if not paired.any():
-            return None
-        xs, ys = x[both], y[both]
-        point = float(np.sqrt(xs.mean()) - np.sqrt(ys.mean())) if transform == "sqrt" else float((xs - ys).mean())
-        return subsample_comparison(self._split(parts[paired], sample[a][paired]),
-                                    self._split(parts[paired], sample[b][paired]), n, point, self.rng,
-                                    transform=transform, weights=self.weights)
-
+        rng = seeded(self.names[a], self.names[b], scorer)
+        if self.meta[scorer].get("aggregate") == "macro_f1":
+            truth, answered, classes = self._labels_by_example(scorer)
+            both = (answered[a] >= 0) & (answered[b] >= 0)
+            if not both.any():
+                return None
+            codes = self.codes[both] if self.codes is not None else None
+            return f1_comparison(truth[both], answered[a][both], answered[b][both], classes, rng, codes=codes,
+                                 resamples=self.resamples)
+        matrix = self.matrices[scorer]
+        return compare_paired(matrix[a], matrix[b], rng, codes=self.codes, transform=self._transform(scorer),
+                              resamples=self.resamples)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ftplug.analysis import PARSE_FAILURE_CAVEAT, SMALL_SAMPLE
 from ftplug.baseline_margins import flags
+from ftplug.p_values import p_text
 from ftplug.report import simulated_variants
 
 NUMERIC_AGGREGATES = ("rmse",)
@@ -23,61 +24,31 @@ def _usd(value: float | None) -> str:
 
 
 def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{"best": …, "cheapest": …, "break_even": [...], "caveats": [...], "lines": [...]}``."""
+    """``{"best": …, "cheapest": …, "lines": [...], "caveats": [...]}``: the best and the runner-up from the
+    analysis's one ranking, with the paired test of that same pair; "best" only when there is something to
+    compare; the cheapest and break-even only among the variants not significantly worse than the best."""
     variants = [v for v in analysis["variants"] if v["status"] == "succeeded"]
+    by_name = {v["variant"]: v for v in variants}
     primary = analysis["primary"]
+    ranking = analysis.get("ranking") or []
     lines: list[str] = []
     caveats: list[str] = []
-    best = None
-    if primary and variants:
-        scored = [v for v in variants if v["metrics"].get(primary, {}).get("value") is not None]
-        if scored:
-            higher = scored[0]["metrics"][primary]["higher_is_better"]
-            ranked = sorted(scored, key=lambda v: v["metrics"][primary]["value"], reverse=higher)
-            best = ranked[0]
-            m = best["metrics"][primary]
-            line = (f"Best on {primary}: {best['variant']} with {_fmt(m['value'])} "
-                    f"(95% CI {_fmt(m['low'])}–{_fmt(m['high'])}, n = {m['n']})")
-            if len(ranked) > 1:
-                runner_up = ranked[1]
-                overlap = runner_up["metrics"][primary]
-                significance = _significance(analysis, best["variant"], runner_up["variant"], primary)
-                line += (f"; runner-up {runner_up['variant']} {_fmt(overlap['value'])}"
-                         f" — {significance}")
-            lines.append(line + ".")
+    best = by_name[ranking[0]] if len(ranking) > 1 else None
+    if len(ranking) == 1:
+        only = by_name[ranking[0]]
+        m = only["metrics"][primary]
+        lines.append(f"Only one variant was scored on {primary}: {only['variant']} with {_fmt(m['value'])} "
+                     f"({_ci(m)}, n = {m['n']}); there is nothing to compare it with.")
+    elif best is not None:
+        lines.append(_best_line(analysis, by_name, primary))
     if best is not None and best.get("baseline"):
         lines.append(f"The best variant is a naive baseline ({best['variant']}): no model variant beats it on "
                      f"{primary}.")
     lines += flags(analysis.get("baseline_margins"))
-    volume = analysis.get("volume") or 0
-    cheapest = None
-    priced = [v for v in variants if v["cost_per_prediction"] is not None]
-    priced = [v for v in priced if not v.get("baseline")] or priced  # a free local baseline is trivially cheapest
-    if priced:
-        if volume:
-            def total(v: dict[str, Any]) -> float:
-                training = (v.get("training") or {}).get("training_cost_usd") or 0.0
-                return training + volume * v["cost_per_prediction"]
-
-            cheapest = min(priced, key=total)
-            lines.append(f"Cheapest at {volume:,} predictions: {cheapest['variant']}, {_usd(total(cheapest))} in "
-                         f"all ({_usd((cheapest.get('training') or {}).get('training_cost_usd') or 0.0)} training "
-                         f"+ {_usd(cheapest['cost_per_prediction'] * 1000)} per 1,000 predictions).")
-        else:
-            cheapest = min(priced, key=lambda v: v["cost_per_prediction"])
-            lines.append(f"Cheapest per prediction: {cheapest['variant']} at "
-                         f"{_usd(cheapest['cost_per_prediction'] * 1000)} per 1,000 (set [report] volume to "
-                         "include training costs at your volume).")
+    worse = set(analysis.get("worse_than_best") or [])
+    cheapest = _cheapest(analysis, variants, worse, lines)
     for row in analysis.get("break_even", []):
-        n = row["predictions"]
-        if n is None:
-            lines.append(f"{row['fine_tuned']} vs {row['prompted']}: fine-tuning never pays back at these prices "
-                         "(it is not cheaper per prediction).")
-        else:
-            lines.append(f"{row['fine_tuned']} vs {row['prompted']}: fine-tuning pays back after {n:,} predictions "
-                         f"({_usd(row['training_cost_usd'])} training, saving "
-                         f"{_usd((row['prompted_per_prediction'] - row['fine_tuned_per_prediction']) * 1000)} "
-                         "per 1,000).")
+        lines.append(_break_even_line(row, ranking[0] if ranking else None))
     simulated, everything = simulated_variants(analysis)
     if everything:
         caveats.append("SIMULATED: these results come from the offline simulator and say nothing about a real "
@@ -90,15 +61,89 @@ def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, A
             "lines": lines, "caveats": caveats}
 
 
-def _significance(analysis: dict[str, Any], first: str, second: str, scorer: str) -> str:
-    c = analysis.get("head_to_head")
-    if c and c["scorer"] == scorer and {c["variant"], c["reference"]} == {first, second}:
-        if c["significant"]:
-            return (f"a real difference of {_fmt(c['difference'])} (95% CI {_fmt(c['low'])}–{_fmt(c['high'])}; "
-                    f"{c['method']}, p = {c['p_value']:.3g})")
-        return (f"not a significant difference ({_fmt(c['difference'])}, 95% CI {_fmt(c['low'])}–"
-                f"{_fmt(c['high'])}; {c['method']}, p = {c['p_value']:.3g}): either would do on this evidence")
-    return "compare their intervals (no paired test available for this metric)"
+def _ci(m: dict[str, Any]) -> str:
+    if m.get("low") is None:
+        return "no interval"
+    return f"95% CI {_fmt(m['low'])}–{_fmt(m['high'])}"
+
+
+def _best_line(analysis: dict[str, Any], by_name: dict[str, dict[str, Any]], primary: str) -> str:
+    """The best and the runner-up (or the tie), with the paired test of exactly that pair."""
+    ranking, tied = analysis["ranking"], analysis.get("tied") or []
+    best, runner_up = by_name[ranking[0]], by_name[ranking[1]]
+    m, r = best["metrics"][primary], runner_up["metrics"][primary]
+    if len(tied) > 1:
+        line = (f"Tied on {primary}: {', '.join(tied)} all score {_fmt(m['value'])}; ranked by name, "
+                f"{best['variant']} ({_ci(m)}, n = {m['n']}) and {runner_up['variant']} ({_ci(r)}, n = {r['n']})")
+    else:
+        line = (f"Best on {primary}: {best['variant']} with {_fmt(m['value'])} ({_ci(m)}, n = {m['n']}); "
+                f"runner-up {runner_up['variant']} {_fmt(r['value'])} ({_ci(r)}, n = {r['n']})")
+    return line + " — " + _significance(analysis.get("head_to_head"), m["n"], r["n"]) + "."
+
+
+def _significance(c: dict[str, Any] | None, n_first: int, n_second: int) -> str:
+    """What the paired test of the best against the runner-up allows one to say."""
+    if c is None:
+        return "no paired test was possible (no examples both scored)"
+    subset = "" if c["n"] == n_first == n_second else f" on the {c['n']:,} examples both scored"
+    where = f"; {c['clusters']} clusters" if c.get("clusters") else ""
+    evidence = (f"{_fmt(c['difference'])}{subset}, {_ci(c)}; {c['method']}{where}, {p_text(c)}")
+    if c["significant"]:
+        return f"a real difference of {evidence}"
+    detectable = c.get("detectable")
+    smallest = f"; the smallest difference this test split could detect is ≈ {_fmt(detectable)}" if detectable else ""
+    if c.get("significant_unadjusted"):
+        return (f"not distinguishable after Holm's correction ({evidence}: significant alone, not among "
+                f"{c['family']} comparisons{smallest})")
+    return f"not distinguishable at this n ({evidence}{smallest})"
+
+
+def _cheapest(analysis: dict[str, Any], variants: list[dict[str, Any]], worse: set[str],
+              lines: list[str]) -> dict[str, Any] | None:
+    """The cheapest variant among those not significantly worse than the best, with its line."""
+    volume = analysis.get("volume") or 0
+    priced = [v for v in variants if v["cost_per_prediction"] is not None]
+    priced = [v for v in priced if not v.get("baseline")] or priced  # a free local baseline is trivially cheapest
+    eligible = [v for v in priced if v["variant"] not in worse]
+    if not eligible:
+        return None
+    ranking = analysis.get("ranking") or []
+    among = (f" among the variants not significantly worse than {ranking[0]} on {analysis['primary']}"
+             if ranking and len(eligible) < len(priced) else "")
+    left_out = sorted(v["variant"] for v in priced if v["variant"] in worse)
+    excluded = f" ({', '.join(left_out)} left out: significantly worse)" if left_out else ""
+
+    def total(v: dict[str, Any]) -> float:
+        training = (v.get("training") or {}).get("training_cost_usd") or 0.0
+        return training + volume * v["cost_per_prediction"]
+
+    if volume:
+        cheapest = min(eligible, key=lambda v: (total(v), v["variant"]))
+        lines.append(f"Cheapest at {volume:,} predictions{among}: {cheapest['variant']}, {_usd(total(cheapest))} in "
+                     f"all ({_usd((cheapest.get('training') or {}).get('training_cost_usd') or 0.0)} training "
+                     f"+ {_usd(cheapest['cost_per_prediction'] * 1000)} per 1,000 predictions){excluded}.")
+    else:
+        cheapest = min(eligible, key=lambda v: (v["cost_per_prediction"], v["variant"]))
+        lines.append(f"Cheapest per prediction{among}: {cheapest['variant']} at "
+                     f"{_usd(cheapest['cost_per_prediction'] * 1000)} per 1,000{excluded} (set [report] volume to "
+                     "include training costs at your volume).")
+    return cheapest
+
+
+def _break_even_line(row: dict[str, Any], best: str | None) -> str:
+    """When fine-tuning pays back against a prompted variant, with both variants' quality beside it."""
+    quality = (f" ({row['primary']}: {_fmt(row['fine_tuned_metric'])} vs {_fmt(row['prompted_metric'])})"
+               if row.get("fine_tuned_metric") is not None else "")
+    pair = f"{row['fine_tuned']} vs {row['prompted']}"
+    if row.get("fine_tuned_worse_than_best"):
+        return (f"{pair}: no break-even claim — {row['fine_tuned']} is significantly worse than {best} on "
+                f"{row['primary']}{quality}, so its price is no reason to choose it.")
+    n = row["predictions"]
+    if n is None:
+        return f"{pair}: fine-tuning never pays back at these prices (it is not cheaper per prediction){quality}."
+    return (f"{pair}: fine-tuning pays back after {n:,} predictions ({_usd(row['training_cost_usd'])} training, "
+            f"saving {_usd((row['prompted_per_prediction'] - row['fine_tuned_per_prediction']) * 1000)} per "
+            f"1,000){quality}.")
 
 
 def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
@@ -111,8 +156,11 @@ def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: lis
     for v in variants:
         errors = v["errors"]
         if errors:
+            strict = (v["metrics"].get(analysis["primary"]) or {}).get("with_failures")
+            counted = (f" ({analysis['primary']} with failures counted as wrong: {_fmt(strict['value'])}, "
+                       f"{_ci(strict)}, n = {strict['n']})" if strict and strict.get("value") is not None else "")
             caveats.append(f"{v['variant']}: {errors} of {v['predictions']} requests failed; its metrics cover the "
-                           "rest.")
+                           f"rest{counted}.")
         for name, m in v["metrics"].items():
             if m["errors"]:
                 caveats.append(f"{v['variant']}: scorer {name} failed on {m['errors']} outputs (stored per output).")
@@ -134,10 +182,25 @@ def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: lis
     if sizes and 0 < min(sizes) < SMALL_SAMPLE:
         caveats.append(f"Only {min(sizes)} scored test examples per variant: the intervals are wide; a larger "
                        "test split narrows them.")
-    significant = [c for c in analysis["comparisons"] if c["scorer"] == analysis["primary"] and c["significant"]]
-    if analysis["comparisons"] and not significant:
+    on_primary = [c for c in analysis["comparisons"] if c["scorer"] == analysis["primary"]]
+    if on_primary and not any(c["significant"] for c in on_primary):
         caveats.append(f"No variant differs significantly from the reference {analysis['reference']!r} on "
-                       f"{analysis['primary']}.")
+                       f"{analysis['primary']} (after Holm's correction over {analysis.get('family') or 1} "
+                       "comparisons).")
+    if (analysis.get("family") or 0) > 1:
+        caveats.append(f"Significance is judged after Holm's correction over the {analysis['family']} comparisons "
+                       f"on {analysis['primary']}; the 95% intervals are each comparison's own.")
+    test_sets = analysis.get("test_sets")
+    if test_sets:
+        asked = ", ".join(f"{name} {count:,}" for name, count in sorted(test_sets["asked"].items()))
+        caveats.append(f"The latest runs were not asked the same test examples ({asked}): every score, interval "
+                       f"and test is computed on the {test_sets['shared']:,} examples all of them were asked; costs "
+                       "and latencies are each run's own.")
+    clusters = analysis.get("clusters")
+    if clusters:
+        caveats.append(f"The {clusters['examples']:,} test examples fall into {clusters['count']:,} clusters (by "
+                       f"{clusters['key']}): intervals and tests of the scores are cluster-robust, so examples of one "
+                       "cluster are not counted as independent evidence.")
     tuned = [v for v in variants if v.get("training")]
     if tuned:
         today = dt.date.today()

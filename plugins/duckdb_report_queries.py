@@ -109,6 +109,30 @@ class ReportQueries:
             f"SELECT {_run_position(run_ids)} - 1, {column}, count(*) FROM predictions "
             f"WHERE run_id IN ({_list(run_ids)}) AND {column} IS NOT NULL GROUP BY ALL").fetchall()
 
+    def example_clusters(self, experiment: str) -> dict[str, Any]:
+        """The cluster of each example of ``experiment`` that has one, as NumPy columns ``number`` and
+        ``cluster`` (see ``[report] cluster``)."""
+        return self.db.execute("SELECT number, cluster FROM examples WHERE experiment = ? AND cluster IS NOT NULL "
+                               "AND number IS NOT NULL ORDER BY number", [experiment]).fetchnumpy()
+
+    def predicted_cells(self, run_ids: Sequence[str], span: int, experiment: str) -> Any:
+        """Where each prediction of ``run_ids`` (answered or failed) sits in a runs × examples matrix: run
+        position × ``span`` + the example's number, as one NumPy column."""
+        return self.db.execute(_per_run(run_ids, lambda position: (
+            f"{position} * {int(span)} + e.number AS cell FROM predictions p JOIN examples e "
+            f"ON e.experiment = {sql_literal(experiment)} AND e.example_id = p.example_id"),
+            "AND e.number IS NOT NULL", table="p")).fetchnumpy()["cell"]
+
+    def label_cells(self, run_ids: Sequence[str], scorer: str, span: int, experiment: str) -> dict[str, Any]:
+        """Each label ``scorer`` read from the answers of ``run_ids`` (where it scored), with its place in a
+        runs × examples matrix (``cell``) and the example's expected output, as NumPy columns."""
+        return self.db.execute(_per_run(run_ids, lambda position: (
+            f"{position} * {int(span)} + s.example_no AS cell, coalesce(s.label, '') AS label, e.expected "
+            f"FROM scores s JOIN examples e ON e.experiment = {sql_literal(experiment)} "
+            "AND e.example_id = s.example_id"),
+            f"AND s.scorer = {sql_literal(scorer)} AND s.value IS NOT NULL AND s.example_no IS NOT NULL",
+            table="s")).fetchnumpy()
+
     def label_counts(self, run_ids: Sequence[str], scorers: Sequence[str]) -> list[tuple[Any, ...]]:
         """(run, scorer, expected, label, count) for classification scorers."""
         return self.db.execute(
@@ -153,11 +177,13 @@ def _run_position(run_ids: Sequence[str]) -> str:
     return f"list_position([{_list(run_ids)}], run_id)"
 
 
-def _per_run(run_ids: Sequence[str], select: Any, condition: str) -> str:
+def _per_run(run_ids: Sequence[str], select: Any, condition: str, table: str = "") -> str:
     """One ``SELECT`` per run, its position a constant, joined by ``UNION ALL``: each part reads only its run's
     row groups, and no row compares its run id with a list (the one-query form took a quarter longer over
-    2,000,000 scores). ``select(position)`` gives the columns and ``FROM``; ``condition`` is ANDed on."""
+    2,000,000 scores). ``select(position)`` gives the columns and ``FROM``; ``condition`` is ANDed on; ``table``
+    names the table whose run id is meant when the ``FROM`` joins several."""
+    run_id = f"{table}.run_id" if table else "run_id"
     if not run_ids:
         return f"SELECT {select(0)} WHERE false"
-    return " UNION ALL ".join(f"SELECT {select(position)} WHERE run_id = {sql_literal(run)} {condition}"
+    return " UNION ALL ".join(f"SELECT {select(position)} WHERE {run_id} = {sql_literal(run)} {condition}"
                               for position, run in enumerate(run_ids))
