@@ -15,7 +15,7 @@ from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, promp
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits
 from ftplug.durations import duration
-from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, borrowed_name, endpoint_label
+from ftplug.endpoint import Endpoint, LazyClient, answering_endpoint, borrowed_name, endpoint_label, variant_simulated
 from ftplug.errors import FtplugError
 from ftplug.experiment import Experiment, VariantSpec
 from ftplug.local_models import is_local_model
@@ -103,7 +103,7 @@ class ExperimentRunner:
                 where = "in this process (real)"
             else:
                 where = "by " + endpoint_label(self.endpoint, variant.spec.endpoint, False)
-                where += " (SIMULATED)" if self.endpoint.simulated else " (live)"
+                where += " (SIMULATED)" if variant_simulated(self.endpoint, variant.spec.endpoint) else " (live)"
             places.setdefault(where, []).append(variant.spec.name)
         return "; ".join(f"{', '.join(names)} {where}" for where, names in places.items())
 
@@ -141,7 +141,8 @@ class ExperimentRunner:
         assert self.endpoint is not None, "run_variant is called by run()"
         assert self._test_digest is not None
         local = self.answers_locally(variant)  # answered in this process, never simulated
-        key = variant_key(self.experiment, spec, self._test_digest, self.endpoint.simulated and not local)
+        simulated = not local and variant_simulated(self.endpoint, spec.endpoint)
+        key = variant_key(self.experiment, spec, self._test_digest, simulated)
         shard = f"{self.options.shard[0]}/{self.options.shard[1]}" if self.options.shard else None
         earlier = (None if self.options.fresh
                    else self.store.resumable_run(self.experiment.name, spec.name, key, shard))
@@ -149,7 +150,7 @@ class ExperimentRunner:
         run = RunInfo(run_id=earlier[0] if earlier else uuid.uuid4().hex, experiment=self.experiment.name,
                       variant=spec.name, model=model, base_model=model,
                       trainer=spec.trainer.name, prompt_builder=spec.prompt.name,
-                      simulated=self.endpoint.simulated and not local,
+                      simulated=simulated,
                       endpoint=endpoint_label(self.endpoint, spec.endpoint, local),
                       started_at=earlier[2] if earlier else datetime.now(UTC).replace(tzinfo=None), config_key=key,
                       shard=shard)
@@ -263,7 +264,7 @@ class ExperimentRunner:
             train=training_rows(splits, variant.spec.train_size), validation=splits.validation, prompt=variant.prompt,
             client=LazyClient(lambda: self._endpoint_for(NO_MODEL, variant.spec).client(
                 max_retries=self.options.max_retries)),
-            simulated=self.endpoint.simulated,
+            simulated=self.endpoint.embedded,  # a standalone simulator trains at its address, as an API does
             seed=self.experiment.seed, log=log, endpoint_url=self.endpoint.base_url, ledger=self.store,
             approve_cost=lambda cost, what: self._approve_cost(cost, what, log),
             resume_hint=self.options.resume_hint, local_options=self.experiment.local_options,

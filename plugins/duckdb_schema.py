@@ -56,12 +56,20 @@ CREATE TABLE IF NOT EXISTS finetune_events (
 """
 
 # Views giving the report's point estimates in SQL (the intervals come from `ftplug report`, which bootstraps).
-# `source` says what answered: `simulated` (the offline simulator), `local` (a model in this process), `live`.
+# `source` says what answered: `simulated` (the offline simulator, embedded or standalone), `local` (a model in
+# this process), `live`. A comparison is `simulated` when either side is; `reference_source` is the reference's.
 VIEWS = """
 CREATE OR REPLACE VIEW metric_values AS
-SELECT run_id, scorer AS metric, example_id, value, error IS NOT NULL AS failed FROM scores
-UNION ALL SELECT run_id, '$cost_usd', example_id, cost_usd, false FROM predictions
-UNION ALL SELECT run_id, '$latency_ms', example_id, latency_ms, false FROM predictions;
+WITH labels AS (
+    SELECT run_id, simulated,
+           CASE WHEN simulated THEN 'simulated' WHEN endpoint = 'local' THEN 'local' ELSE 'live' END AS source
+    FROM runs)
+SELECT s.run_id, s.scorer AS metric, s.example_id, s.value, s.error IS NOT NULL AS failed, l.simulated, l.source
+FROM scores s LEFT JOIN labels l USING (run_id)
+UNION ALL SELECT p.run_id, '$cost_usd', p.example_id, p.cost_usd, false, l.simulated, l.source
+FROM predictions p LEFT JOIN labels l USING (run_id)
+UNION ALL SELECT p.run_id, '$latency_ms', p.example_id, p.latency_ms, false, l.simulated, l.source
+FROM predictions p LEFT JOIN labels l USING (run_id);
 CREATE OR REPLACE VIEW latest_runs AS
 SELECT *, CASE WHEN simulated THEN 'simulated' WHEN endpoint = 'local' THEN 'local' ELSE 'live' END AS source
 FROM runs QUALIFY row_number() OVER (PARTITION BY experiment, variant ORDER BY started_at DESC) = 1;
@@ -87,7 +95,8 @@ SELECT l.experiment, l.variant, l.run_id, l.model, l.simulated, l.source, count(
 FROM latest_runs l LEFT JOIN predictions p USING (run_id) GROUP BY ALL;
 CREATE OR REPLACE VIEW comparisons AS
 WITH pairs AS (
-    SELECT v.experiment, v.variant, r.variant AS reference, sv.scorer, sv.value AS a, sr.value AS b
+    SELECT v.experiment, v.variant, r.variant AS reference, sv.scorer, sv.value AS a, sr.value AS b,
+           v.simulated OR r.simulated AS simulated, v.source, r.source AS reference_source
     FROM latest_runs v
     JOIN latest_runs r ON r.experiment = v.experiment
         AND r.variant = coalesce(json_extract_string(v.details, '$.report.reference'), v.variant)
@@ -97,7 +106,7 @@ WITH pairs AS (
     WHERE sv.value IS NOT NULL AND sr.value IS NOT NULL)
 SELECT experiment, variant, reference, scorer, count(*) AS n, avg(a - b) AS mean_difference,
        count(*) FILTER (WHERE a = 1 AND b = 0) AS variant_only_right,
-       count(*) FILTER (WHERE a = 0 AND b = 1) AS reference_only_right
+       count(*) FILTER (WHERE a = 0 AND b = 1) AS reference_only_right, simulated, source, reference_source
 FROM pairs GROUP BY ALL;
 """
 

@@ -40,11 +40,15 @@ def test_latency_at_different_loads_is_shown_with_the_servers_own_time(tmp_path:
                          str(db), "--concurrency", "1", "--quiet", env=env)
         assert second.returncode == 0, second.stderr
     with duckdb.connect(str(db), read_only=True) as connection:
+        # a standalone simulator is still the simulator (it says so in its x-ftplug-simulated header)
+        labels = connection.execute("SELECT DISTINCT r.simulated, p.simulated, l.source FROM runs r "
+                                    "JOIN predictions p USING (run_id) JOIN latest_runs l USING (run_id)").fetchall()
         rows = connection.execute(
             "SELECT r.variant, p.latency_ms, p.server_latency_ms, p.in_flight FROM predictions p "
             "JOIN latest_runs r USING (run_id)").fetchall()
         limits = dict(connection.execute(
             "SELECT variant, json_extract(details, '$.requests.concurrency')::INTEGER FROM latest_runs").fetchall())
+    assert labels == [(True, True, "simulated")]
     crowded = [row for row in rows if row[0] == "zero-shot"]
     alone = [row for row in rows if row[0] == "few-shot"]
     assert len(crowded) == len(alone) == 12 and limits == {"zero-shot": 6, "few-shot": 1}
@@ -58,10 +62,12 @@ def test_latency_at_different_loads_is_shown_with_the_servers_own_time(tmp_path:
     report = run_cli("report", "--db", str(db))
     assert report.returncode == 0, report.stderr
     assert "server ms (p95)" in report.stdout and "in flight" in report.stdout
+    assert "Experiment load [SIMULATED]" in report.stdout
     assert ("Latency was measured at different loads (median requests in flight: zero-shot 6, few-shot 1)"
             in report.stdout)
     assert "compare the server's own times (server ms)" in report.stdout
     document = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
+    assert {v["source"] for v in document["variants"]} == {"simulated"}
     loads = {v["variant"]: v["in_flight"] for v in document["variants"]}
     assert loads["zero-shot"]["limit"] == 6 and loads["few-shot"] == {"median": 1.0, "max": 1, "limit": 1}
     server = {v["variant"]: v["server_latency_ms"] for v in document["variants"]}

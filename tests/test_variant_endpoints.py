@@ -13,6 +13,7 @@ import pytest
 from ftplug.errors import ConfigError
 from ftplug.simulator import Simulator, SimulatorOptions
 from tests.helpers import fortunes_experiment, run_cli
+from tests.test_simulated_label import unlabelled
 
 CATALOGUE = '''
 [models."provider-llama-ft"]
@@ -44,13 +45,15 @@ def test_each_variant_asks_its_own_endpoint_with_its_own_key_and_model(tmp_path:
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTPLUG_MODELS", str(tmp_path / "models.toml"))  # the provider-side simulator knows it
     (tmp_path / "models.toml").write_text(CATALOGUE, encoding="utf-8")
+    # the OpenAI side stands in for a real API: a proxy drops the simulator's x-ftplug-simulated header
     with Simulator(seed=1, options=SimulatorOptions(api_key="sk-openai-side")) as openai_side, \
-            Simulator(seed=2, options=SimulatorOptions(api_key="sk-provider-side")) as provider:
-        provider_url, openai_url = provider.base_url, openai_side.base_url
+            Simulator(seed=2, options=SimulatorOptions(api_key="sk-provider-side")) as provider, \
+            unlabelled(openai_side) as openai_url:
+        provider_url = provider.base_url
         experiment = _experiment(tmp_path, provider_url)
         db = tmp_path / "r.duckdb"
         done = run_cli("run", str(experiment), "--live", "--db", str(db), "--quiet",
-                       env={"OPENAI_API_KEY": "sk-openai-side", "OPENAI_BASE_URL": openai_side.base_url,
+                       env={"OPENAI_API_KEY": "sk-openai-side", "OPENAI_BASE_URL": openai_url,
                             "PROVIDER_KEY": "sk-provider-side"})
         assert done.returncode == 0, done.stderr
         chat = "POST /v1/chat/completions"
@@ -62,7 +65,10 @@ def test_each_variant_asks_its_own_endpoint_with_its_own_key_and_model(tmp_path:
                                   "WHERE r.variant = 'provider-fine-tuned'").fetchone()
         borrowed = connection.execute("SELECT count(p.cost_usd), count(*) FROM predictions p JOIN runs r "
                                       "USING (run_id) WHERE r.variant = 'openai-few-shot'").fetchone()
+        simulated = dict(connection.execute("SELECT variant, simulated FROM runs").fetchall())
     assert runs["provider-fine-tuned"] == f"provider-llama-ft @ {provider_url}"
+    # the provider is a standalone simulator and says so: that variant is simulated, the other one is not
+    assert simulated == {"provider-fine-tuned": True, "openai-few-shot": False}
     assert cost[0] == pytest.approx(cost[1] * 0.20 / 1e6)  # priced from the user's catalogue file
     # OPENAI_BASE_URL points at a server that is not OpenAI's: the OpenAI name it answers under is not the
     # model that answered, so the run says where it was answered and its answers are not priced as that model's
