@@ -347,7 +347,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
                                                "compare), e.g. samples = 5")
 
     report = reader.table(doc, "report", required=False)
-    reader.only_keys(report, "[report]", {"volume", "reference", "primary"})
+    reader.only_keys(report, "[report]", {"volume", "reference", "primary", "cluster"})
     volume = reader.value(report, "[report]", "volume", int, 0)
     if volume < 0:
         raise reader.fail("[report] volume", "must be a number of predictions ≥ 0")
@@ -359,6 +359,10 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     if primary not in scorer_ids:
         raise reader.fail("[report] primary", f"no scorer {primary!r} (scorers: {', '.join(scorer_ids)})")
 
+    cluster = reader.value(report, "[report]", "cluster", str, None)  # None: the split's default (see ftplug.clusters)
+    if cluster is not None and cluster != cluster.strip():
+        raise reader.fail("[report] cluster", f"a field name without surrounding spaces, got {cluster!r}")
+
     run_options = _run_options(reader, reader.table(doc, "run", required=False))
 
     return Experiment(name=name, path=path, seed=seed, description=description, data=data_spec,
@@ -367,7 +371,7 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
                       run_options=run_options, scorer_ids=tuple(scorer_ids), samples=samples,
                       temperature=temperature,
                       report_options={"volume": volume, "reference": reference or variants[0].name,
-                                      "primary": primary},
+                                      "primary": primary, "cluster": cluster},
                       local_options=local_options)
 
 

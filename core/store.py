@@ -22,8 +22,9 @@ class Store(JobLedger, Protocol):
 
     path: str
 
-    def save_examples(self, experiment: str, splits: Splits) -> None:
-        """Store every example with the split it belongs to."""
+    def save_examples(self, experiment: str, splits: Splits, clusters: dict[str, str] | None = None) -> None:
+        """Store every example with the split it belongs to, and the cluster of each example in ``clusters``
+        (by id; ``[report] cluster``)."""
         ...
 
     def start_run(self, run: RunInfo) -> None:

@@ -86,8 +86,7 @@ def _significance(c: dict[str, Any] | None, n_first: int, n_second: int) -> str:
     if c is None:
         return "no paired test was possible (no examples both scored)"
     subset = "" if c["n"] == n_first == n_second else f" on the {c['n']:,} examples both scored"
-    where = f"; {c['clusters']} clusters" if c.get("clusters") else ""
-    evidence = (f"{_fmt(c['difference'])}{subset}, {_ci(c)}; {c['method']}{where}, {p_text(c)}")
+    evidence = f"{_fmt(c['difference'])}{subset}, {_ci(c)}; {c['method']}, {p_text(c)}"
     if c["significant"]:
         return f"a real difference of {evidence}"
     detectable = c.get("detectable")

@@ -99,8 +99,9 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         if row is None or row[0] is None or row[0] <= SCHEMA_VERSION:
             self.db.execute(VIEWS)
 
-    def save_examples(self, experiment: str, splits: Splits) -> None:
-        """Store every example with its split; an example already stored is updated only if it changed.
+    def save_examples(self, experiment: str, splits: Splits, clusters: dict[str, str] | None = None) -> None:
+        """Store every example with its split and its cluster (from ``clusters`` by id, else none); an example
+        already stored is updated only if it changed.
 
         Rows go in column-wise, a chunk at a time (per-row upserts cost over a millisecond each; larger chunks
         make DuckDB's join and numbering of a chunk take more memory: 100,000 examples of a few hundred bytes
@@ -108,25 +109,31 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         import numpy as np
 
         chunk = 20_000
-        rows = ((e.id, split, e.input if isinstance(e.input, str) else json.dumps(e.input), e.expected)
-                for split, examples in splits.as_dict().items() for e in examples)
+        grouped = clusters or {}
+        rows = ((e.id, split, e.input if isinstance(e.input, str) else json.dumps(e.input), e.expected,
+                 grouped.get(e.id)) for split, examples in splits.as_dict().items() for e in examples)
         self._numbers.pop(experiment, None)
         try:
             with self._transaction():
                 while batch := list(itertools.islice(rows, chunk)):
-                    ids, split_names, inputs, expected = (np.array(values, dtype=object)
-                                                          for values in zip(*batch, strict=True))
+                    ids, split_names, inputs, expected, groups = (np.array(values, dtype=object)
+                                                                  for values in zip(*batch, strict=True))
                     self.db.register("new_examples", {"example_id": ids, "split": split_names, "input": inputs,
-                                                      "expected": expected, "position": np.arange(len(ids))})
+                                                      "expected": expected, "cluster": groups.astype(str),
+                                                      "has_cluster": groups != None,  # noqa: E711
+                                                      "position": np.arange(len(ids))})
                     # an example keeps its number; new ones are numbered after the experiment's last, in order
                     self.db.execute(
-                        "INSERT OR REPLACE INTO examples (experiment, example_id, split, input, expected, number) "
-                        "SELECT $e, n.example_id, n.split, n.input, n.expected, coalesce(o.number, "
+                        "INSERT OR REPLACE INTO examples (experiment, example_id, split, input, expected, number, "
+                        "cluster) SELECT $e, n.example_id, n.split, n.input, n.expected, coalesce(o.number, "
                         "(SELECT coalesce(max(number) + 1, 0) FROM examples WHERE experiment = $e) "
-                        "+ row_number() OVER (PARTITION BY o.number IS NULL ORDER BY n.position) - 1) "
+                        "+ row_number() OVER (PARTITION BY o.number IS NULL ORDER BY n.position) - 1), "
+                        "CASE WHEN n.has_cluster THEN n.cluster END "
                         "FROM new_examples n LEFT JOIN (SELECT * FROM examples WHERE experiment = $e) o "
                         "ON o.example_id = n.example_id WHERE o.example_id IS NULL OR o.split <> n.split "
-                        "OR o.input <> n.input OR o.expected <> n.expected", {"e": experiment})
+                        "OR o.input <> n.input OR o.expected <> n.expected "
+                        "OR o.cluster IS DISTINCT FROM CASE WHEN n.has_cluster THEN n.cluster END",
+                        {"e": experiment})
         finally:  # after the commit or rollback: an aborted transaction refuses even this
             self.db.unregister("new_examples")
 

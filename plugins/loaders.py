@@ -48,6 +48,7 @@ class CsvLoader:
                         raise DataError(f"no column {name!r} in the header (columns: {', '.join(columns)})"
                                         f"{_delimiter_hint(header, self.delimiter)}", path=path, where=1)
                 line, source = reader.line_num, str(path)
+                extra = [(name, index) for name, index in columns.items() if name not in wanted]
                 for row in reader:
                     if not row:
                         line = reader.line_num
@@ -59,8 +60,10 @@ class CsvLoader:
                     if not expected:
                         raise DataError(f"empty {self.expected!r} value", path=path, where=line + 1)
                     example_id = row[columns[self.id]] if self.id else content_id(text, expected)
-                    yield Example(id=example_id, input=text, expected=shared_label(expected),
-                                  metadata={"line": line + 1, "source": source})
+                    meta: dict[str, Any] = {"line": line + 1, "source": source}
+                    if extra:  # the other columns, to cluster by ([report] cluster)
+                        meta["fields"] = {name: row[index] for name, index in extra}
+                    yield Example(id=example_id, input=text, expected=shared_label(expected), metadata=meta)
                     line = reader.line_num
         except UnicodeDecodeError:
             raise not_utf8(path) from None
@@ -106,6 +109,7 @@ class JsonlLoader:
     def __init__(self, path: str, input_key: str = "input", expected_key: str = "expected",
                  id_key: str = "id") -> None:
         self.path, self.input_key, self.expected_key, self.id_key = path, input_key, expected_key, id_key
+        self._own_keys = {input_key, expected_key, id_key, "messages"}
 
     def load(self, context: LoadContext) -> Iterator[Example]:
         """Yield one example per non-blank line."""
@@ -127,6 +131,10 @@ class JsonlLoader:
         if not isinstance(record, dict):
             raise DataError("each line must be a JSON object", path=path, where=number)
         meta: dict[str, Any] = {"line": number, "source": source}
+        fields = {key: value for key, value in record.items() if key not in self._own_keys
+                  and isinstance(value, str | int | float | bool)}
+        if fields:  # other fields of the record, to cluster by ([report] cluster)
+            meta["fields"] = fields
         if "messages" in record:
             input_value, expected = _split_chat(record["messages"], path, number)
         else:
