@@ -173,7 +173,7 @@ def _clusters(stats: ReportStatistics, settings: dict[str, Any]) -> dict[str, An
     """How the test examples were clustered, when they were."""
     if stats.codes is None:
         return None
-    shared = stats.shared if stats.shared is not None else np.ones(stats.span, bool)
+    shared = stats.shared if stats.shared is not None else stats.asked.any(axis=0)  # the examples compared
     return {"key": settings.get("cluster") or "cluster", "count": len(np.unique(stats.codes[shared])),
             "examples": int(shared.sum())}
 

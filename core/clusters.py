@@ -28,14 +28,15 @@ def value_of(example: Example, key: str) -> Any:
     return (example.metadata.get("fields") or {}).get(key)
 
 
-def test_clusters(examples: Iterable[Example], key: str, where: str) -> dict[str, str]:
+def clusters_of(examples: Iterable[Example], key: str, where: str) -> dict[str, str]:
     """The cluster of each example by id; an example without the field is a one-line error naming it."""
     clusters = {}
     for example in examples:
         value = value_of(example, key)
         if value is None or isinstance(value, dict | list):
             line = example.metadata.get("line")
-            fields = sorted(set(example.metadata.get("fields") or {}) | {k for k in example.metadata if k != "fields"})
+            fields = sorted(set(example.metadata.get("fields") or {})
+                            | {k for k in example.metadata if k not in ("fields", "line", "source")})
             source = f" ({example.metadata.get('source', 'data')} line {line})" if line else ""
             raise InputError(f"{where}: [report] cluster: test example {example.id!r}{source} has no field {key!r}"
                              f" to cluster by (its fields: {', '.join(fields) or 'none'})")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ftplug.clusters import cluster_key, clusters_of
 from ftplug.component_guard import ComponentError, blame, guarded
 from ftplug.components import LoadContext
 from ftplug.dataset import Example, Splits, split_chronologically, split_dataset, split_key
@@ -63,12 +64,16 @@ class Plan:
     variants: list[PreparedVariant]
     test: Sequence[Example]  # what this invocation predicts: the test split, or its shard
     whole_test: Sequence[Example] = ()  # the test split (after --limit) that runs are keyed by
+    cluster_key: str | None = None  # the field clustering the test examples ([report] cluster), if any
+    clusters: dict[str, str] | None = None  # each test example's cluster, by id
 
 
 def make_plan(experiment: Experiment, options: RunOptions) -> Plan:
     """Load and split the data and prepare every variant, so bad input fails before anything runs; a
     variant whose plugin component raises while being prepared is kept with its error (it fails alone)."""
     splits = load_splits(experiment)
+    key = cluster_key(experiment.report_options.get("cluster"), splits)
+    clusters = clusters_of(splits.test, key, str(experiment.path)) if key else None
     variants = []
     for spec in experiment.variants:
         try:
@@ -85,7 +90,7 @@ def make_plan(experiment: Experiment, options: RunOptions) -> Plan:
         variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=trainer))
     test = splits.test[: options.limit] if options.limit else splits.test
     shard = options.shard
-    return Plan(splits=splits, variants=variants, whole_test=test,
+    return Plan(splits=splits, variants=variants, whole_test=test, cluster_key=key, clusters=clusters,
                 test=shard_of(test, experiment.seed, *shard) if shard else test)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from ftplug.component_guard import ComponentError
 from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
-from ftplug.clusters import cluster_key, test_clusters
 from ftplug.costs import request_cost
 from ftplug.dataset import Example, Splits
 from ftplug.durations import duration
@@ -73,10 +72,8 @@ class ExperimentRunner:
         """Run every variant of ``plan`` (made now if not given) against ``endpoint``; one summary per variant."""
         plan = plan or self.plan()
         self.endpoint = endpoint
-        key = cluster_key(self.experiment.report_options.get("cluster"), plan.splits)
-        clusters = test_clusters(plan.splits.test, key, str(self.experiment.path)) if key else None
-        self.scoring_details["report"]["cluster"] = key
-        self.store.save_examples(self.experiment.name, plan.splits, clusters)
+        self.scoring_details["report"]["cluster"] = plan.cluster_key
+        self.store.save_examples(self.experiment.name, plan.splits, plan.clusters)
         splits = plan.splits
         shard = f" (shard {self.options.shard[0]}/{self.options.shard[1]} of {len(plan.whole_test)})" \
             if self.options.shard else ""

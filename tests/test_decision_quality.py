@@ -4,10 +4,12 @@ the sign of margins for lower-is-better metrics, clusters and a paired test for 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -171,8 +173,9 @@ def test_clustered_examples_widen_the_intervals_and_say_so(tmp_path: Path) -> No
     width = {name: next(v for v in report["variants"] if v["variant"] == "a")["metrics"]["exact"]
              for name, report in (("plain", plain), ("grouped", grouped))}
     assert width["grouped"]["high"] - width["grouped"]["low"] > width["plain"]["high"] - width["plain"]["low"]
-    assert "Korn–Graubard, 12 clusters" == width["grouped"]["method"]
-    assert grouped["comparisons"][0]["method"] == "paired t, 12 clusters" and grouped["comparisons"][0]["clusters"] == 12
+    assert width["grouped"]["method"] == "Korn–Graubard, 12 clusters"
+    comparison = grouped["comparisons"][0]
+    assert comparison["method"] == "paired t, 12 clusters" and comparison["clusters"] == 12
     assert any("fall into 12 clusters (by origin)" in c for c in grouped["verdict"]["caveats"])
 
 
@@ -188,3 +191,45 @@ def test_a_macro_f1_primary_gets_a_paired_test(tmp_path: Path) -> None:
     head = analysis["head_to_head"]
     assert head is not None and head["method"] == "paired percentile bootstrap" and head["n"] == 60
     assert "a real difference" in analysis["verdict"]["lines"][0]
+
+
+def _windows_by_currency(folder: Path) -> Path:
+    """The real exchange-rate windows of data/examples with the currency (the part of each id before the date)
+    as a field of its own, to cluster by."""
+    from tests.helpers import ROOT
+
+    lines = (ROOT / "data" / "examples" / "exchange_windows.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    path = folder / "windows.jsonl"
+    path.write_text("".join(json.dumps({**r, "currency": r["id"].split("-")[0]}) + "\n" for r in records),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("cluster", ["currency", ""])
+def test_report_cluster_names_the_field_of_a_jsonl_record(tmp_path: Path, cluster: str) -> None:
+    from tests.helpers import run_cli
+
+    data = _windows_by_currency(tmp_path)
+    experiment = tmp_path / "windows.toml"
+    experiment.write_text(
+        f'[experiment]\nname = "windows"\nseed = 3\n[data]\nloader = "jsonl"\npath = "{data}"\n'
+        '[split]\ntest = 30\nvalidation = 0\n[model]\nbase = "gpt-4o-mini-2024-07-18"\n'
+        '[[variants]]\nname = "zero-shot"\nprompt = { builder = "few-shot", shots = 0, system = "Up or down?" }\n'
+        '[[variants]]\nname = "majority"\ntrainer = "majority"\n'
+        f'[report]\ncluster = "{cluster}"\n', encoding="utf-8")
+    db = tmp_path / "results.duckdb"
+    done = run_cli("run", str(experiment), "--db", str(db), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
+    with duckdb.connect(str(db), read_only=True) as connection:
+        stored = connection.execute("SELECT example_id, cluster FROM examples WHERE split = 'test'").fetchall()
+    if not cluster:  # "" turns clustering off
+        assert report["clusters"] is None and all(value is None for _, value in stored)
+        return
+    assert all(value == example.split("-")[0] for example, value in stored)
+    currencies = len({value for _, value in stored})
+    assert 1 < currencies <= 5
+    assert report["clusters"] == {"key": "currency", "count": currencies, "examples": 30}
+    rate = next(v for v in report["variants"] if v["variant"] == "majority")["metrics"]["exact"]
+    assert rate["method"] == f"Korn–Graubard, {currencies} clusters"

@@ -47,6 +47,9 @@ def test_the_direction_example_reports_margins_over_the_naive_baselines(tmp_path
     for row in margins["rows"]:
         assert row["margin"] == pytest.approx(values[row["variant"]] - margins["baseline_value"])
         assert row["test"] is not None and row["test"]["n"] == 100
+        assert row["test"]["clusters"] == 20 and "20 clusters" in row["test"]["method"]
+    # 100 test windows are 20 origin dates × 5 currencies: the dates, not the windows, are the evidence
+    assert report["clusters"] == {"key": "origin", "count": 20, "examples": 100}
     flagged = [line for line in report["verdict"]["lines"] if "naive baseline" in line]
     not_beating = [r["variant"] for r in margins["rows"] if not r["is_baseline"] and r["beats"] != "yes"]
     assert len(flagged) == len(not_beating) + (1 if values[report["verdict"]["best"]] == margins["baseline_value"]

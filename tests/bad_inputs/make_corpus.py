@@ -137,7 +137,17 @@ experiment(
 experiment(
     "negative_split",
     sub("test = 4", "test = -3"),
-    ["negative_split.toml", "[split] test", "fraction below 1 or a count"],
+    ["negative_split.toml", "[split] test", "cannot be negative"],
+)
+experiment(
+    "split_fraction_all",
+    sub("test = 4\nvalidation = 2", "test = 1.0\nvalidation = 0"),
+    ["split_fraction_all.toml", "[split]", "test (1.0 of the dataset = 20)", "leave no training examples"],
+)
+experiment(
+    "split_float_count",
+    sub("test = 4\nvalidation = 2", "test = 15.0\nvalidation = 5"),
+    ["split_float_count.toml", "[split] test", "from 0 to 1", "write the integer 15"],
 )
 experiment(
     "unknown_reference",
@@ -153,6 +163,11 @@ experiment(
     "consistency_without_samples",
     BASE + '\n[scoring]\nscorers = ["exact", "consistency"]\n',
     ["consistency_without_samples.toml", "[scoring] samples", "samples ≥ 2"],
+)
+experiment(
+    "cluster_field_missing",
+    BASE + '\n[report]\ncluster = "chapter"\n',
+    ["cluster_field_missing.toml", "[report] cluster", "no field 'chapter'", "quotes.csv line"],
 )
 experiment(
     "samples_out_of_range",
