@@ -27,6 +27,7 @@ from ftplug.statistics import (
     macro_f1_of,
     order_quantiles,
     resampled_moments,
+    weighted_moments,
 )
 
 
@@ -103,16 +104,11 @@ def bootstrap_t_interval(values: np.ndarray, counts: np.ndarray, rng: np.random.
                          resamples: int = RESAMPLES) -> Interval:
     """The studentised bootstrap interval of a mean, from the distinct ``values`` and their ``counts``:
     [m − t*₉₇.₅ · se, m − t*₂.₅ · se] with t* = (m* − m) / se* over the resamples."""
-    counts = np.asarray(counts, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    n = int(counts.sum())
+    n, mean, se = weighted_moments(values, counts)
     if n == 0:
         return EMPTY
-    mean = float(values @ counts / n)
-    if n < 2:
+    if se is None:
         return _shaped(Interval(mean, None, None, n, "bootstrap-t"), transform)
-    variance = float(((values - mean) ** 2) @ counts / (n - 1))
-    se = math.sqrt(variance / n)
     if se == 0:
         return _shaped(Interval(mean, mean, mean, n, "bootstrap-t"), transform)
     means, variances = resampled_moments(values, counts, rng, resamples)

@@ -29,6 +29,7 @@ from ftplug.statistics import (
     order_quantiles,
     replicate_p,
     resampled_moments,
+    weighted_moments,
 )
 
 
@@ -115,15 +116,11 @@ def bootstrap_t_comparison(differences: np.ndarray, counts: np.ndarray, rng: np.
     """The paired studentised bootstrap of the mean difference, from the distinct per-example differences and
     their counts: t* = (m* − m) / se* is the null distribution of m / se, which gives p; the interval is
     [m − t*₉₇.₅ · se, m − t*₂.₅ · se] from the same replicates."""
-    differences = np.asarray(differences, dtype=np.float64)
-    counts = np.asarray(counts, dtype=np.float64)
-    n = int(counts.sum())
+    n, mean, se = weighted_moments(differences, counts)
     if n == 0:
         return None
-    mean = float(differences @ counts / n)
-    if n < 2:
+    if se is None:
         return Comparison(mean, None, None, 1.0, n, "paired bootstrap-t")
-    se = math.sqrt(float(((differences - mean) ** 2) @ counts / (n - 1)) / n)
     if se == 0:
         return _constant(mean, n, "paired bootstrap-t", None)
     means, variances = resampled_moments(differences, counts, rng, resamples)

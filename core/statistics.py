@@ -104,6 +104,20 @@ def replicate_p(replicates: np.ndarray, observed: float) -> tuple[float, bool]:
 
 # ---- resampling a sample held as distinct values and counts -------------------------------------------------
 
+
+def weighted_moments(values: np.ndarray, counts: np.ndarray) -> tuple[int, float, float | None]:
+    """Size, mean and standard error of the mean of the sample holding ``counts[i]`` copies of ``values[i]``
+    (``None`` as the standard error of fewer than two values; the mean of none is NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    n = int(counts.sum())
+    if n == 0:
+        return 0, math.nan, None
+    mean = float(values @ counts / n)
+    if n < 2:
+        return n, mean, None
+    return n, mean, math.sqrt(float(((values - mean) ** 2) @ counts / (n - 1)) / n)
+
 DIRECT_PER_VALUE = 16  # draw the sample itself while it has at most this many values per distinct value
 _BLOCK = 256  # resamples drawn at once by the direct method (memory: block × n indices)
 
