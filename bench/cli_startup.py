@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--plugins", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    from ftplug.scaffold import create_package
+    from ftplug.cli.scaffold import create_package
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)

@@ -47,9 +47,9 @@ scorers = ["exact"]
 
 def test_split(experiment: Path) -> Any:
     """The test examples ftplug takes from ``experiment``, so that a reference tool sends the same ones."""
-    from ftplug.experiment import load_experiment
-    from ftplug.planning import load_splits
-    from ftplug.plugin_manager import get_plugins
+    from ftplug.config.experiment import load_experiment
+    from ftplug.engine.planning import load_splits
+    from ftplug.pluginhost.manager import get_plugins
 
     return load_splits(load_experiment(experiment, get_plugins().registry)).test
 

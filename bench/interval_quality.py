@@ -24,9 +24,9 @@ import time
 import numpy as np
 from scipy.stats import binom
 
-from ftplug.intervals import clopper_pearson, mean_interval, proportion_interval
-from ftplug.paired_tests import binary_comparison, compare_paired
-from ftplug.statistics import RESAMPLES
+from ftplug.report.intervals import clopper_pearson, mean_interval, proportion_interval
+from ftplug.report.paired_tests import binary_comparison, compare_paired
+from ftplug.report.statistics import RESAMPLES
 
 Q = (0.025, 0.975)
 
@@ -104,7 +104,7 @@ def skewed_null(rng: np.random.Generator, reps: int, n: int = 15) -> None:
 
 
 def mcnemar_agreement(rng: np.random.Generator, reps: int, n: int = 30) -> None:
-    from ftplug.paired_tests import mcnemar_p
+    from ftplug.report.paired_tests import mcnemar_p
 
     old = new = 0
     for _ in range(reps):

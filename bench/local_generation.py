@@ -8,7 +8,7 @@ package, the fortunes quotations, 210 training and 60 test examples): the chosen
 test split, built by ftplug's few-shot builder, answered greedily with at most the variant's
 ``reserve_output`` new tokens by
 
-- **ftplug**: :class:`ftplug.plugins.local_generation.LocalGenerator` as a run uses it — batches of
+- **ftplug**: :class:`ftplug.plugins.local.generation.LocalGenerator` as a run uses it — batches of
   ``--batch-size``, the key/value cache of the prompts' shared prefix computed once;
 - ftplug with ``prefix_cache`` off (batching alone), to show what each part brings;
 - **the reference**: transformers' ``generate``, one prompt at a time (chat template, greedy), on the same
@@ -31,11 +31,11 @@ EXPERIMENT = ROOT / "data" / "examples" / "fortunes_local.toml"
 
 def prepared_builder(variant_name: str) -> tuple[Any, list[Any], str, int]:
     """The variant's prepared prompt builder, the test split, the model folder and the answer limit."""
-    from ftplug.experiment import load_experiment
-    from ftplug.planning import make_plan
-    from ftplug.plugin_manager import get_plugins
-    from ftplug.plugins.local_runtime import model_folder
-    from ftplug.run_options import run_options_for
+    from ftplug.config.experiment import load_experiment
+    from ftplug.config.run_options import run_options_for
+    from ftplug.engine.planning import make_plan
+    from ftplug.pluginhost.manager import get_plugins
+    from ftplug.plugins.local.runtime import model_folder
 
     experiment = load_experiment(EXPERIMENT, get_plugins().registry)
     plan = make_plan(experiment, run_options_for(experiment))
@@ -65,7 +65,7 @@ def reference_answers(folder: str, prompts: list[list[dict[str, Any]]], limit: i
 def ftplug_answers(folder: str, builder: Any, test: list[Any], limit: int, batch_size: int,
                    prefix_cache: bool) -> tuple[list[str], float, dict[str, Any]]:
     """ftplug's generator in batches, as a run calls it; the answers, the seconds and what it reports."""
-    from ftplug.plugins.local_generation import LocalGenerator
+    from ftplug.plugins.local.generation import LocalGenerator
 
     generator = LocalGenerator(folder, builder.build, max_new_tokens=limit, prefix_cache=prefix_cache)
     generator.load()  # the weights, outside the clock like the reference's

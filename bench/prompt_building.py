@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ftplug.catalogue.tokens import TokenCounter
 from ftplug.dataset import Example
-from ftplug.plugins.few_shot import FewShotBuilder
-from ftplug.tokens import TokenCounter
+from ftplug.plugins.few_shot.builder import FewShotBuilder
 
 CORPUS = Path(__file__).resolve().parent / "data" / "fortunes_all.jsonl.gz"
 MODEL = "gpt-4"  # 8,192-token window, cl100k_base

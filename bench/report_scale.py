@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ftplug.analysis import analyse
 from ftplug.dataset import Example, Splits
-from ftplug.plugins.duckdb_store import PREDICTION_COLUMNS, SCORE_COLUMNS, DuckDBStore
-from ftplug.runs import PredictionRecord, RunInfo
-from ftplug.sink import MAX_BATCH
+from ftplug.engine.sink import MAX_BATCH
+from ftplug.plugins.duckdb_store.store import PREDICTION_COLUMNS, SCORE_COLUMNS, DuckDBStore
+from ftplug.report.analysis import analyse
+from ftplug.store.records import PredictionRecord, RunInfo
 
 
 def generate(predictions: int, variants: int) -> tuple[list[Example], list[RunInfo], list[list[PredictionRecord]]]:

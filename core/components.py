@@ -9,8 +9,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from ftplug.catalogue.local_models import LocalOptions
 from ftplug.dataset import Example
-from ftplug.local_models import LocalOptions
 
 MISSING: Any = object()
 

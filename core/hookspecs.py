@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     import click
 
     from ftplug.components import Register
-    from ftplug.experiment import Experiment
-    from ftplug.runs import PredictionRecord, RunInfo, RunSummary
+    from ftplug.config.experiment import Experiment
     from ftplug.store import Store
+    from ftplug.store.records import PredictionRecord, RunInfo, RunSummary
 
 PROJECT = "ftplug"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -83,7 +83,7 @@ def ftplug_register_commands(cli: click.Group) -> None:
     names it, gives the one line ``--help`` shows, and imports ``my_plugin.cli`` only when ``ftplug greet``
     runs. ``cli.add_command(...)`` and ``@cli.command()`` work too, importing the command with the plugin.
 
-    :param cli: the top-level click group (a :class:`ftplug.lazy_commands.LazyGroup`).
+    :param cli: the top-level click group (a :class:`ftplug.cli.lazy_commands.LazyGroup`).
     """
 
 

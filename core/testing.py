@@ -11,7 +11,7 @@ Installed with ftplug, so any project's tests can use the fixtures without impor
   is);
 - ``ftplug_run``: ``ftplug_run(experiment_dict, limit=None)`` runs an experiment given as the dict its TOML
   would parse to (relative data paths are resolved against the test's temporary folder) on the simulator,
-  into ``ftplug_store``, and returns the list of :class:`ftplug.runs.RunSummary`.
+  into ``ftplug_store``, and returns the list of :class:`ftplug.store.records.RunSummary`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def ftplug_client(ftplug_simulator: Any) -> Iterator[Any]:
     """An ``openai.OpenAI`` client for :func:`ftplug_simulator`."""
     from openai import OpenAI
 
-    from ftplug.endpoint import SIMULATOR_KEY
+    from ftplug.engine.endpoint import SIMULATOR_KEY
 
     client = OpenAI(base_url=ftplug_simulator.base_url, api_key=SIMULATOR_KEY, max_retries=0)
     yield client
@@ -47,9 +47,9 @@ def ftplug_client(ftplug_simulator: Any) -> Iterator[Any]:
 @pytest.fixture
 def ftplug_store(tmp_path: Path) -> Iterator[Any]:
     """A new result store (DuckDB) in the test's temporary folder."""
-    from ftplug.plugins.duckdb_store import DuckDBStore
+    from ftplug.store import open_store
 
-    store = DuckDBStore(str(tmp_path / "ftplug-test.duckdb"))
+    store = open_store(str(tmp_path / "ftplug-test.duckdb"))
     yield store
     store.close()
 
@@ -57,7 +57,7 @@ def ftplug_store(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def ftplug_plugin() -> Iterator[Callable[..., str]]:
     """``register(plugin, name=None) -> name``: a plugin registered with ftplug for this test only."""
-    from ftplug.plugin_manager import get_plugins
+    from ftplug.pluginhost.manager import get_plugins
 
     plugins = get_plugins()
     added: list[str] = []
@@ -87,11 +87,11 @@ def ftplug_plugin() -> Iterator[Callable[..., str]]:
 @pytest.fixture
 def ftplug_run(tmp_path: Path, ftplug_simulator: Any, ftplug_store: Any) -> Callable[..., list[Any]]:
     """``run(experiment_dict, limit=None) -> summaries``: an experiment from a dict, on the simulator."""
-    from ftplug.endpoint import SIMULATOR_KEY, Endpoint
-    from ftplug.experiment import experiment_from_dict
-    from ftplug.plugin_manager import get_plugins
-    from ftplug.run_options import run_options_for
-    from ftplug.runner import ExperimentRunner
+    from ftplug.config.experiment import experiment_from_dict
+    from ftplug.config.run_options import run_options_for
+    from ftplug.engine.endpoint import SIMULATOR_KEY, Endpoint
+    from ftplug.engine.runner import ExperimentRunner
+    from ftplug.pluginhost.manager import get_plugins
 
     def run(experiment: dict[str, Any], limit: int | None = None, **options: Any) -> list[Any]:
         plugins = get_plugins()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ftplug.plugin_manager import Plugins
+from ftplug.pluginhost.manager import Plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "examples" / "fortunes.toml"

@@ -61,7 +61,7 @@ def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + rows.encode())
     (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + b'{"id": "a", "input": "x", "expected": "y"}\n' * 1)
     from ftplug.components import LoadContext
-    from ftplug.plugins.loaders import CsvLoader, JsonlLoader
+    from ftplug.plugins.loaders.files import CsvLoader, JsonlLoader
 
     context = LoadContext(base_dir=tmp_path, config_path="e.toml")
     assert len(list(CsvLoader("bom.csv", input="text", expected="topic", id="id").load(context))) == 20

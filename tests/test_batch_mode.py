@@ -8,13 +8,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from ftplug import batch_mode
-from ftplug.costs import BATCH_PRICE_FACTOR
-from ftplug.endpoint import Endpoint
-from ftplug.experiment import load_experiment
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.run_options import RunOptions
-from ftplug.runner import ExperimentRunner
+from ftplug.catalogue.costs import BATCH_PRICE_FACTOR
+from ftplug.config.experiment import load_experiment
+from ftplug.config.run_options import RunOptions
+from ftplug.engine import batch_mode
+from ftplug.engine.endpoint import Endpoint
+from ftplug.engine.runner import ExperimentRunner
+from ftplug.plugins.duckdb_store.store import DuckDBStore
 from ftplug.simulator import Simulator
 from tests.helpers import EXAMPLE, fresh_plugins
 

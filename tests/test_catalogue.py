@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ftplug.catalogue import UnknownModelError, base_model, default_catalogue
+from ftplug.catalogue.models import UnknownModelError, base_model, default_catalogue
 from ftplug.errors import InputError
 
 
@@ -87,10 +87,10 @@ def test_models_flag_and_environment_reach_every_command(tmp_path: Path) -> None
 
 
 def test_an_experiment_can_name_its_own_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ftplug import catalogue
-    from ftplug.experiment import load_experiment
-    from ftplug.run_options import RunOptions
-    from ftplug.runner import ExperimentRunner
+    from ftplug.catalogue import models as catalogue
+    from ftplug.config.experiment import load_experiment
+    from ftplug.config.run_options import RunOptions
+    from ftplug.engine.runner import ExperimentRunner
     from tests.helpers import EXAMPLE, fresh_plugins
 
     monkeypatch.setattr(catalogue, "_user_files", [])  # the file stays in use for this test only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftplug.chat_format import check_example
+from ftplug.catalogue.chat_format import check_example
 
 GOOD = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
                      {"role": "assistant", "content": "a", "weight": 1}]}

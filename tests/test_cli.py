@@ -149,7 +149,7 @@ def test_the_quick_exit_finishes_threads_runs_exit_handlers_and_flushes(tmp_path
 
     script = f'''
 import atexit, sys, threading, time, weakref
-from ftplug.process_exit import exit_now
+from ftplug.cli.process_exit import exit_now
 
 class Spool:
     pass

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ftplug.catalogue import default_catalogue
-from ftplug.tokens import count_message_tokens
-from ftplug.training_cost import auto_epochs
-from ftplug.training_file import validate_training_file
+from ftplug.catalogue.models import default_catalogue
+from ftplug.catalogue.tokens import count_message_tokens
+from ftplug.catalogue.training_cost import auto_epochs
+from ftplug.catalogue.training_file import validate_training_file
 from tests.helpers import EXAMPLE, run_cli
 
 SYSTEM = "Classify the quotation by topic."

@@ -64,7 +64,7 @@ def test_duplicate_ids_are_refused_with_the_line() -> None:
 
 def test_a_large_dataset_is_spooled_to_disk_and_split_exactly_as_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     from ftplug import dataset
-    from ftplug.spool import SpooledExamples
+    from ftplug.dataset.spool import SpooledExamples
 
     examples = [Example(f"e{i}", f"text {i}", str(i % 3), {"line": i + 1}) for i in range(3000)]
     in_memory = split_dataset(examples, seed=4, test=0.3, validation=100)

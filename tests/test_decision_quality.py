@@ -13,10 +13,10 @@ import duckdb
 import numpy as np
 import pytest
 
-from ftplug.analysis import analyse
 from ftplug.dataset import Example, Splits
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.runs import PredictionRecord, RunInfo
+from ftplug.plugins.duckdb_store.store import DuckDBStore
+from ftplug.report.analysis import analyse
+from ftplug.store.records import PredictionRecord, RunInfo
 
 EXACT = {"exact": {"name": "exact", "aggregate": "mean", "higher_is_better": True}}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from ftplug import hookspecs
-from ftplug.reference_docs import cli_markdown, hooks_markdown
+from ftplug.cli.reference_docs import cli_markdown, hooks_markdown
 from tests.helpers import EXAMPLE, ROOT, run_cli
 
 EVERYTHING = '''
@@ -18,7 +18,7 @@ import csv, json, os
 from ftplug import hookimpl
 from ftplug.components import Option, TrainedModel
 from ftplug.dataset import Example
-from ftplug.plugins.duckdb_store import DuckDBStore
+from ftplug.plugins.duckdb_store.store import DuckDBStore
 
 LOG = os.environ["EVERY_HOOK_LOG"]
 
@@ -181,7 +181,7 @@ def test_a_plugin_implementing_every_hook_takes_part_in_a_run(tmp_path: Path) ->
 
 def test_every_hook_spec_is_documented_generated_and_exercised_by_a_test() -> None:
     documented = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
-    assert documented == hooks_markdown(), "docs/hooks.md is stale: python -m ftplug.reference_docs docs"
+    assert documented == hooks_markdown(), "docs/hooks.md is stale: python -m ftplug.cli.reference_docs docs"
     tests = {path.name: path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("test_*.py")}
     this = Path(__file__).name
     for name in hookspecs.hook_names():
@@ -195,6 +195,6 @@ def test_every_hook_spec_is_documented_generated_and_exercised_by_a_test() -> No
 
 def test_the_command_reference_is_generated_from_the_commands() -> None:
     documented = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    assert documented == cli_markdown(), "docs/cli.md is stale: python -m ftplug.reference_docs docs"
+    assert documented == cli_markdown(), "docs/cli.md is stale: python -m ftplug.cli.reference_docs docs"
     for command in ("run", "report", "merge", "plugins new", "plugins info", "simulator serve"):
         assert f"## `ftplug {command}`" in documented

@@ -6,10 +6,10 @@ import json
 from datetime import date
 from itertools import pairwise
 
-from ftplug.experiment import load_experiment
-from ftplug.run_options import RunOptions
-from ftplug.runner import ExperimentRunner
-from ftplug.tokens import count_text_tokens
+from ftplug.catalogue.tokens import count_text_tokens
+from ftplug.config.experiment import load_experiment
+from ftplug.config.run_options import RunOptions
+from ftplug.engine.runner import ExperimentRunner
 from tests.helpers import EXAMPLE, fresh_plugins
 
 EXCHANGE = EXAMPLE.with_name("exchange.toml")

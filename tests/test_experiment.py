@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ftplug.config.experiment import load_experiment
 from ftplug.errors import ConfigError
-from ftplug.experiment import load_experiment
 from tests.helpers import EXAMPLE, fresh_plugins
 
 VALID = """

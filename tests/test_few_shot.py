@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ftplug.catalogue.tokens import count_message_tokens
 from ftplug.dataset import Example
 from ftplug.errors import ConfigError
-from ftplug.plugins.few_shot import FewShotBuilder, PromptTooLong
-from ftplug.reduction import apply_reduction, parse_reduction
-from ftplug.selection import balanced_order, make_selector
-from ftplug.tokens import count_message_tokens
+from ftplug.plugins.few_shot.builder import FewShotBuilder, PromptTooLong
+from ftplug.plugins.few_shot.reduction import apply_reduction, parse_reduction
+from ftplug.plugins.few_shot.selection import balanced_order, make_selector
 
 MODEL = "gpt-4o-mini"
 
@@ -198,7 +198,7 @@ def test_vectorised_packing_takes_exactly_what_the_greedy_rule_takes(select: str
 def test_lazy_ranking_equals_the_full_stable_sort(scores: list[float], head: int) -> None:
     import numpy as np
 
-    from ftplug.bm25 import BM25
+    from ftplug.plugins.few_shot.bm25 import BM25
 
     index = BM25(["x"] * len(scores))
     array = np.array(scores)
@@ -206,7 +206,7 @@ def test_lazy_ranking_equals_the_full_stable_sort(scores: list[float], head: int
 
 
 def test_zero_shot_prompts_that_surely_fit_are_not_tokenised_and_long_ones_are() -> None:
-    from ftplug.plugins.few_shot import _token_bound
+    from ftplug.plugins.few_shot.builder import _token_bound
 
     builder = FewShotBuilder(shots=0, system="Label it.", reserve_output=50, safety_margin=10, context_window=200)
     builder.prepare(_pool([5] * 4), MODEL, seed=1)
@@ -230,7 +230,7 @@ def test_zero_shot_prompts_that_surely_fit_are_not_tokenised_and_long_ones_are()
 @settings(max_examples=80, deadline=None)
 @given(text=st.text(min_size=0, max_size=300))
 def test_the_byte_bound_is_never_below_the_exact_count(text: str) -> None:
-    from ftplug.plugins.few_shot import _token_bound
+    from ftplug.plugins.few_shot.builder import _token_bound
 
     messages = [{"role": "system", "content": "Label it."}, {"role": "user", "content": text, "name": "ann"}]
     assert _token_bound(messages) >= count_message_tokens(messages, MODEL)

@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from ftplug.catalogue import default_catalogue
+from ftplug.catalogue.models import default_catalogue
+from ftplug.catalogue.training_cost import estimate_training
 from ftplug.components import TrainingContext
 from ftplug.dataset import Example
-from ftplug.endpoint import SIMULATOR_KEY, Endpoint, simulator_state_dir
+from ftplug.engine.endpoint import SIMULATOR_KEY, Endpoint, simulator_state_dir
 from ftplug.errors import FtplugError
-from ftplug.plugins import finetune_watch
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.plugins.few_shot import FewShotBuilder
-from ftplug.plugins.finetune_risk import lifecycle_warnings
-from ftplug.plugins.openai_finetune import OpenAIFineTuning, chat_jsonl
+from ftplug.plugins.duckdb_store.store import DuckDBStore
+from ftplug.plugins.few_shot.builder import FewShotBuilder
+from ftplug.plugins.trainers.openai import watch as finetune_watch
+from ftplug.plugins.trainers.openai.risk import lifecycle_warnings
+from ftplug.plugins.trainers.openai.trainer import OpenAIFineTuning, chat_jsonl
 from ftplug.simulator import JobTiming, ManualClock, Simulator, SimulatorOptions
-from ftplug.training_cost import estimate_training
 from tests.helpers import EXAMPLE, run_cli
 
 FAST = JobTiming(validating=0.05, queued=0.05, per_step=0.0005)
@@ -153,9 +153,9 @@ def _copy_example(tmp_path: Path, trainer_options: str) -> Path:
 
 
 def _live_runner(tmp_path: Path, simulator: Simulator, **options: Any) -> tuple[Any, Any]:
-    from ftplug.experiment import load_experiment
-    from ftplug.run_options import RunOptions
-    from ftplug.runner import ExperimentRunner
+    from ftplug.config.experiment import load_experiment
+    from ftplug.config.run_options import RunOptions
+    from ftplug.engine.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     plugins = fresh_plugins()
@@ -227,9 +227,9 @@ def test_wind_down_warnings_follow_the_catalogue_dates() -> None:
 
 def test_a_trainer_base_url_trains_and_answers_at_that_endpoint(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from ftplug.experiment import load_experiment
-    from ftplug.run_options import RunOptions
-    from ftplug.runner import ExperimentRunner
+    from ftplug.config.experiment import load_experiment
+    from ftplug.config.run_options import RunOptions
+    from ftplug.engine.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     with Simulator(seed=1, timing=FAST) as run_endpoint, Simulator(
@@ -296,9 +296,9 @@ def test_dry_run_prints_every_variants_estimate_and_calls_nothing(tmp_path: Path
     tuned = next(line for line in lines if line.startswith("fine-tuned "))
     builder = FewShotBuilder(system="Classify the quotation by topic. Answer with exactly one of: science, "
                                     "politics, computers, law, food.")
-    from ftplug.experiment import load_experiment
-    from ftplug.run_options import RunOptions
-    from ftplug.runner import ExperimentRunner
+    from ftplug.config.experiment import load_experiment
+    from ftplug.config.run_options import RunOptions
+    from ftplug.engine.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     plugins = fresh_plugins()

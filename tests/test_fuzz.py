@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ftplug.catalogue.training_file import validate_training_file
 from ftplug.components import LoadContext
+from ftplug.config.experiment import experiment_from_dict
 from ftplug.errors import InputError
-from ftplug.experiment import experiment_from_dict
-from ftplug.plugins.loaders import CsvLoader, JsonlLoader
-from ftplug.plugins.timeseries import TimeSeriesLoader
-from ftplug.reduction import apply_reduction, parse_reduction
-from ftplug.training_file import validate_training_file
+from ftplug.plugins.few_shot.reduction import apply_reduction, parse_reduction
+from ftplug.plugins.loaders.files import CsvLoader, JsonlLoader
+from ftplug.plugins.loaders.timeseries import TimeSeriesLoader
 from tests.helpers import EXAMPLE, fresh_plugins
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

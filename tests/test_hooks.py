@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from ftplug import hookimpl
-from ftplug.endpoint import open_endpoint
-from ftplug.experiment import load_experiment
-from ftplug.plugin_manager import Plugins
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.run_options import RunOptions
-from ftplug.runner import ExperimentRunner
+from ftplug.config.experiment import load_experiment
+from ftplug.config.run_options import RunOptions
+from ftplug.engine.endpoint import open_endpoint
+from ftplug.engine.runner import ExperimentRunner
+from ftplug.pluginhost.manager import Plugins
+from ftplug.plugins.duckdb_store.store import DuckDBStore
 from tests.helpers import EXAMPLE
 
 

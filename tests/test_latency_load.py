@@ -76,7 +76,7 @@ def test_latency_at_different_loads_is_shown_with_the_servers_own_time(tmp_path:
 
 
 def test_one_load_gives_no_load_caveat() -> None:
-    from ftplug.verdict import load_caveat
+    from ftplug.report.verdict import load_caveat
 
     same = [{"variant": name, "source": "live", "in_flight": {"median": 32.0}, "server_latency_ms": {"n": 0}}
             for name in ("a", "b")]

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import pytest
 
-from ftplug.plugins.command_table import COMMANDS
+from ftplug.plugins.commands.table import COMMANDS
 from tests.helpers import run_cli
 
 LISTING = """
@@ -57,8 +57,8 @@ def test_help_lists_every_command_without_importing_one() -> None:
     modules, listing = _modules_imported_by_help()
     assert all(f"  {name} " in listing for name, _, _ in COMMANDS)
     assert "plugins " in listing and "tokens " in listing
-    assert not {m for m in modules if m.endswith("_command") or m == "ftplug.plugins_cli"}
-    heavy = {"ftplug.plugin_manager", "ftplug.runner", "duckdb", "openai", "tiktoken", "numpy"}
+    assert not {m for m in modules if m.endswith("_command") or m == "ftplug.cli.plugins_command"}
+    heavy = {"ftplug.pluginhost.manager", "ftplug.engine.runner", "duckdb", "openai", "tiktoken", "numpy"}
     assert not heavy & modules, heavy & modules
 
 
@@ -80,7 +80,7 @@ def test_a_plugins_lazy_command_is_listed_unimported_and_runs(tmp_path: Path) ->
     assert listing.returncode == 0, listing.stderr
     assert "greet" in listing.stdout and "Say hello to NAME." in listing.stdout and "tokens" in listing.stdout
     modules, _ = _modules_imported_by_help({**os.environ, **env})
-    assert "greeting_command" not in modules and "ftplug.plugins.loaders" not in modules
+    assert "greeting_command" not in modules and "ftplug.plugins.loaders.files" not in modules
     greeted = run_cli("greet", "world", env=env)
     assert greeted.returncode == 0 and greeted.stdout == "hello, world\n", greeted.stderr
 
@@ -88,7 +88,7 @@ def test_a_plugins_lazy_command_is_listed_unimported_and_runs(tmp_path: Path) ->
 def test_built_ins_loaded_after_a_plugin_leave_its_hooks_called_first(tmp_path: Path) -> None:
     from ftplug import hookimpl
     from ftplug.components import Kind
-    from ftplug.plugin_manager import COMMAND_PLUGINS, Plugins
+    from ftplug.pluginhost.manager import COMMAND_PLUGINS, Plugins
 
     class Store:
         @hookimpl
@@ -116,7 +116,7 @@ def _install_fake_distribution(folder: Path, name: str) -> None:
 
 def test_the_remembered_entry_points_follow_what_is_installed(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from ftplug.plugin_sources import entry_point_names, third_party_plugins_to_load
+    from ftplug.pluginhost.sources import entry_point_names, third_party_plugins_to_load
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("FTPLUG_PLUGINS", raising=False)

@@ -9,7 +9,7 @@ import pytest
 
 from ftplug.components import LoadContext
 from ftplug.errors import DataError
-from ftplug.plugins.loaders import CsvLoader, JsonlLoader
+from ftplug.plugins.loaders.files import CsvLoader, JsonlLoader
 from tests.helpers import ROOT
 
 

@@ -14,9 +14,9 @@ pytest.importorskip("peft", reason="the local-lora extra is not installed: pip i
 
 from ftplug.components import TrainingContext
 from ftplug.dataset import Example
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.plugins.few_shot import FewShotBuilder
-from ftplug.plugins.local_lora import LocalLoRA
+from ftplug.plugins.duckdb_store.store import DuckDBStore
+from ftplug.plugins.few_shot.builder import FewShotBuilder
+from ftplug.plugins.trainers.local_lora.trainer import LocalLoRA
 from tests.helpers import fortunes_experiment, run_cli
 from tests.tiny_model import SYSTEM, lora_variant, quotations
 
@@ -52,7 +52,7 @@ def test_training_lowers_the_loss_and_records_the_job(tiny_model: Path, tmp_path
 
 
 def test_the_saved_adapter_reloads_to_the_same_answers_and_is_reused(tiny_model: Path, tmp_path: Path) -> None:
-    from ftplug.plugins.local_generation import LocalGenerator
+    from ftplug.plugins.local.generation import LocalGenerator
 
     examples = quotations()[1::5]
     context = _context(examples)
@@ -110,8 +110,8 @@ prompt = {{ builder = "few-shot", shots = 0, system = "{SYSTEM}" }}
 def test_the_merged_export_answers_like_the_adapter(tiny_model: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ftplug.plugins.export_model_command import export_merged, find_adapter
-    from ftplug.plugins.local_tokens import chat_prompt
+    from ftplug.plugins.commands.export_model import export_merged, find_adapter
+    from ftplug.plugins.local.tokens import chat_prompt
 
     examples = quotations()[2::5]
     context = _context(examples)
@@ -180,7 +180,7 @@ def test_the_model_fingerprint_is_the_models_content_not_where_or_when_it_was_co
                                                                                          tmp_path: Path) -> None:
     import shutil
 
-    from ftplug.plugins.lora_data import model_fingerprint
+    from ftplug.plugins.trainers.local_lora.data import model_fingerprint
 
     copy = tmp_path / "copy"
     shutil.copytree(tiny_model, copy)

@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("peft", reason="the local extra is not installed: pip install torch==2.13.0 '.[local]'")
 pytest.importorskip("gguf", reason="the local extra is not installed: pip install torch==2.13.0 '.[local]'")
 
+from ftplug.catalogue.local_models import LocalModelNotFound, locate_local_model
+from ftplug.config.experiment import experiment_from_dict
 from ftplug.errors import ConfigError
-from ftplug.experiment import experiment_from_dict
-from ftplug.local_models import LocalModelNotFound, locate_local_model
 from tests.helpers import fortunes_experiment, fresh_plugins, run_cli
 from tests.tiny_model import SYSTEM, lora_variant, quotations, write_gguf
 
@@ -83,8 +83,8 @@ def test_a_gguf_file_converts_once_into_a_folder_that_computes_what_the_original
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ftplug.plugins.gguf_conversion import RECORD
-    from ftplug.plugins.local_runtime import model_folder
+    from ftplug.plugins.local.gguf_conversion import RECORD
+    from ftplug.plugins.local.runtime import model_folder
 
     lines: list[str] = []
     folder = Path(model_folder(f"local:{tiny_gguf}", lines.append))
@@ -112,8 +112,8 @@ def test_a_gguf_file_converts_once_into_a_folder_that_computes_what_the_original
 
 
 def test_token_counts_and_the_window_come_from_the_models_own_tokenizer_and_config(tiny_model: Path) -> None:
-    from ftplug.plugins.few_shot import FewShotBuilder
-    from ftplug.plugins.local_runtime import load_tokenizer
+    from ftplug.plugins.few_shot.builder import FewShotBuilder
+    from ftplug.plugins.local.runtime import load_tokenizer
 
     examples = quotations()
     builder = FewShotBuilder(shots=12, system=SYSTEM)
@@ -136,10 +136,10 @@ def test_the_shared_prefix_cache_gives_the_answers_of_plain_generation(tiny_mode
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ftplug.plugins.few_shot import FewShotBuilder
-    from ftplug.plugins.local_generation import LocalGenerator
-    from ftplug.plugins.local_runtime import load_tokenizer
-    from ftplug.plugins.local_tokens import chat_prompt
+    from ftplug.plugins.few_shot.builder import FewShotBuilder
+    from ftplug.plugins.local.generation import LocalGenerator
+    from ftplug.plugins.local.runtime import load_tokenizer
+    from ftplug.plugins.local.tokens import chat_prompt
 
     examples = quotations()
     fixed = FewShotBuilder(shots=6, system=SYSTEM)
@@ -251,7 +251,7 @@ prompt = {{ builder = "few-shot", shots = 2, reserve_output = 4, system = "{SYST
 
 
 def test_ftplug_tokens_counts_with_a_local_models_own_tokenizer(tiny_model: Path, tmp_path: Path) -> None:
-    from ftplug.plugins.local_runtime import load_tokenizer
+    from ftplug.plugins.local.runtime import load_tokenizer
 
     text = quotations()[7].input
     (tmp_path / "q.txt").write_text(text, encoding="utf-8")

@@ -9,11 +9,11 @@ import pytest
 import requests
 import responses
 
-from ftplug.endpoint import open_endpoint
-from ftplug.experiment import load_experiment
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.run_options import RunOptions
-from ftplug.runner import ExperimentRunner
+from ftplug.config.experiment import load_experiment
+from ftplug.config.run_options import RunOptions
+from ftplug.engine.endpoint import open_endpoint
+from ftplug.engine.runner import ExperimentRunner
+from ftplug.plugins.duckdb_store.store import DuckDBStore
 from tests.helpers import EXAMPLE, fresh_plugins
 
 

@@ -10,8 +10,8 @@ import pytest
 from ftplug.components import TrainingContext
 from ftplug.dataset import Example
 from ftplug.errors import FtplugError
-from ftplug.plugins.few_shot import FewShotBuilder
-from ftplug.plugins.openai_finetune import OpenAIFineTuning, chat_jsonl
+from ftplug.plugins.few_shot.builder import FewShotBuilder
+from ftplug.plugins.trainers.openai.trainer import OpenAIFineTuning, chat_jsonl
 from ftplug.simulator import JobTiming, Simulator
 
 FAST = JobTiming(validating=0.05, queued=0.05, per_step=0.0005)
@@ -80,7 +80,7 @@ def test_an_example_the_service_would_reject_is_refused_before_any_upload() -> N
 def test_a_job_that_fails_validation_raises_with_the_jobs_error_message(monkeypatch: pytest.MonkeyPatch) -> None:
     from openai import OpenAI
 
-    from ftplug.plugins import openai_finetune
+    from ftplug.plugins.trainers.openai import trainer as openai_finetune
 
     # a service stricter than ftplug's own checks: the job is created, then fails validating its file
     monkeypatch.setattr(openai_finetune, "_check_conversations", lambda *arguments: None)

@@ -12,7 +12,7 @@ import pytest
 
 from ftplug import hookimpl
 from ftplug.components import Kind
-from ftplug.plugin_manager import get_plugins
+from ftplug.pluginhost.manager import get_plugins
 from tests.helpers import run_cli
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from ftplug import hookimpl
 from ftplug.components import Kind, Option
-from ftplug.plugin_manager import BUILTIN_PLUGINS, Plugins
-from ftplug.registry import DuplicateComponentError
+from ftplug.pluginhost.manager import BUILTIN_PLUGINS, Plugins
+from ftplug.pluginhost.registry import DuplicateComponentError
 from tests.helpers import fresh_plugins, run_cli
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ftplug.progress import Progress
+from ftplug.engine.progress import Progress
 from tests.helpers import EXAMPLE, run_cli
 
 

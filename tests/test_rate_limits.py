@@ -13,13 +13,13 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from ftplug.endpoint import Endpoint
-from ftplug.experiment import load_experiment
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.rate_limits import RequestLimiter, parse_duration
-from ftplug.retry_policy import RetryPolicy, retry_after
-from ftplug.run_options import RunOptions
-from ftplug.runner import ExperimentRunner
+from ftplug.config.experiment import load_experiment
+from ftplug.config.run_options import RunOptions
+from ftplug.engine.endpoint import Endpoint
+from ftplug.engine.rate_limits import RequestLimiter, parse_duration
+from ftplug.engine.retry_policy import RetryPolicy, retry_after
+from ftplug.engine.runner import ExperimentRunner
+from ftplug.plugins.duckdb_store.store import DuckDBStore
 from ftplug.simulator import FaultRule, Simulator, SimulatorOptions
 from tests.helpers import ROOT, fresh_plugins
 
@@ -168,7 +168,7 @@ def test_a_run_with_rpm_keeps_every_window_at_the_simulator_within_it(tmp_path: 
     store = DuckDBStore(str(tmp_path / "r.duckdb"))
     lines: list[str] = []
     with Simulator(seed=1) as simulator:
-        from ftplug.run_options import run_options_for
+        from ftplug.config.run_options import run_options_for
 
         plugins = fresh_plugins()
         options = run_options_for(load_experiment(path, plugins.registry))

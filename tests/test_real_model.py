@@ -39,7 +39,7 @@ def _small_copy(tmp_path: Path) -> Path:
 def test_the_real_model_answers_prompted_and_fine_tuned_in_this_process(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
-    from ftplug.local_models import locate_local_model
+    from ftplug.catalogue.local_models import locate_local_model
 
     experiment = _small_copy(tmp_path)
     db = tmp_path / "r.duckdb"

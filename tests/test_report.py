@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ftplug.analysis import break_even
+from ftplug.report.analysis import break_even
 from tests.helpers import EXAMPLE, run_cli
 
 
@@ -133,7 +133,7 @@ def _variants(db: Path) -> list[str]:
 
 
 def test_the_json_report_is_strict_json_with_nothing_infinite() -> None:
-    from ftplug.report import render_json
+    from ftplug.report.text import render_json
 
     infinite = {"value": float("inf"), "low": float("nan")}
     text = render_json({"experiment": "e", "variants": [{"variant": "v", "latency_ms": infinite, "simulated": True,

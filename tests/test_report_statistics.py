@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ftplug.analysis import analyse
 from ftplug.dataset import Example, Splits
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.report_statistics import COST, LATENCY, ReportStatistics
-from ftplug.runs import PredictionRecord, RunInfo
-from ftplug.statistics import DIRECT_LIMIT
+from ftplug.plugins.duckdb_store.store import DuckDBStore
+from ftplug.report.analysis import analyse
+from ftplug.report.report_statistics import COST, LATENCY, ReportStatistics
+from ftplug.report.statistics import DIRECT_LIMIT
+from ftplug.store.records import PredictionRecord, RunInfo
 
 EXAMPLES = DIRECT_LIMIT + 5_000  # beyond resampling: t intervals and paired t tests
 SCORERS = {"exact": {"name": "exact", "aggregate": "mean", "higher_is_better": True},

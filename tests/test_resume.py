@@ -13,13 +13,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from ftplug import sink as sink_module
-from ftplug.endpoint import open_endpoint
-from ftplug.experiment import load_experiment
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.retry_policy import RetryPolicy
-from ftplug.run_options import RunOptions
-from ftplug.runner import ExperimentRunner
+from ftplug.config.experiment import load_experiment
+from ftplug.config.run_options import RunOptions
+from ftplug.engine import sink as sink_module
+from ftplug.engine.endpoint import open_endpoint
+from ftplug.engine.retry_policy import RetryPolicy
+from ftplug.engine.runner import ExperimentRunner
+from ftplug.plugins.duckdb_store.store import DuckDBStore
 from tests.helpers import EXAMPLE, fresh_plugins
 
 
@@ -112,7 +112,7 @@ def test_the_cache_answers_identical_requests_and_a_fresh_run_calls_nothing(tmp_
     db = tmp_path / "r.duckdb"
     store = DuckDBStore(str(db))
     with Simulator(seed=7, state_dir=tmp_path / "sim") as simulator:
-        from ftplug.endpoint import Endpoint
+        from ftplug.engine.endpoint import Endpoint
 
         endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-sim", simulated=True)
         _runner(store, []).run(endpoint)
@@ -163,7 +163,7 @@ def test_max_cost_stops_cleanly_and_a_higher_limit_resumes(tmp_path: Path) -> No
 
 
 def test_under_20_percent_injected_faults_every_prediction_is_stored_exactly_once(tmp_path: Path) -> None:
-    from ftplug.endpoint import Endpoint
+    from ftplug.engine.endpoint import Endpoint
     from ftplug.simulator import FaultRule, Simulator, SimulatorOptions
 
     faults = tuple(FaultRule.parse(f"{kind}@/v1/chat/completions:p=0.07:retry_after_ms=20")

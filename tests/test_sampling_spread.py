@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ftplug.config.experiment import load_experiment
+from ftplug.dataset.labels import normalize
 from ftplug.errors import ConfigError
-from ftplug.experiment import load_experiment
-from ftplug.plugins.duckdb_store import DuckDBStore
-from ftplug.plugins.scorers import normalize
-from ftplug.sampling_spread import draw_spread, render_spread, sampling_spread
+from ftplug.plugins.duckdb_store.store import DuckDBStore
+from ftplug.report.sampling_spread import draw_spread, render_spread, sampling_spread
 from tests.helpers import fortunes_experiment, fresh_plugins, run_cli
 
 SYSTEM = "Answer with exactly one of: science, politics, computers, law, food."
@@ -96,8 +96,8 @@ def test_draws_select_different_shots_and_give_a_spread_over_three_draws(sampled
     details = {row["variant"]: row["details"]["draw"] for row in rows if "draw" in row["details"]}
     assert details == {f"fs-draw={j}": {"group": "fs", "number": j, "of": 3, "seed": 6 + j} for j in (1, 2, 3)}
     from ftplug.components import prompts_for
-    from ftplug.planning import make_plan
-    from ftplug.run_options import run_options_for
+    from ftplug.config.run_options import run_options_for
+    from ftplug.engine.planning import make_plan
 
     spec = load_experiment(experiment, registry)
     plan = make_plan(spec, run_options_for(spec))

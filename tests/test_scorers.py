@@ -6,9 +6,10 @@ import pytest
 
 from ftplug.components import Score
 from ftplug.dataset import Example
+from ftplug.engine.scoring import score_prediction
 from ftplug.errors import ConfigError
-from ftplug.plugins.scorers import Accuracy, ExactMatch, MacroF1
-from ftplug.plugins.scorers_numeric import (
+from ftplug.plugins.scorers.basic import Accuracy, ExactMatch, MacroF1
+from ftplug.plugins.scorers.numeric import (
     AbsoluteError,
     Directional,
     SquaredError,
@@ -16,8 +17,7 @@ from ftplug.plugins.scorers_numeric import (
     Unparsed,
     parse_number,
 )
-from ftplug.plugins.scorers_text import Consistency, Disclaimers, FormatCompliance, Refusals
-from ftplug.scoring import score_prediction
+from ftplug.plugins.scorers.text import Consistency, Disclaimers, FormatCompliance, Refusals
 
 
 def ex(expected: str, text: str = "q") -> Example:

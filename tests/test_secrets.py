@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ftplug.secrets import mask, redact, remember
+from ftplug.config.secrets import mask, redact, remember
 from ftplug.simulator import Simulator, SimulatorOptions
 from tests.helpers import EXAMPLE, run_cli
 

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from ftplug.dataset import Example
-from ftplug.planning import shard_of
+from ftplug.engine.planning import shard_of
 from tests.helpers import EXAMPLE, run_cli
 
 PER_VARIANT = ("SELECT r.variant, r.status, r.shard, count(p.example_id), count(DISTINCT p.example_id), "
@@ -77,9 +77,9 @@ def test_merged_scores_take_their_examples_numbers_in_the_output(tmp_path: Path)
     from datetime import datetime
 
     from ftplug.dataset import Splits
-    from ftplug.merge import merge_stores
-    from ftplug.plugins.duckdb_store import DuckDBStore
-    from ftplug.runs import PredictionRecord, RunInfo
+    from ftplug.plugins.duckdb_store.merge import merge_stores
+    from ftplug.plugins.duckdb_store.store import DuckDBStore
+    from ftplug.store.records import PredictionRecord, RunInfo
 
     for name, ids in (("a", ("p", "q")), ("b", ("r", "q", "p"))):  # the same examples, stored in other orders
         store = DuckDBStore(str(tmp_path / f"{name}.duckdb"))

@@ -81,7 +81,7 @@ prompt = { builder = "few-shot", shots = 3, system = "Answer with one topic word
 
 
 def test_the_header_is_read_from_answers_and_errors_and_its_absence_means_real() -> None:
-    from ftplug.endpoint import SIMULATED_HEADER, announces_simulator, says_simulated
+    from ftplug.engine.endpoint import SIMULATED_HEADER, announces_simulator, says_simulated
 
     assert SIMULATED_HEADER == HEADER
     assert says_simulated({HEADER: "true"}) and says_simulated({HEADER: " True "})

@@ -15,7 +15,7 @@ from openai.types import FileObject, Model
 from openai.types.chat import ChatCompletion
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
-from ftplug.tokens import count_message_tokens
+from ftplug.catalogue.tokens import count_message_tokens
 
 
 def _valid(raw: Any, model_type: type) -> Any:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy.stats import binom, multinomial
 
-from ftplug.intervals import f1_interval, mean_interval, proportion_interval
-from ftplug.multiplicity import detectable_difference, holm
-from ftplug.paired_tests import binary_comparison, compare_paired, f1_comparison, mcnemar_p
-from ftplug.statistics import macro_f1, seeded
+from ftplug.report.intervals import f1_interval, mean_interval, proportion_interval
+from ftplug.report.multiplicity import detectable_difference, holm
+from ftplug.report.paired_tests import binary_comparison, compare_paired, f1_comparison, mcnemar_p
+from ftplug.report.statistics import macro_f1, seeded
 
 
 def _excludes_zero(c) -> bool:

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from ftplug.dataset import Example, Splits
-from ftplug.plugins.duckdb_store import SCHEMA_VERSION, DuckDBStore
-from ftplug.runs import PredictionRecord, RunInfo
+from ftplug.plugins.duckdb_store.store import SCHEMA_VERSION, DuckDBStore
+from ftplug.store.records import PredictionRecord, RunInfo
 
 CONTRACT = {
     "runs": {"run_id", "experiment", "variant", "model", "started_at", "finished_at", "status", "simulated"},
@@ -99,7 +99,7 @@ def test_every_score_gets_its_examples_number_even_when_ids_share_a_hash(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colliding: bool) -> None:
     import numpy as np
 
-    from ftplug.plugins import duckdb_example_numbers
+    from ftplug.plugins.duckdb_store import example_numbers as duckdb_example_numbers
 
     if colliding:  # ids of one length share a hash: the exact lookup in the database answers instead
         monkeypatch.setattr(duckdb_example_numbers, "id_hashes",
@@ -176,7 +176,7 @@ def _log_growth(path: str, batches: list[list[PredictionRecord]]) -> tuple[int, 
 
 
 def test_a_large_commit_is_written_into_the_file_not_logged_row_by_row(tmp_path: Path) -> None:
-    from ftplug.plugins.duckdb_store import ROW_GROUP_ROWS
+    from ftplug.plugins.duckdb_store.store import ROW_GROUP_ROWS
 
     records = _many("r1", 40_000)
     large, row_groups = _log_growth(str(tmp_path / "large.duckdb"), [records])

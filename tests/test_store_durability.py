@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from ftplug.plugins.duckdb_store import DuckDBStore
+from ftplug.plugins.duckdb_store.store import DuckDBStore
 from tests.helpers import EXAMPLE, run_cli
 
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from ftplug.components import LoadContext, TrainingContext
 from ftplug.dataset import Example, split_chronologically
+from ftplug.dataset.series import NaiveScale, SeriesFormat, Target, render
 from ftplug.errors import ConfigError, DataError, FtplugError
-from ftplug.plugins.baselines import Drift, LinearAR, Majority, MovingAverage, Persistence, SeasonalNaive
-from ftplug.plugins.scorers_numeric import ScaledError
-from ftplug.plugins.timeseries import TimeSeriesLoader
-from ftplug.series import NaiveScale, SeriesFormat, Target, render
+from ftplug.plugins.loaders.timeseries import TimeSeriesLoader
+from ftplug.plugins.scorers.numeric import ScaledError
+from ftplug.plugins.trainers.baselines import Drift, LinearAR, Majority, MovingAverage, Persistence, SeasonalNaive
 from tests.helpers import ROOT
 
 GARCH = ROOT / "data" / "examples" / "garch.csv"
@@ -125,8 +125,8 @@ def test_no_test_window_overlaps_a_training_or_validation_window(window: int, ho
 
 
 def test_a_random_split_is_refused_for_time_series(tmp_path: Path) -> None:
-    from ftplug.experiment import load_experiment
-    from ftplug.planning import load_splits
+    from ftplug.config.experiment import load_experiment
+    from ftplug.engine.planning import load_splits
     from tests.helpers import fresh_plugins
 
     path = tmp_path / "e.toml"
@@ -353,7 +353,7 @@ def test_no_other_candidate_format_reads_an_iso_date() -> None:
     """The loader takes ISO 8601 without trying the other candidates: none of them reads an ISO date."""
     import duckdb
 
-    from ftplug.plugins.timeseries import CANDIDATE_FORMATS, ISO, _format_sql
+    from ftplug.plugins.loaders.timeseries import CANDIDATE_FORMATS, ISO, _format_sql
 
     connection = duckdb.connect()
     moments = "FROM (SELECT TIMESTAMP '1950-01-01' + to_minutes(i * 6131) AS t FROM range(3000) r(i))"

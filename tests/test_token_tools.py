@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ftplug.tokens import count_message_tokens, count_text_tokens
+from ftplug.catalogue.tokens import count_message_tokens, count_text_tokens
 from tests.helpers import EXAMPLE, run_cli
 from tests.test_tokens import COOKBOOK_MESSAGES
 

@@ -10,7 +10,7 @@ from importlib.resources import files
 import pytest
 import responses
 
-from ftplug.tokens import count_message_tokens, count_text_tokens, encoding_name_for_model, get_encoding
+from ftplug.catalogue.tokens import count_message_tokens, count_text_tokens, encoding_name_for_model, get_encoding
 
 # The example conversation of OpenAI's cookbook "How to count tokens with tiktoken", whose prompt-token
 # counts the notebook verified against the API: 129 on gpt-3.5-turbo and gpt-4, 124 on gpt-4o(-mini).
@@ -68,7 +68,7 @@ def test_encoding_comes_from_the_base_model() -> None:
 
 
 def test_encodings_load_once_offline_and_match_known_tokens(no_network: responses.RequestsMock) -> None:
-    import ftplug.tokens as tokens
+    import ftplug.catalogue.tokens as tokens
 
     tokens._encodings.clear()  # force a fresh load under the network guard
     first = get_encoding("o200k_base")

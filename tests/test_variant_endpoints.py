@@ -78,7 +78,7 @@ def test_each_variant_asks_its_own_endpoint_with_its_own_key_and_model(tmp_path:
 
 
 def test_only_openais_own_hosts_are_openais_api() -> None:
-    from ftplug.endpoint import is_openai_endpoint
+    from ftplug.engine.endpoint import is_openai_endpoint
 
     assert is_openai_endpoint(None) and is_openai_endpoint("https://api.openai.com/v1")
     assert is_openai_endpoint("https://my-team.openai.azure.com/openai/v1")
@@ -91,7 +91,7 @@ def test_a_missing_key_or_bad_endpoint_is_a_clear_error(tmp_path: Path) -> None:
     done = run_cli("run", str(experiment), "--live", "--db", str(tmp_path / "r.duckdb"), "--quiet",
                    env={"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
     assert "needs its API key in $PROVIDER_KEY" in done.stdout + done.stderr
-    from ftplug.experiment import load_experiment
+    from ftplug.config.experiment import load_experiment
     from tests.helpers import fresh_plugins
 
     text = experiment.read_text(encoding="utf-8").replace('base_url = "http://127.0.0.1:9/v1"', 'base_url = "ftp://x"')

@@ -28,7 +28,7 @@ def test_the_example_runs_end_to_end_on_the_simulator(experiment: Path, tmp_path
         stored = connection.execute("SELECT count(*) FROM predictions").fetchone()[0]
     assert runs and all(status == "succeeded" for _, status, _, _ in runs)
     # model answers came from the simulator and say so; local baselines were computed here and are real
-    from ftplug.plugins.baselines import BASELINES
+    from ftplug.plugins.trainers.baselines import BASELINES
 
     assert all(simulated == (trainer not in BASELINES) for _, _, simulated, trainer in runs)
     assert stored > 0

@@ -1,0 +1,146 @@
+"""``/v1/fine_tuning/jobs``: create, list, retrieve, events, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftplug.catalogue.models import default_catalogue
+from ftplug.catalogue.training_cost import estimate_training
+from ftplug.simulator.behaviour.training_data import InvalidTrainingFile, check_hyperparameter, parse_training_file
+from ftplug.simulator.http.routing import ApiError, Request, Router, bad_request, not_found
+from ftplug.simulator.state.jobs import TERMINAL, Job
+from ftplug.simulator.state.store import State, paginate
+
+# The simulator's own wording (the API's exact text for this refusal is not documented).
+REFUSAL = "Fine-tuning is not available for this organization: new fine-tuning jobs cannot be created."
+
+
+def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
+    method = body.get("method")
+    if method is not None:
+        if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
+            raise bad_request("Only the 'supervised' method is simulated.", param="method")
+        supervised = method.get("supervised") or {}
+        raw = supervised.get("hyperparameters") or {} if isinstance(supervised, dict) else {}
+    else:
+        raw = body.get("hyperparameters") or {}
+    if not isinstance(raw, dict):
+        raise bad_request("Invalid type for 'hyperparameters': expected an object.", param="hyperparameters")
+    return {
+        "n_epochs": check_hyperparameter(raw.get("n_epochs"), "n_epochs", int, 1, 50),
+        "batch_size": check_hyperparameter(raw.get("batch_size"), "batch_size", int, 1, 256),
+        "learning_rate_multiplier": check_hyperparameter(raw.get("learning_rate_multiplier"),
+                                                         "learning_rate_multiplier", float, 1e-6, 100),
+    }
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise bad_request("Missing required parameter: 'model'.", param="model")
+    info = default_catalogue().find(model)
+    if info is None or info.training_limit is None or model.startswith("ft:"):
+        raise bad_request(f"Model {model} is not available for fine-tuning or does not exist.", param="model",
+                          code="model_not_available")
+    return info.id
+
+
+def add_routes(router: Router, state: State) -> None:
+    """Register the fine-tuning endpoints."""
+
+    def file_for(body: dict[str, Any], key: str) -> str | None:
+        file_id = body.get(key)
+        if file_id is None and key == "validation_file":
+            return None
+        if not isinstance(file_id, str):
+            raise bad_request(f"Missing required parameter: '{key}'.", param=key)
+        stored = state.files.get(file_id)
+        if stored is None:
+            raise bad_request(f"Invalid file ID: {file_id}. The file does not exist.", param=key)
+        if stored.purpose != "fine-tune":
+            raise bad_request(f"File {file_id} has purpose {stored.purpose!r}; fine-tuning needs 'fine-tune'.",
+                              param=key)
+        return file_id
+
+    def create(request: Request) -> dict[str, Any]:
+        if state.options.refuse_fine_tuning:
+            raise ApiError(403, REFUSAL, code="fine_tuning_not_available")
+        body = request.json()
+        model = _model(body)
+        training_file, validation_file = file_for(body, "training_file"), file_for(body, "validation_file")
+        suffix = body.get("suffix")
+        if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
+            raise bad_request("Invalid 'suffix': must be a string of at most 64 characters.", param="suffix")
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise bad_request("Invalid type for 'seed': expected an integer.", param="seed")
+        requested = _hyperparameters(body)
+        with state.lock:
+            job = Job(id=state.ids.make("ftjob-", 24), model=model, training_file=training_file,
+                      validation_file=validation_file, suffix=suffix or None,
+                      seed=seed if seed is not None else state.ids.counter * 7919 % 2**31,
+                      metadata=body.get("metadata"), requested=requested, created=state.clock.now(),
+                      timing=state.timing, organization=state.organization)
+            try:
+                job.examples = parse_training_file(state.files[training_file].content)
+                if validation_file:
+                    job.n_validation = len(parse_training_file(state.files[validation_file].content, minimum=1))
+            except InvalidTrainingFile as error:
+                param = "validation_file" if job.examples else "training_file"
+                job.error = {"code": "invalid_training_file", "message": str(error), "param": param}
+            if job.examples:
+                _resolve(job, requested)
+            state.jobs[job.id] = job
+            # The answer is the job as it was created, as the API's is, however fast the clock runs after.
+            return job.to_api(job.created, state)
+
+    def get(job_id: str) -> Job:
+        job = state.jobs.get(job_id)
+        if job is None:
+            raise not_found(f"Could not find fine-tune: {job_id}", param="fine_tune_id", code="fine_tune_not_found")
+        return job
+
+    def retrieve(request: Request, job_id: str) -> dict[str, Any]:
+        return get(job_id).to_api(state.clock.now(), state)
+
+    def listing(request: Request) -> dict[str, Any]:
+        limit = request.query_int("limit", 20, 1, 100)
+        now = state.clock.now()
+        with state.lock:
+            jobs = list(reversed(state.jobs.values()))  # newest first
+        return paginate([job.to_api(now, state) for job in jobs], request.query.get("after"), limit)
+
+    def events(request: Request, job_id: str) -> dict[str, Any]:
+        limit = request.query_int("limit", 20, 1, 10_000)
+        return paginate(get(job_id).events(state.clock.now()), request.query.get("after"), limit)
+
+    def checkpoints(request: Request, job_id: str) -> dict[str, Any]:
+        limit = request.query_int("limit", 10, 1, 100)
+        return paginate(get(job_id).checkpoints(state.clock.now()), request.query.get("after"), limit)
+
+    def cancel(request: Request, job_id: str) -> dict[str, Any]:
+        job = get(job_id)
+        now = state.clock.now()
+        with state.lock:
+            if job.status(now) in TERMINAL:
+                raise bad_request(f"Job {job_id} has already {job.status(now)} and cannot be cancelled.",
+                                  param="fine_tune_id")
+            job.cancelled_at = now
+        return job.to_api(now, state)
+
+    router.add("POST", "/v1/fine_tuning/jobs", create)
+    router.add("GET", "/v1/fine_tuning/jobs", listing)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}", retrieve)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/events", events)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints", checkpoints)
+    router.add("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", cancel)
+
+
+def _resolve(job: Job, requested: dict[str, Any]) -> None:
+    """Fill in what ``auto`` means for this file, and the billed token count."""
+    estimate = estimate_training([e.messages for e in job.examples], job.model, requested["n_epochs"])
+    job.n_epochs = estimate.epochs
+    job.batch_size = requested["batch_size"] if requested["batch_size"] != "auto" else 1
+    multiplier = requested["learning_rate_multiplier"]
+    job.learning_rate_multiplier = multiplier if multiplier != "auto" else 2.0
+    job.trained_tokens = estimate.billed_tokens
