@@ -135,3 +135,12 @@ def test_the_package_names_what_a_plugin_needs() -> None:
         Option, Score, TrainedModel, Example, DataError)
     assert all(getattr(ftplug, name) is not None for name in ftplug.__all__)
     assert set(ftplug.__all__) == set(ftplug._PUBLIC) | {"__version__"}
+
+
+def test_setup_cfg_lists_every_package_folder() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    listed = set(config["options"]["packages"].split())
+    found = {_module_name(init) for package, folder in PACKAGE_DIRS.items() if package != "ftplug.data"
+             for init in folder.rglob("__init__.py")}
+    assert found <= listed, f"missing from setup.cfg [options] packages: {sorted(found - listed)}"

@@ -13,7 +13,7 @@ import pytest
 from ftplug.dataset import Example, Splits
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from ftplug.report.analysis import analyse
-from ftplug.report.report_statistics import COST, LATENCY, ReportStatistics
+from ftplug.report.matrix import COST, LATENCY, ReportStatistics
 from ftplug.report.statistics import DIRECT_LIMIT
 from ftplug.store.records import PredictionRecord, RunInfo
 

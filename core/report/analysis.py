@@ -14,7 +14,7 @@ from ftplug.errors import InputError
 from ftplug.report.baseline_margins import best_baseline, margins
 from ftplug.report.comparisons import Results, rank, tied, worse_than_best
 from ftplug.report.comparisons import pairs as comparison_pairs
-from ftplug.report.report_statistics import COST, LATENCY, ReportStatistics
+from ftplug.report.matrix import COST, LATENCY, ReportStatistics
 from ftplug.report.statistics import RESAMPLES
 
 PARSE_FAILURE_CAVEAT = 0.05  # flag a variant whose outputs fail to parse this often

@@ -74,7 +74,7 @@ class Store(JobLedger, Protocol):
         its aggregate numbers: one dict per variant, for reports."""
         ...
 
-    # The report's statistics come from these reads (see ftplug.report.report_statistics and the DuckDB plugin):
+    # The report's statistics come from these reads (see ftplug.report.matrix and the DuckDB plugin):
     # variant_rows, scorer_names, example_span, score_cells, score_errors, prediction_sample,
     # prediction_histograms and label_counts. A store without them cannot report.
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ftplug.errors import InputError
-from ftplug.report.sql_text import sql_literal
+from ftplug.store.sql_text import sql_literal
 
 UNITED_TABLES = ("response_cache", "finetune_jobs", "finetune_events")
 

@@ -1,7 +1,7 @@
 """What the decision report is computed from (see :mod:`ftplug.report.analysis`), on the DuckDB store: the latest
 run of each variant with its prediction aggregates, and the scores, costs and latencies of those runs as
 NumPy columns (numbers only: run positions, each score's place in a runs × examples matrix), which
-:class:`ftplug.report.report_statistics.ReportStatistics` lines up and resamples without another query.
+:class:`ftplug.report.matrix.ReportStatistics` lines up and resamples without another query.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ftplug.report.sql_text import sql_literal
+from ftplug.store.sql_text import sql_literal
 
 LATEST_RUNS = """
 SELECT run_id, variant, model, trainer, status, simulated, endpoint, started_at, details FROM runs

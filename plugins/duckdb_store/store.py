@@ -25,7 +25,7 @@ from ftplug.plugins.duckdb_store.schema import (
     SCORE_COLUMNS,
     VIEWS,
 )
-from ftplug.report.sql_text import sql_literal
+from ftplug.store.sql_text import sql_literal
 
 if TYPE_CHECKING:
     from ftplug.plugins.duckdb_store.example_numbers import ExampleNumbers

@@ -24,7 +24,7 @@ from ftplug.dataset import Example
 from ftplug.dataset.series import TARGETS, NaiveScale, SeriesFormat, Target, render
 from ftplug.errors import ConfigError, DataError
 from ftplug.plugins.loaders.files import resolve_data_path
-from ftplug.report.sql_text import sql_literal
+from ftplug.store.sql_text import sql_literal
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
             "FLOAT", "DOUBLE", "DECIMAL")
