@@ -11,6 +11,8 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import EXAMPLE, run_cli
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -42,6 +44,7 @@ def _problems(case: dict, done: subprocess.CompletedProcess[str]) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_the_corpus_is_large_and_every_input_is_refused_clearly(tmp_path: Path) -> None:
     assert len(CASES) >= 40 and len({c["name"] for c in CASES}) == len(CASES)
     db = tmp_path / "results.duckdb"

@@ -74,6 +74,7 @@ def test_the_saved_adapter_reloads_to_the_same_answers_and_is_reused(tiny_model:
     assert other.details["adapter"] != str(folder)  # other options: another adapter
 
 
+@pytest.mark.slow
 def test_an_experiment_with_a_local_lora_variant_runs_beside_a_simulator_variant(tiny_model: Path,
                                                                                  tmp_path: Path) -> None:
     experiment = tmp_path / "e.toml"
@@ -142,6 +143,7 @@ def test_finetune_show_and_events_read_a_local_job_from_the_store(tiny_model: Pa
     assert refused.returncode == 1 and "already succeeded" in refused.stderr
 
 
+@pytest.mark.slow
 def test_ftplug_train_under_torchrun_trains_in_two_processes_and_the_run_reuses_the_adapter(
         tiny_model: Path, tmp_path: Path) -> None:
     import subprocess

@@ -172,6 +172,7 @@ def test_the_shared_prefix_cache_gives_the_answers_of_plain_generation(tiny_mode
             assert report["reused_share"] > 0.7 and report["prefix_tokens_computed"] < report["prompt_tokens"] / 5
 
 
+@pytest.mark.slow
 def test_prompted_and_fine_tuned_variants_of_one_local_model_run_in_this_process(
         tiny_gguf: Path, tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()

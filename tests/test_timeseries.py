@@ -106,6 +106,7 @@ def test_a_bad_value_is_reported_with_file_and_line(tmp_path: Path) -> None:
 
 
 @settings(max_examples=40, deadline=None)
+@pytest.mark.slow
 @given(window=st.integers(2, 30), horizon=st.integers(1, 5), stride=st.integers(1, 40), test=st.integers(1, 30),
        validation=st.integers(0, 20))
 def test_no_test_window_overlaps_a_training_or_validation_window(window: int, horizon: int, stride: int, test: int,

@@ -17,7 +17,11 @@ EXAMPLES = sorted(path for path in (ROOT / "data" / "examples").glob("*.toml")
                   if 'base = "local:' not in path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("experiment", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+SLOW_EXAMPLES = {"direction"}  # over 20 s: run by .ci/run with the other slow tests (pytest -m slow)
+
+
+@pytest.mark.parametrize("experiment", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] * (p.stem in SLOW_EXAMPLES))
+                                        for p in EXAMPLES])
 def test_the_example_runs_end_to_end_on_the_simulator(experiment: Path, tmp_path: Path) -> None:
     db = tmp_path / "results.duckdb"
     done = run_cli("run", str(experiment), "--db", str(db), "--quiet", cwd=tmp_path)
@@ -34,6 +38,7 @@ def test_the_example_runs_end_to_end_on_the_simulator(experiment: Path, tmp_path
     assert stored > 0
 
 
+@pytest.mark.slow
 def test_the_direction_example_reports_margins_over_the_naive_baselines(tmp_path: Path) -> None:
     db = tmp_path / "results.duckdb"
     assert run_cli("run", str(ROOT / "data" / "examples" / "direction.toml"), "--db", str(db), "--quiet",
