@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tests.helpers import EXAMPLE, run_cli
-from tests.test_plugins import GOOD_PLUGIN
+from tests.pluginhost.test_plugins import GOOD_PLUGIN
 
 SHOUT = GOOD_PLUGIN  # a scorer 'shout', as a loose file here
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ftplug.catalogue.tokens import count_message_tokens, count_text_tokens
+from tests.catalogue.test_tokens import COOKBOOK_MESSAGES
 from tests.helpers import EXAMPLE, run_cli
-from tests.test_tokens import COOKBOOK_MESSAGES
 
 
 def test_tokens_of_a_text_file_match_tiktoken(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Writes this folder's bad inputs (one file each) and cases.toml, naming the command that reads each and what its
-one-line error must say. Run it after changing a case: python3 tests/bad_inputs/make_corpus.py"""
+one-line error must say. Run it after changing a case: python3 tests/cli/bad_inputs/make_corpus.py"""
 
 import json
 from pathlib import Path
@@ -28,7 +28,7 @@ name = "zero-shot"
 prompt = { builder = "few-shot", shots = 0, system = "Topic?" }
 """
 # a small dataset of real quotations (the first rows of data/examples/fortunes.csv)
-rows = (OUT.parent.parent / "data" / "examples" / "fortunes.csv").read_text(encoding="utf-8").splitlines()[:21]
+rows = (OUT.parents[2] / "data" / "examples" / "fortunes.csv").read_text(encoding="utf-8").splitlines()[:21]
 (OUT / "quotes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 header, first, second = rows[0], rows[1], rows[2]
 
@@ -368,7 +368,7 @@ cases.append(
 
 manifest = [
     "# Every bad input of this folder: the command that reads it and what its one-line error must say.",
-    "# Generated together with the files; tests/test_bad_inputs.py runs them all.",
+    "# Generated together with the files; tests/cli/test_bad_inputs.py runs them all.",
     "",
 ]
 for case in cases:

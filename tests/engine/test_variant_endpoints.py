@@ -12,8 +12,8 @@ import pytest
 
 from ftplug.errors import ConfigError
 from ftplug.simulator import Simulator, SimulatorOptions
+from tests.engine.test_simulated_label import unlabelled
 from tests.helpers import fortunes_experiment, run_cli
-from tests.test_simulated_label import unlabelled
 
 CATALOGUE = '''
 [models."provider-llama-ft"]

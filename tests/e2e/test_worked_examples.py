@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import ROOT, run_cli
 
-# The examples on the simulator; those of a local model (fortunes_local.toml) are real, and tests/test_real_model.py
+# The examples on the simulator; those of a local model (fortunes_local.toml) are real, and tests/e2e/test_real_model.py
 # runs them on a handful of examples.
 EXAMPLES = sorted(path for path in (ROOT / "data" / "examples").glob("*.toml")
                   if 'base = "local:' not in path.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""The bad-input corpus (tests/bad_inputs/cases.toml): each input gives exit 2 and one line on stderr naming
+"""The bad-input corpus (tests/cli/bad_inputs/cases.toml): each input gives exit 2 and one line on stderr naming
 its file and line or key and the problem — never a traceback — and leaves the result file untouched."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 from ftplug import hookimpl
 from ftplug.components import Kind
 from ftplug.pluginhost.manager import get_plugins
-from tests.helpers import run_cli
+from tests.helpers import ROOT, run_cli
 
 
 def _venv_seeing_this_one(folder: Path) -> Path:
@@ -90,7 +90,7 @@ class LoudPlugin:
         register("loud", Loud)
 
 
-FORTUNES = Path(__file__).resolve().parent.parent / "data" / "examples" / "fortunes.csv"
+FORTUNES = ROOT / "data" / "examples" / "fortunes.csv"
 
 
 def _experiment(scorers: list[str]) -> dict[str, object]:
