@@ -209,7 +209,13 @@ class TrainingContext:
 
 
 class Trainer(Protocol):
-    """Produces the model a variant is evaluated with."""
+    """Produces the model a variant is evaluated with.
+
+    Optional attributes: ``trains`` (default ``True``) — false for a trainer that learns nothing and hands
+    back the base model (the built-in ``none``): the variant is then a prompted one, with no training rows
+    and no training cost; ``local`` (default ``False``) — true when the model it returns answers in
+    ftplug's process, so its answers are never labelled simulated.
+    """
 
     def train(self, context: TrainingContext) -> TrainedModel:
         """Train (or not) and say which model answers; raise :class:`ftplug.errors.FtplugError` on failure."""
@@ -233,13 +239,29 @@ class Scorer(Protocol):
     Optional attributes: ``aggregate`` — how a run's values become its metric: ``"mean"`` (default),
     ``"rmse"`` (root of the mean) or ``"macro_f1"`` (from the recorded labels); ``higher_is_better``
     (default ``True``); ``needs_samples`` — if true, ``score_samples(outputs, example)`` is called with
-    every sample of the prompt (``[scoring] samples``) instead of ``score``.
+    every sample of the prompt (``[scoring] samples``) instead of ``score``; ``reads_labels`` — if true, the
+    ``label`` of each :class:`Score` is a class label, so the report shows the confusion matrix.
     """
 
     def score(self, output: str, example: Example) -> float | Score | None:
         """A value (1.0 = correct for match scorers), or ``None`` when the scorer does not apply. An
         exception is recorded as an error for this output only."""
         ...
+
+
+def trains(trainer: Any) -> bool:
+    """Whether ``trainer`` (an instance or its class) learns from the training split: its declared ``trains``."""
+    return bool(getattr(trainer, "trains", True))
+
+
+def needs_samples(scorer: Any) -> bool:
+    """Whether ``scorer`` (an instance or its class) scores all the samples of a prompt at once."""
+    return bool(getattr(scorer, "needs_samples", False))
+
+
+def reads_labels(scorer: Any) -> bool:
+    """Whether the labels ``scorer`` (an instance or its class) records are class labels."""
+    return bool(getattr(scorer, "reads_labels", False))
 
 
 PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftplug.catalogue.local_models import is_local_model
-from ftplug.components import TrainingContext
+from ftplug.components import TrainingContext, trains
 from ftplug.config.experiment import Experiment
 
 
@@ -47,7 +47,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
             raise variant.error
         local_model = is_local_model(base_model)
         counter = prompt_counter(base_model, variant.prompt)
-        training_cost, detail, tuned = (0.0 if variant.spec.trainer.name == "none" else None), "none", False
+        training_cost, detail, tuned = (None if trains(variant.trainer) else 0.0), "none", False
         estimate_fn = getattr(variant.trainer, "estimate", None)
         train = training_rows(plan.splits, variant.spec.train_size)
         local = bool(getattr(variant.trainer, "local", False))
@@ -69,7 +69,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
                 training_cost = estimate.cost_usd
                 detail = (f"{len(train)} examples × {estimate.epochs} epochs = "
                           f"{estimate.billed_tokens:,} billed tokens")
-        elif variant.spec.trainer.name != "none":
+        elif trains(variant.trainer):
             detail = "local (no API cost)"
         elif local_model:
             price = experiment.local_options.price_per_hour

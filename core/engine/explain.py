@@ -7,6 +7,7 @@ from typing import Any
 
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.catalogue.tokens import count_message_tokens, prompt_counter
+from ftplug.components import trains
 from ftplug.config.experiment import Experiment
 from ftplug.config.run_options import RunOptions
 from ftplug.engine.runner import ExperimentRunner
@@ -46,6 +47,6 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
                       f"{count_message_tokens(messages, model)}"]
     if hasattr(variant.prompt, "describe"):
         lines.append(variant.prompt.describe())
-    if variant.spec.trainer.name != "none":
+    if trains(variant.trainer):
         lines.append(f"Trainer {variant.spec.trainer.name!r}: these messages go to the model it produces.")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from typing import Any
 from ftplug.catalogue.costs import request_cost
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.catalogue.tokens import TokenCounter
-from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for
+from ftplug.components import PROMPT_CHUNK, TrainedModel, TrainingContext, prompts_for, trains
 from ftplug.config.durations import duration
 from ftplug.config.experiment import Experiment, VariantSpec
 from ftplug.config.run_options import RunOptions, run_options_for
@@ -200,7 +200,7 @@ class ExperimentRunner:
             if trained.model != run.model:
                 self.store.set_model(run.run_id, trained.model)
             summary.details.update(trained.details)
-            if spec.trainer.name != "none":  # what the trainer learnt from: the x of a learning curve
+            if trains(variant.trainer):  # what the trainer learnt from: the x of a learning curve
                 summary.details["train_rows"] = len(training_rows(splits, spec.train_size))
             if trained.predict is not None or trained.predict_many is not None:
                 if trained.warm_up is not None and remaining:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftplug.components import Score
+from ftplug.components import Score, needs_samples, reads_labels
 from ftplug.dataset import Example
 
 
@@ -26,7 +26,7 @@ def scorer_info(scorer: Any, name: str) -> dict[str, Any]:
     """What the report needs to know about a scorer, stored with every run."""
     return {"name": name, "aggregate": getattr(scorer, "aggregate", "mean"),
             "higher_is_better": bool(getattr(scorer, "higher_is_better", True)),
-            "needs_samples": bool(getattr(scorer, "needs_samples", False))}
+            "needs_samples": needs_samples(scorer), "reads_labels": reads_labels(scorer)}
 
 
 def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: Sequence[str] | None,
@@ -37,7 +37,7 @@ def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: S
     scored = Scored()
     for scorer_id, scorer in scorers:
         try:
-            if getattr(scorer, "needs_samples", False):
+            if needs_samples(scorer):
                 result: Any = scorer.score_samples(list(samples) if samples else [output], example)
             else:
                 result = scorer.score(output, example)

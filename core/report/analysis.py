@@ -61,7 +61,8 @@ def _break_even_rows(variants: list[dict[str, Any]], primary: str, worse: set[st
         if not training or training.get("training_cost_usd") is None or tuned["cost_per_prediction"] is None:
             continue
         for prompted in variants:
-            if prompted.get("training") or prompted["trainer"] != "none" or prompted["cost_per_prediction"] is None:
+            if prompted.get("training") or prompted.get("train_rows") is not None \
+                    or prompted["cost_per_prediction"] is None:  # a prompted variant learnt from nothing
                 continue
             scenarios = []
             for label, train_x, tuned_x, prompt_x in SCENARIOS:

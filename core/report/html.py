@@ -98,7 +98,7 @@ def charts(analysis: dict[str, Any]) -> dict[str, Any]:
                              yaxis_title="loss", height=380)
         figures[f"loss:{variant}"] = figure
     shot_points = sorted((v["shots"], v["metrics"].get(primary, {}), v["variant"]) for v in variants
-                         if v["shots"] is not None and v["trainer"] == "none"
+                         if v["shots"] is not None and v["train_rows"] is None
                          and v["metrics"].get(primary, {}).get("value") is not None)
     if len({p[0] for p in shot_points}) >= 2:
         figure = go.Figure(go.Scatter(

@@ -169,7 +169,7 @@ class ReportStatistics:
 
     def _label_counts(self) -> dict[tuple[str, str], dict[tuple[str, str], int]]:
         labelled = [name for name, m in self.meta.items() if m.get("aggregate") == "macro_f1"
-                    or m.get("name") in ("accuracy", "f1")]
+                    or m.get("reads_labels")]
         labels: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
         if labelled:
             from ftplug.dataset.labels import normalize

@@ -60,6 +60,7 @@ class Accuracy(LabelReader):
 
     aggregate = "mean"
     higher_is_better = True
+    reads_labels = True
 
     def score(self, output: str, example: Example) -> Score:
         """The label read, and whether it is right (an output naming no label is wrong)."""

@@ -18,6 +18,8 @@ DEFAULT_MAX_NEW_TOKENS = 256  # when the prompt builder reserves nothing for the
 class NoTraining:
     """Use the base model as it is (zero-shot and few-shot variants)."""
 
+    trains = False
+
     def train(self, context: TrainingContext) -> TrainedModel:
         """Return the base model unchanged; a local one with its in-process predictor."""
         if not is_local_model(context.base_model):

@@ -117,3 +117,27 @@ def test_a_grid_sweep_gives_every_combination_named_by_its_values(tmp_path: Path
     assert [sizes[f"ft-train_size={s}"] for s in ("50", "0.5", "all")] == [50, 0.5, None]
     with pytest.raises(ConfigError, match="train_size: must be a count of rows"):
         _load(tmp_path, VALID + '[[variants]]\nname = "t"\ntrain_size = 1.5\n', registry)
+
+
+def test_a_scorer_that_declares_needs_samples_asks_for_samples_whatever_its_name(tmp_path: Path) -> None:
+    from ftplug.components import Kind
+
+    class Agreement:  # a third-party scorer comparing the samples of a prompt
+        needs_samples = True
+
+        def score_samples(self, outputs: list[str], example: object) -> float:
+            return float(len(set(outputs)) == 1)
+
+    plugins = fresh_plugins()
+    plugins.registry.registrar(Kind.SCORER, "acme")("agreement", Agreement)
+    with pytest.raises(ConfigError, match=r"\[scoring\] samples: the agreement scorer needs samples ≥ 2"):
+        _load(tmp_path, VALID + '[scoring]\nscorers = ["exact", "agreement"]\n', plugins.registry)
+    assert _load(tmp_path, VALID + '[scoring]\nscorers = ["agreement"]\nsamples = 3\n', plugins.registry).samples == 3
+
+
+def test_only_the_none_trainer_declares_that_it_learns_nothing(registry) -> None:
+    from ftplug.components import Kind, trains
+    from ftplug.plugins.trainers.baselines import BASELINES
+
+    assert not trains(registry.get(Kind.TRAINER, "none").factory)
+    assert all(trains(registry.get(Kind.TRAINER, name).factory) for name in (*BASELINES, "openai", "local-lora"))
