@@ -43,3 +43,11 @@ def _prices(catalogue: Any, model: str) -> tuple[float, float | None, float] | N
     if input_price is None or output_price is None:
         return None
     return input_price, cached_price, output_price
+
+
+def usd(value: float | None, missing: str = "-") -> str:
+    """A price in dollars as the reports print it: four decimals below $1 (a prediction costs fractions of a
+    cent), two from $1; ``missing`` for an unknown one."""
+    if value is None:
+        return missing
+    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"

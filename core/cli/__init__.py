@@ -16,9 +16,8 @@ import click
 
 from ftplug import __version__
 from ftplug.cli.lazy_commands import LazyGroup
+from ftplug.cli.options import DEFAULT_DB, db_option
 from ftplug.errors import FtplugError
-
-DEFAULT_DB = "ftplug.duckdb"
 
 
 class PluginGroup(LazyGroup):
@@ -94,7 +93,7 @@ def cli(model_files: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file for the results.")
+@db_option("DuckDB file for the results.")
 @click.option("--simulate", "mode", flag_value="simulate", help="Use the offline simulator.")
 @click.option("--live", "mode", flag_value="live", help="Use the real API (needs OPENAI_API_KEY).")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N test examples.")
@@ -219,7 +218,7 @@ def _open_existing_store(db: str) -> Any:
 
 
 @cli.command()
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 @click.option("--experiment", help="Experiment name (default: the most recently run).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
               show_default=True)
@@ -261,7 +260,7 @@ def report(db: str, experiment: str | None, fmt: str, output: Path | None, volum
 
 @cli.command()
 @click.argument("query")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "tsv"]), default="table",
               show_default=True)
 def sql(query: str, db: str, fmt: str) -> None:
@@ -295,7 +294,7 @@ def cache() -> None:
 
 
 @cache.command("stats")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 def cache_stats(db: str) -> None:
     """Cached responses and how often they were reused, live and simulated apart."""
     store = _open_existing_store(db)
@@ -311,7 +310,7 @@ def cache_stats(db: str) -> None:
 
 
 @cache.command("clear")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 def cache_clear(db: str) -> None:
     """Empty the response cache (stored predictions are kept)."""
     store = _open_existing_store(db)
@@ -324,7 +323,7 @@ def cache_clear(db: str) -> None:
 
 @cli.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 def export(folder: Path, db: str, fmt: str) -> None:
     """Write every table and view of the result store to FOLDER, one file each."""

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 KIND_CHOICES = ("loader", "prompt-builder", "trainer", "scorer")
-TABLES = {"loader": "[data]", "prompt-builder": "prompt", "trainer": "trainer", "scorer": "[scoring]"}
 
 
 @click.group()

@@ -19,7 +19,6 @@ from ftplug.errors import ConfigError
 
 TARGETS = ("value", "pct_change", "direction")
 SEPARATORS = {"newline": "\n", "comma": ", ", "space": " ", "semicolon": "; "}
-DIRECTIONS = ("up", "down", "flat")
 
 
 @dataclass(frozen=True)

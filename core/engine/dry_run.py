@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ftplug.catalogue.costs import usd
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.components import TrainingContext, trains
 from ftplug.config.experiment import Experiment
@@ -98,7 +99,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
 
 
 def _usd(value: float | None) -> str:
-    return f"${value:,.4f}" if value is not None else "unknown"
+    return usd(value, missing="unknown")
 
 
 def format_estimates(experiment: Experiment, estimates: list[VariantEstimate]) -> str:

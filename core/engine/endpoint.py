@@ -46,7 +46,7 @@ class Endpoint:
         """How the endpoint is shown to the user (and recorded as a run's ``endpoint``)."""
         if self.embedded:
             return f"simulator {self.base_url}"
-        return self.base_url or "https://api.openai.com/v1"
+        return self.base_url or OPENAI_URL
 
     def client(self, **options: Any) -> Any:
         """A synchronous ``openai.OpenAI`` client for this endpoint."""
@@ -84,6 +84,7 @@ class LazyClient:
             self._client.close()
 
 
+OPENAI_URL = "https://api.openai.com/v1"  # where the SDK sends requests when no base URL is given
 OPENAI_HOSTS = ("api.openai.com",)
 AZURE_OPENAI_SUFFIX = ".openai.azure.com"
 

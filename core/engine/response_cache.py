@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ftplug.engine.endpoint import OPENAI_URL
+
 if TYPE_CHECKING:
     from ftplug.engine.endpoint import Endpoint
 
@@ -54,4 +56,4 @@ class CachedResponse:
 
 def cache_endpoint(endpoint: Endpoint) -> str:
     """The endpoint as response-cache keys name it."""
-    return "simulator" if endpoint.simulated else (endpoint.base_url or "https://api.openai.com/v1")
+    return "simulator" if endpoint.simulated else (endpoint.base_url or OPENAI_URL)

@@ -27,11 +27,6 @@ def plugin_files() -> list[str]:
     return [*listed, *_plugin_files]
 
 
-def forget_plugin_files() -> None:
-    """Forget the ``--plugin`` files (for tests)."""
-    _plugin_files.clear()
-
-
 def names(text: str | None) -> set[str] | None:
     """A comma-separated list of plugin names; ``None`` when the variable is unset."""
     return None if text is None else {name.strip() for name in text.split(",") if name.strip()}

@@ -21,6 +21,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ftplug.report.tables import text_table
+
 SPREAD_AGGREGATES = ("mean", "rmse")  # the aggregates whose metric is a function of the per-answer values alone
 
 
@@ -125,13 +127,6 @@ def _range(entry: Mapping[str, Any]) -> str:
     return "—" if entry.get("min") is None else f"{entry['min']:.3f}–{entry['max']:.3f}"
 
 
-def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    """Columns padded to their widest cell."""
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in [header, *body]]
-
-
 def _simulated_label(flags: Sequence[bool]) -> str:
     if flags and all(flags):
         return " [SIMULATED]"
@@ -158,7 +153,7 @@ def render_spread(section: Mapping[str, Any] | None, draws: Sequence[Mapping[str
                 share = entry.get("disagreement")
                 body.append([name, scorer, str(entry["k"]), _number(entry["mean"]), _number(entry["sd"]),
                              _range(entry), "—" if share is None else f"{share:.1%} of {entry['examples']}"])
-        lines += _table(["variant", "scorer", "k", "mean over samples", "sd", "min–max", "disagreement"], body)
+        lines += text_table(["variant", "scorer", "k", "mean over samples", "sd", "min–max", "disagreement"], body)
         lines.append("sd and min–max: of the metric on each answer j = 1…k, i.e. how far a rerun at this temperature "
                      "moves the score; disagreement: examples whose k answers do not all score the same.")
     if draws:
@@ -171,5 +166,5 @@ def render_spread(section: Mapping[str, Any] | None, draws: Sequence[Mapping[str
         body = [[d["variant"] + (" (simulated)" if d["simulated"] and not all(flags) else ""), str(d["draws"]),
                  _number(d["mean"]), _number(d["sd"]), _range(d),
                  ", ".join(_number(v["value"]) for v in d["values"])] for d in draws]
-        lines += _table(["variant", "draws", f"mean {primary}", "sd", "min–max", "per draw"], body)
+        lines += text_table(["variant", "draws", f"mean {primary}", "sd", "min–max", "per draw"], body)
     return lines

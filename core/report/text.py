@@ -7,11 +7,12 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
 from typing import Any
 
+from ftplug.catalogue.costs import usd
 from ftplug.config.durations import duration
 from ftplug.report.p_values import p_adjusted_number, p_number
+from ftplug.report.tables import text_table
 
 SIMULATED_NOTICE = ("SIMULATED: these answers come from ftplug's offline simulator, not from a real model; "
                     "they show the pipeline working, not how any model performs.")
@@ -56,7 +57,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.4f}"
+    return usd(value, missing="-")
 
 
 def _with_ci(interval: dict[str, Any], digits: int = 3) -> str:
@@ -86,15 +87,6 @@ def _in_flight(load: dict[str, Any]) -> str:
     return _fmt(median, 0) if most is None or most == median else f"{_fmt(median, 0)} (max {_fmt(most, 0)})"
 
 
-def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
-
-    def render(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-
-    return [render(header), render(["-" * w for w in widths]), *(render(line) for line in lines)]
-
-
 def render_text(analysis: dict[str, Any]) -> str:
     """The report as plain text: the comparison, tests against the reference, fine-tuning, break-even,
     confusion matrices and the verdict."""
@@ -111,7 +103,7 @@ def render_text(analysis: dict[str, Any]) -> str:
               *(_with_ci(v["metrics"].get(name, {})) for name in scorers), _with_ci(v["cost_per_1k_usd"], 4),
               _with_p95(v["latency_ms"]), *([_with_p95(v.get("server_latency_ms") or {})] if server else []),
               _in_flight(v.get("in_flight") or {}), _fmt(v["mean_prompt_tokens"], 1)] for v in variants]
-    out += _table(header, lines)
+    out += text_table(header, lines)
     out.append(LATENCY_LEGEND + (SERVER_LEGEND if server else ""))
     out += _failures_section(analysis)
     if analysis["comparisons"]:
@@ -123,12 +115,12 @@ def render_text(analysis: dict[str, Any]) -> str:
     tuned = [v for v in variants if v.get("training")]
     if tuned:
         out += ["", "Fine-tuning (a reused job was paid for once, by the run that started it)"]
-        out += _table(["variant", "job", "trained tokens", "epochs", "training cost", "training time",
+        out += text_table(["variant", "job", "trained tokens", "epochs", "training cost", "training time",
                        "final train loss", "final valid loss"], [_training_line(v) for v in tuned])
     if analysis["break_even"]:
         scenarios = [s["scenario"] for s in analysis["break_even"][0]["scenarios"]]
         out += ["", "Break-even: predictions after which fine-tuning (training + its inference) costs less"]
-        out += _table(["fine-tuned", "vs", *scenarios],
+        out += text_table(["fine-tuned", "vs", *scenarios],
                       [[row["fine_tuned"], row["prompted"],
                         *(_fmt(s["predictions"]) if s["predictions"] is not None else "never"
                           for s in row["scenarios"])] for row in analysis["break_even"]])
@@ -141,7 +133,7 @@ def render_text(analysis: dict[str, Any]) -> str:
         confusion = v["confusion"].get(scorer) if scorer else None
         if confusion and len(confusion["labels"]) <= 12:
             out += ["", f"Confusion matrix of {v['variant']} ({scorer}; rows: expected, columns: answered)"]
-            out += _table(["", *confusion["labels"]],
+            out += text_table(["", *confusion["labels"]],
                           [[label, *map(str, row)] for label, row in zip(confusion["labels"], confusion["matrix"],
                                                                        strict=True)])
     verdict = analysis["verdict"]
@@ -166,7 +158,7 @@ def comparison_table(comparisons: list[dict[str, Any]], scorers: dict[str, Any])
         lines.append([c["variant"], c["scorer"] + (" (lower is better)" if lower else ""), _fmt(c["n"]),
                       _fmt(c["difference"]), _interval_text(c), p_number(c), p_adjusted_number(c),
                       _fmt(c.get("detectable")), c["method"], "yes" if c["significant"] else "no"])
-    return _table(["variant", "scorer", "n", "difference", "95% CI", "p", "p (Holm)", "detectable", "method",
+    return text_table(["variant", "scorer", "n", "difference", "95% CI", "p", "p (Holm)", "detectable", "method",
                    "significant"], lines)
 
 
@@ -187,7 +179,7 @@ def _failures_section(analysis: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     return ["", f"{primary} with failed requests and unscored answers counted as wrong",
-            *_table(["variant", "scored", f"{primary} (scored)", f"{primary} (failures as wrong)"], rows)]
+            *text_table(["variant", "scored", f"{primary} (scored)", f"{primary} (failures as wrong)"], rows)]
 
 
 def _baseline_section(table: dict[str, Any] | None) -> list[str]:
@@ -207,7 +199,7 @@ def _baseline_section(table: dict[str, Any] | None) -> list[str]:
                       row["beats"]])
     return ["", f"Against the best naive baseline {table['baseline']!r} ({table['metric']} "
                 f"{_fmt(table['baseline_value'])}; margin and its CI > 0 are better"
-                f"{', lower is better' if ratio else ''})", *_table(header, lines)]
+                f"{', lower is better' if ratio else ''})", *text_table(header, lines)]
 
 
 def _training_line(variant: dict[str, Any]) -> list[str]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ftplug.catalogue.costs import usd
 from ftplug.report.analysis import PARSE_FAILURE_CAVEAT, SMALL_SAMPLE
 from ftplug.report.baseline_margins import flags
 from ftplug.report.p_values import p_text
 from ftplug.report.text import simulated_variants
-
-NUMERIC_AGGREGATES = ("rmse",)
 
 
 def _fmt(value: float | None) -> str:
@@ -20,7 +19,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _usd(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    return usd(value, missing="n/a")
 
 
 def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:

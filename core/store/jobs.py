@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-ACTIVE_STATUSES = ("validating_files", "queued", "running", "pending", "paused")
 TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 

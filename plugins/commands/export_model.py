@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-DEFAULT_DB = "ftplug.duckdb"
+from ftplug.cli.options import db_option
 
 
 def find_adapter(source: str, db: str, experiment: str | None) -> tuple[Path, dict[str, Any]]:
@@ -64,7 +64,7 @@ def export_merged(adapter: Path, meta: dict[str, Any], out: Path) -> None:
 @click.command("export-model")
 @click.argument("source")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 @click.option("--experiment", default=None, help="Experiment name (default: the most recently run).")
 @click.option("--adapter-only", is_flag=True, help="Copy the LoRA adapter alone instead of a merged model.")
 def export_model(source: str, out: Path, db: str, experiment: str | None, adapter_only: bool) -> None:

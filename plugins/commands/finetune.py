@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
-DEFAULT_DB = "ftplug.duckdb"
-OPENAI_URL = "https://api.openai.com/v1"
+from ftplug.catalogue.costs import usd
+from ftplug.cli.options import db_option
+
 LOCAL = "local"  # the endpoint of jobs trained in ftplug's own process
 
 
@@ -21,7 +22,7 @@ def job_client(record: Any, db: str) -> Iterator[Any]:
     embedded simulator over the result store's simulator state)."""
     from openai import OpenAI
 
-    from ftplug.engine.endpoint import simulator_endpoint, simulator_state_dir
+    from ftplug.engine.endpoint import OPENAI_URL, simulator_endpoint, simulator_state_dir
     from ftplug.errors import FtplugError
 
     if record.simulated:
@@ -97,7 +98,7 @@ def finetune() -> None:
 
 
 @finetune.command("list")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_jobs(db: str, as_json: bool) -> None:
     """Every job of the result store; unfinished ones are checked with their endpoint first."""
@@ -118,16 +119,20 @@ def list_jobs(db: str, as_json: bool) -> None:
         if not records:
             click.echo("no fine-tuning jobs in this result store")
         for r in records:
-            cost = f"${r.training_cost_usd:,.4f}" if r.training_cost_usd is not None else "—"
+            cost = _usd(r.training_cost_usd)
             click.echo(f"{r.job_id}  {r.status:<10} {r.experiment}/{r.variant}  {r.base_model}  "
                        f"{r.fine_tuned_model or '—'}  {cost}  {r.created_at:%Y-%m-%d %H:%M}{_label(r)}")
     finally:
         store.close()
 
 
+def _usd(value: float | None) -> str:
+    return usd(value, missing="—")
+
+
 @finetune.command()
 @click.argument("job_id")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 def show(job_id: str, db: str) -> None:
     """A job's live status, model, tokens, cost, hyperparameters and final losses."""
     with job_session(job_id, db) as (store, record, _, _):
@@ -151,13 +156,9 @@ def show(job_id: str, db: str) -> None:
         click.echo("\n".join(lines))
 
 
-def _usd(value: float | None) -> str:
-    return f"${value:,.4f}" if value is not None else "—"
-
-
 @finetune.command()
 @click.argument("job_id")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 def events(job_id: str, db: str) -> None:
     """A job's events, oldest first (new ones are fetched and stored first)."""
     with job_session(job_id, db) as (store, _, _, _):
@@ -167,7 +168,7 @@ def events(job_id: str, db: str) -> None:
 
 @finetune.command()
 @click.argument("job_id")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file with the results.")
+@db_option()
 def cancel(job_id: str, db: str) -> None:
     """Cancel a job that has not finished."""
     import openai

@@ -120,7 +120,7 @@ def test_the_spread_renders_labelled_simulated(sampled: tuple[Path, Path]) -> No
     assert lines[0].endswith("[SIMULATED]")
     assert any(line.startswith("fs-draw=2") and " exact " in line for line in lines)
     heading = next(i for i, line in enumerate(lines) if line.startswith("Shot draws: exact"))
-    assert lines[heading].endswith("[SIMULATED]") and lines[heading + 2].split()[:2] == ["fs", "3"]
+    assert lines[heading].endswith("[SIMULATED]") and lines[heading + 3].split()[:2] == ["fs", "3"]
     assert render_spread(None, []) == []
 
 
