@@ -139,6 +139,7 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import run_options_for
     from ftplug.engine.endpoint import open_endpoint, simulator_state_dir
+    from ftplug.engine.planning import make_plan
     from ftplug.engine.runner import ExperimentRunner
     from ftplug.pluginhost.manager import get_plugins
     from ftplug.report.analysis import analyse
@@ -162,19 +163,18 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     if explain is not None:
         from ftplug.engine.explain import explain_variant
 
-        click.echo(explain_variant(spec, explain, options, hooks=plugins.hook))
+        click.echo(explain_variant(spec, explain, options))
         return 0
     if dry_run:
         from ftplug.engine.dry_run import estimate_variants, format_estimates
 
-        plan = ExperimentRunner(spec, store=None, hooks=plugins.hook, options=options).plan()  # type: ignore[arg-type]
+        plan = make_plan(spec, options)
         click.echo(format_estimates(spec, estimate_variants(spec, plan)))
         return 0
-    runner = ExperimentRunner(spec, store=None, hooks=plugins.isolated_hooks(), options=options,  # type: ignore[arg-type]
-                              log=_quiet_log if quiet else _err)
-    plan = runner.plan()  # bad data fails here, before the result file is opened
+    plan = make_plan(spec, options)  # bad data fails here, before the result file is opened
     store = open_store(db)
-    runner.store = store
+    runner = ExperimentRunner(spec, store=store, hooks=plugins.isolated_hooks(), options=options,
+                              log=_quiet_log if quiet else _err)
     try:
         remote = [v.spec.name for v in plan.variants if not runner.answers_locally(v)]
         local = [v.spec.name for v in plan.variants if runner.answers_locally(v)]

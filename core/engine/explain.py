@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.catalogue.tokens import count_message_tokens, prompt_counter
 from ftplug.components import trains
 from ftplug.config.experiment import Experiment
 from ftplug.config.run_options import RunOptions
-from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.planning import make_plan
 from ftplug.errors import ConfigError
 
 
-def explain_variant(experiment: Experiment, variant_name: str, options: RunOptions, hooks: Any) -> str:
+def explain_variant(experiment: Experiment, variant_name: str, options: RunOptions) -> str:
     """A readable listing: each message with its role, token count and full content, then the totals."""
     names = [v.name for v in experiment.variants]
     if variant_name not in names:
         raise ConfigError(f"no variant {variant_name!r} (variants: {', '.join(names)})", path=experiment.path,
                           where="--explain")
-    runner = ExperimentRunner(experiment, store=None, hooks=hooks, options=options)  # type: ignore[arg-type]
-    plan = runner.plan()
+    plan = make_plan(experiment, options)
     variant = next(v for v in plan.variants if v.spec.name == variant_name)
     if variant.error is not None:
         raise variant.error

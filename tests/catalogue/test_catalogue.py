@@ -90,7 +90,7 @@ def test_an_experiment_can_name_its_own_catalogue(tmp_path: Path, monkeypatch: p
     from ftplug.catalogue import models as catalogue
     from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import RunOptions
-    from ftplug.engine.runner import ExperimentRunner
+    from ftplug.engine.planning import make_plan
     from tests.helpers import EXAMPLE, fresh_plugins
 
     monkeypatch.setattr(catalogue, "_user_files", [])  # the file stays in use for this test only
@@ -101,7 +101,7 @@ def test_an_experiment_can_name_its_own_catalogue(tmp_path: Path, monkeypatch: p
     (tmp_path / "exp.toml").write_text(text.replace("shots = 40", 'shots = "max"'), encoding="utf-8")
     plugins = fresh_plugins()
     experiment = load_experiment(tmp_path / "exp.toml", plugins.registry)
-    plan = ExperimentRunner(experiment, store=None, hooks=plugins.hook, options=RunOptions()).plan()  # type: ignore[arg-type]
+    plan = make_plan(experiment, RunOptions())
     builder = plan.variants[2].prompt
     builder.build(plan.test[0])
     assert builder.report()["context_window"] == 4096 and builder.report()["budget"] == 4096 - 256 - 32

@@ -9,7 +9,7 @@ from itertools import pairwise
 from ftplug.catalogue.tokens import count_text_tokens
 from ftplug.config.experiment import load_experiment
 from ftplug.config.run_options import RunOptions
-from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.planning import make_plan
 from tests.helpers import EXAMPLE, fresh_plugins
 
 EXCHANGE = EXAMPLE.with_name("exchange.toml")
@@ -35,8 +35,7 @@ def test_windows_are_150_days_of_one_series_and_do_not_overlap() -> None:
 def test_reductions_pack_more_windows_into_the_same_budget() -> None:
     plugins = fresh_plugins()
     experiment = load_experiment(EXCHANGE, plugins.registry)
-    runner = ExperimentRunner(experiment, store=None, hooks=plugins.hook, options=RunOptions())  # type: ignore[arg-type]
-    plan = runner.plan()
+    plan = make_plan(experiment, RunOptions())
     packed = {}
     for variant in plan.variants:
         for example in plan.test:

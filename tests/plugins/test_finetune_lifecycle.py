@@ -17,6 +17,7 @@ from ftplug.catalogue.training_cost import estimate_training
 from ftplug.components import TrainingContext
 from ftplug.dataset import Example
 from ftplug.engine.endpoint import SIMULATOR_KEY, Endpoint, simulator_state_dir
+from ftplug.engine.runner import ExperimentRunner
 from ftplug.errors import FtplugError
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from ftplug.plugins.few_shot.builder import FewShotBuilder
@@ -155,7 +156,6 @@ def _copy_example(tmp_path: Path, trainer_options: str) -> Path:
 def _live_runner(tmp_path: Path, simulator: Simulator, **options: Any) -> tuple[Any, Any]:
     from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import RunOptions
-    from ftplug.engine.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     plugins = fresh_plugins()
@@ -229,7 +229,6 @@ def test_a_trainer_base_url_trains_and_answers_at_that_endpoint(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import RunOptions
-    from ftplug.engine.runner import ExperimentRunner
     from tests.helpers import fresh_plugins
 
     with Simulator(seed=1, timing=FAST) as run_endpoint, Simulator(
@@ -298,12 +297,11 @@ def test_dry_run_prints_every_variants_estimate_and_calls_nothing(tmp_path: Path
                                     "politics, computers, law, food.")
     from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import RunOptions
-    from ftplug.engine.runner import ExperimentRunner
+    from ftplug.engine.planning import make_plan
     from tests.helpers import fresh_plugins
 
     plugins = fresh_plugins()
-    plan = ExperimentRunner(load_experiment(EXAMPLE, plugins.registry), store=None, hooks=plugins.hook,  # type: ignore[arg-type]
-                            options=RunOptions()).plan()
+    plan = make_plan(load_experiment(EXAMPLE, plugins.registry), RunOptions())
     estimate = estimate_training([builder.training_messages(e) for e in plan.splits.train], "gpt-4o-mini", 3)
     assert f"${estimate.cost_usd:,.4f}" in tuned and f"{estimate.billed_tokens:,} billed tokens" in tuned
     assert [line.split()[0] for line in lines[2:6]] == ["zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"]
