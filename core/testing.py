@@ -87,19 +87,14 @@ def ftplug_plugin() -> Iterator[Callable[..., str]]:
 @pytest.fixture
 def ftplug_run(tmp_path: Path, ftplug_simulator: Any, ftplug_store: Any) -> Callable[..., list[Any]]:
     """``run(experiment_dict, limit=None) -> summaries``: an experiment from a dict, on the simulator."""
-    from ftplug.config.experiment import experiment_from_dict
     from ftplug.config.run_options import run_options_for
     from ftplug.engine.endpoint import SIMULATOR_KEY, Endpoint
-    from ftplug.engine.runner import ExperimentRunner
-    from ftplug.pluginhost.manager import get_plugins
+    from ftplug.engine.workbench import Workbench
 
     def run(experiment: dict[str, Any], limit: int | None = None, **options: Any) -> list[Any]:
-        plugins = get_plugins()
-        spec = experiment_from_dict(experiment, plugins.registry, tmp_path / "experiment.toml")
-        runner = ExperimentRunner(spec, store=ftplug_store, hooks=plugins.isolated_hooks(),
-                                  options=run_options_for(spec, limit=limit, quiet=True, **options),
-                                  log=lambda line: None)
+        bench = Workbench.load(experiment, path=tmp_path / "experiment.toml")
+        bench.options = run_options_for(bench.experiment, limit=limit, quiet=True, **options)
         endpoint = Endpoint(base_url=ftplug_simulator.base_url, api_key=SIMULATOR_KEY, simulated=True)
-        return runner.run(endpoint)
+        return bench.run(ftplug_store, endpoint)
 
     return run

@@ -139,8 +139,7 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
     from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import run_options_for
     from ftplug.engine.endpoint import open_endpoint, simulator_state_dir
-    from ftplug.engine.planning import make_plan
-    from ftplug.engine.runner import ExperimentRunner
+    from ftplug.engine.workbench import Workbench
     from ftplug.pluginhost.manager import get_plugins
     from ftplug.report.analysis import analyse
     from ftplug.report.text import render_text
@@ -165,16 +164,15 @@ def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurre
 
         click.echo(explain_variant(spec, explain, options))
         return 0
+    bench = Workbench(spec, plugins, options, log=_quiet_log if quiet else _err)
     if dry_run:
         from ftplug.engine.dry_run import estimate_variants, format_estimates
 
-        plan = make_plan(spec, options)
-        click.echo(format_estimates(spec, estimate_variants(spec, plan)))
+        click.echo(format_estimates(spec, estimate_variants(spec, bench.plan())))
         return 0
-    plan = make_plan(spec, options)  # bad data fails here, before the result file is opened
+    plan = bench.plan()  # bad data fails here, before the result file is opened
     store = open_store(db)
-    runner = ExperimentRunner(spec, store=store, hooks=plugins.isolated_hooks(), options=options,
-                              log=_quiet_log if quiet else _err)
+    runner = bench.runner(store)
     try:
         remote = [v.spec.name for v in plan.variants if not runner.answers_locally(v)]
         local = [v.spec.name for v in plan.variants if runner.answers_locally(v)]

@@ -9,11 +9,10 @@ import duckdb
 import pytest
 
 from ftplug.catalogue.costs import BATCH_PRICE_FACTOR
-from ftplug.config.experiment import load_experiment
 from ftplug.config.run_options import RunOptions
 from ftplug.engine import batch_mode
 from ftplug.engine.endpoint import Endpoint
-from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.workbench import Workbench
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from ftplug.simulator import Simulator
 from tests.helpers import EXAMPLE, fresh_plugins
@@ -22,12 +21,10 @@ VARIANTS = ("zero-shot", "few-shot-5", "few-shot-40", "fine-tuned")
 
 
 def _run(store: DuckDBStore, simulator: Simulator, lines: list[str], **options: Any) -> Any:
-    plugins = fresh_plugins()
-    experiment = load_experiment(EXAMPLE, plugins.registry)
     endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-sim", simulated=True)
-    runner = ExperimentRunner(experiment, store=store, hooks=plugins.hook, log=lines.append,
-                              options=RunOptions(limit=12, batch_poll_seconds=0.05, **options))
-    return runner.run(endpoint)
+    bench = Workbench.load(EXAMPLE, plugins=fresh_plugins(), log=lines.append,
+                           options=RunOptions(limit=12, batch_poll_seconds=0.05, **options))
+    return bench.run(store, endpoint)
 
 
 def _requests(simulator: Simulator, route: str) -> int:

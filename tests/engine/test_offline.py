@@ -9,10 +9,9 @@ import pytest
 import requests
 import responses
 
-from ftplug.config.experiment import load_experiment
 from ftplug.config.run_options import RunOptions
 from ftplug.engine.endpoint import open_endpoint
-from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.workbench import Workbench
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from tests.helpers import EXAMPLE, fresh_plugins
 
@@ -35,13 +34,11 @@ def test_experiment_runs_offline(no_network: responses.RequestsMock, tmp_path: P
     with pytest.raises(requests.ConnectionError):  # the guard is live: `requests` cannot reach anything
         requests.get("https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken", timeout=1)
 
-    plugins = fresh_plugins()
-    experiment = load_experiment(EXAMPLE, plugins.registry)
+    bench = Workbench.load(EXAMPLE, plugins=fresh_plugins(), options=RunOptions(limit=5))
     store = DuckDBStore(str(tmp_path / "offline.duckdb"))
-    with open_endpoint("auto", seed=experiment.seed) as endpoint:
+    with open_endpoint("auto", seed=bench.experiment.seed) as endpoint:
         assert endpoint.simulated
-        summaries = ExperimentRunner(experiment, store=store, hooks=plugins.hook,
-                                     options=RunOptions(limit=5), log=lambda _: None).run(endpoint)
+        summaries = bench.run(store, endpoint)
     rows = store.variant_rows()
     store.close()
     assert [s.status for s in summaries] == ["succeeded"] * 4

@@ -18,7 +18,7 @@ from ftplug.config.run_options import RunOptions
 from ftplug.engine.endpoint import Endpoint
 from ftplug.engine.rate_limits import RequestLimiter, parse_duration
 from ftplug.engine.retry_policy import RetryPolicy, retry_after
-from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.workbench import Workbench
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from ftplug.simulator import FaultRule, Simulator, SimulatorOptions
 from tests.helpers import ROOT, fresh_plugins
@@ -155,12 +155,10 @@ scorers = ["exact"]
 
 
 def _run(path: Path, simulator: Simulator, store: DuckDBStore, lines: list[str], **options: Any) -> Any:
-    plugins = fresh_plugins()
-    experiment = load_experiment(path, plugins.registry)
     endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-sim", simulated=True)
-    runner = ExperimentRunner(experiment, store=store, hooks=plugins.hook, log=lines.append,
-                              options=options.pop("options", None) or RunOptions(**options))
-    return runner.run(endpoint)
+    bench = Workbench.load(path, plugins=fresh_plugins(), log=lines.append,
+                           options=options.pop("options", None) or RunOptions(**options))
+    return bench.run(store, endpoint)
 
 
 def test_a_run_with_rpm_keeps_every_window_at_the_simulator_within_it(tmp_path: Path) -> None:

@@ -13,21 +13,19 @@ from typing import Any
 import duckdb
 import pytest
 
-from ftplug.config.experiment import load_experiment
 from ftplug.config.run_options import RunOptions
 from ftplug.engine import sink as sink_module
 from ftplug.engine.endpoint import open_endpoint
 from ftplug.engine.retry_policy import RetryPolicy
 from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.workbench import Workbench
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from tests.helpers import EXAMPLE, fresh_plugins
 
 
 def _runner(store: Any, lines: list[str], **options: Any) -> ExperimentRunner:
-    plugins = fresh_plugins()
-    experiment = load_experiment(EXAMPLE, plugins.registry)
-    return ExperimentRunner(experiment, store=store, hooks=plugins.hook,
-                            options=RunOptions(limit=20, batch_size=5, **options), log=lines.append)
+    return Workbench.load(EXAMPLE, plugins=fresh_plugins(), log=lines.append,
+                          options=RunOptions(limit=20, batch_size=5, **options)).runner(store)
 
 
 PER_VARIANT = ("SELECT r.variant, count(DISTINCT r.run_id), count(p.example_id), count(DISTINCT p.example_id) "

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from ftplug import hookimpl
-from ftplug.config.experiment import load_experiment
 from ftplug.config.run_options import RunOptions
 from ftplug.engine.endpoint import open_endpoint
-from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.workbench import Workbench
 from ftplug.pluginhost.manager import Plugins
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from tests.helpers import EXAMPLE
@@ -41,11 +40,10 @@ def test_lifecycle_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     plugins.load_builtins()
     plugins.register_object("recorder", recorder)
     plugins.collect_components()
-    experiment = load_experiment(EXAMPLE, plugins.registry)
+    bench = Workbench.load(EXAMPLE, plugins=plugins, options=RunOptions(limit=3, batch_size=2))
     store = DuckDBStore(str(tmp_path / "hooks.duckdb"))
     with open_endpoint("simulate") as endpoint:
-        ExperimentRunner(experiment, store=store, hooks=plugins.hook,
-                         options=RunOptions(limit=3, batch_size=2), log=lambda _: None).run(endpoint)
+        bench.run(store, endpoint)
     store.close()
     for variant in ("zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"):
         mine = [event for event, name in recorder.events if name == variant]

@@ -17,7 +17,7 @@ from ftplug.catalogue.training_cost import estimate_training
 from ftplug.components import TrainingContext
 from ftplug.dataset import Example
 from ftplug.engine.endpoint import SIMULATOR_KEY, Endpoint, simulator_state_dir
-from ftplug.engine.runner import ExperimentRunner
+from ftplug.engine.workbench import Workbench
 from ftplug.errors import FtplugError
 from ftplug.plugins.duckdb_store.store import DuckDBStore
 from ftplug.plugins.few_shot.builder import FewShotBuilder
@@ -154,15 +154,12 @@ def _copy_example(tmp_path: Path, trainer_options: str) -> Path:
 
 
 def _live_runner(tmp_path: Path, simulator: Simulator, **options: Any) -> tuple[Any, Any]:
-    from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import RunOptions
     from tests.helpers import fresh_plugins
 
-    plugins = fresh_plugins()
-    experiment = load_experiment(_copy_example(tmp_path, 'n_epochs = 3, poll_interval = 0.05'), plugins.registry)
     store = DuckDBStore(str(tmp_path / "live.duckdb"))
-    runner = ExperimentRunner(experiment, store=store, hooks=plugins.hook, options=RunOptions(limit=2, **options),
-                              log=lambda line: None)
+    runner = Workbench.load(_copy_example(tmp_path, 'n_epochs = 3, poll_interval = 0.05'), plugins=fresh_plugins(),
+                            options=RunOptions(limit=2, **options)).runner(store)
     # the simulator standing in for a live endpoint: the gate applies to live endpoints only
     runner.endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-test", simulated=False)
     return runner, store
@@ -227,7 +224,6 @@ def test_wind_down_warnings_follow_the_catalogue_dates() -> None:
 
 def test_a_trainer_base_url_trains_and_answers_at_that_endpoint(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import RunOptions
     from tests.helpers import fresh_plugins
 
@@ -237,12 +233,9 @@ def test_a_trainer_base_url_trains_and_answers_at_that_endpoint(tmp_path: Path,
         elsewhere_url = elsewhere.base_url
         path = _copy_example(tmp_path, f'n_epochs = 1, poll_interval = 0.05, base_url = "{elsewhere_url}", '
                                        'api_key_env = "ELSEWHERE_KEY"')
-        plugins = fresh_plugins()
-        experiment = load_experiment(path, plugins.registry)
         store = DuckDBStore(str(tmp_path / "r.duckdb"))
-        runner = ExperimentRunner(experiment, store=store, hooks=plugins.hook,
-                                  options=RunOptions(limit=3, yes=True), log=lambda line: None)
-        summaries = runner.run(Endpoint(base_url=run_endpoint.base_url, api_key="sk-run", simulated=False))
+        bench = Workbench.load(path, plugins=fresh_plugins(), options=RunOptions(limit=3, yes=True))
+        summaries = bench.run(store, Endpoint(base_url=run_endpoint.base_url, api_key="sk-run", simulated=False))
         tuned = next(s for s in summaries if s.variant == "fine-tuned")
         elsewhere_jobs = OpenAI(base_url=elsewhere.base_url, api_key="sk-elsewhere").fine_tuning.jobs.list().data
         local_jobs = OpenAI(base_url=run_endpoint.base_url, api_key="sk-run").fine_tuning.jobs.list().data
