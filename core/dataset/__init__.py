@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -11,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftplug.errors import ConfigError, DataError
-
-SPLIT_NAMES = ("train", "validation", "test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +141,9 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
     offsets = spool.offsets() if spool is not None else None
 
     def fetch(indices: Any) -> list[Example]:
-        return list(spool.read(offsets[indices])) if spool is not None else [held[i] for i in indices]
+        if spool is None or offsets is None:  # (offsets are None when nothing was spooled)
+            return [held[i] for i in indices]
+        return list(spool.read(offsets[indices]))
 
     sorted_keys = key_array[order]
     same = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
@@ -163,7 +164,8 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
             path=config_path, where="[split]")
     test_order = order[:n_test]
     return Splits(
-        test=SpooledExamples(spool, offsets[test_order]) if spool is not None else tuple(fetch(test_order)),
+        test=(SpooledExamples(spool, offsets[test_order]) if spool is not None and offsets is not None
+              else tuple(fetch(test_order))),
         validation=tuple(fetch(order[n_test:n_test + n_validation])),
         train=tuple(fetch(order[n_test + n_validation:])),
     )
@@ -201,6 +203,13 @@ def time_of(value: Any) -> float | datetime.datetime:
 
 
 _SPAN = ("first", "origin", "end")
+
+
+def _in_order(times: Sequence[float | datetime.datetime]) -> bool:
+    """Whether ``times``, all numbers or all dates (as :func:`time_of` makes them), never go back."""
+    dates = [t for t in times if isinstance(t, datetime.datetime)]
+    numbers = [t for t in times if not isinstance(t, datetime.datetime)]
+    return all(a <= b for a, b in itertools.pairwise(dates)) and all(a <= b for a, b in itertools.pairwise(numbers))
 
 
 def split_chronologically(examples: Iterable[Example], *, test: float | int, validation: float | int,
@@ -245,7 +254,7 @@ def split_chronologically(examples: Iterable[Example], *, test: float | int, val
         if len(kinds) > 1:
             raise DataError(f"example {example.id!r}: its times {', '.join(repr(example.metadata[k]) for k in _SPAN)} "
                             "mix numbers and dates with the other examples'", path=where)
-        if not span[0] <= span[1] <= span[2]:
+        if not _in_order(span):
             raise DataError(f"example {example.id!r}: its time span is out of order (first "
                             f"{example.metadata['first']!r}, origin {example.metadata['origin']!r}, end "
                             f"{example.metadata['end']!r})", path=where, where=example.metadata.get("line"))

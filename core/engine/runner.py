@@ -19,6 +19,7 @@ from ftplug.config.experiment import Experiment, VariantSpec
 from ftplug.config.run_options import RunOptions, run_options_for
 from ftplug.dataset import Example, Splits
 from ftplug.engine.endpoint import (
+    OPENAI_URL,
     Endpoint,
     LazyClient,
     answering_endpoint,
@@ -44,6 +45,7 @@ from ftplug.engine.scoring import score_prediction, scorer_info
 from ftplug.engine.sink import PredictionSink
 from ftplug.errors import FtplugError
 from ftplug.pluginhost.guard import ComponentError
+from ftplug.pluginhost.lifecycle import LifecycleHooks
 from ftplug.store import Store
 from ftplug.store.records import PredictionRecord, RunInfo, RunSummary
 
@@ -51,8 +53,8 @@ from ftplug.store.records import PredictionRecord, RunInfo, RunSummary
 class ExperimentRunner:
     """Runs every variant of an experiment on the same test split and stores the results."""
 
-    def __init__(self, experiment: Experiment, *, store: Store, hooks: Any, options: RunOptions | None = None,
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(self, experiment: Experiment, *, store: Store, hooks: LifecycleHooks,
+                 options: RunOptions | None = None, log: Callable[[str], None] = print) -> None:
         self.experiment, self.store, self.hooks = experiment, store, hooks
         self.options = options or run_options_for(experiment)
         self.log = log
@@ -171,8 +173,8 @@ class ExperimentRunner:
             if not remaining and earlier[1] == "succeeded":
                 self.log(f"{spec.name}: complete: all {total} predictions are stored (run {run.run_id}); "
                          "--fresh runs it again")
-                stored, errors = self.store.run_counts(run.run_id)
-                return RunSummary(run_id=run.run_id, variant=spec.name, status="succeeded", predictions=stored,
+                predictions, errors = self.store.run_counts(run.run_id)
+                return RunSummary(run_id=run.run_id, variant=spec.name, status="succeeded", predictions=predictions,
                                   errors=errors)
             self.log(f"{spec.name}: resuming run {run.run_id} ({earlier[1]}): {len(done)} of {total} "
                      "predictions already stored")
@@ -263,6 +265,8 @@ class ExperimentRunner:
                  "(give the model's prices in a catalogue file, [model] catalogue, to price them)")
 
     def _train(self, variant: PreparedVariant, splits: Splits, run: RunInfo) -> TrainedModel:
+        assert self.endpoint is not None, "_train is called by run_variant"
+
         def log(line: str) -> None:
             self.log(f"{variant.spec.name}: {line}")
 
@@ -393,7 +397,7 @@ class ExperimentRunner:
 
     def _limiter(self, endpoint: Endpoint) -> RequestLimiter:
         """The one limiter of ``endpoint``, shared by every variant asking it."""
-        where = endpoint.base_url or "https://api.openai.com/v1"
+        where = endpoint.base_url or OPENAI_URL
         if where not in self.limiters:
             self.limiters[where] = RequestLimiter(self.options.rpm, self.options.tpm)
         return self.limiters[where]

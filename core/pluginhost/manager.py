@@ -13,6 +13,7 @@ built-ins included; ``FTPLUG_TRACE_PLUGINS=1`` logs every hook call to stderr (p
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -28,8 +29,9 @@ import pluggy
 
 from ftplug import __version__, hookspecs
 from ftplug.components import Kind
+from ftplug.pluginhost.lifecycle import LifecycleHooks
 from ftplug.pluginhost.registry import Registry
-from ftplug.pluginhost.sources import ENTRY_POINT_GROUP, allowed, blocked, flag, forget_plugin_files, plugin_files
+from ftplug.pluginhost.sources import ENTRY_POINT_GROUP, allowed, blocked, flag, plugin_files
 
 # Each built-in plugin's name (what `ftplug plugins list` shows and FTPLUG_DISABLE_PLUGINS takes) and module.
 BUILTIN_PLUGINS: dict[str, str] = {
@@ -105,7 +107,7 @@ class Plugins:
         for short, module_name in BUILTIN_PLUGINS.items():
             if short in self.infos or (wanted is not None and module_name not in wanted):
                 continue
-            self._load_one(short, lambda m=module_name: importlib.import_module(m), __version__, "built-in",
+            self._load_one(short, functools.partial(importlib.import_module, module_name), __version__, "built-in",
                            module_name)
             added = True
         if added and later:
@@ -127,7 +129,7 @@ class Plugins:
         """Register loose ``.py`` files as plugins, each named after its file (``my_scorer.py`` → ``my_scorer``)."""
         for path in paths:
             file = Path(path).expanduser()
-            self._load_one(file.stem, lambda f=file: _import_file(f), "file", "file", str(file))
+            self._load_one(file.stem, functools.partial(_import_file, file), "file", "file", str(file))
 
     def register_object(self, name: str, plugin: object, source: str = "object", version: str = "?") -> None:
         """Register an already-imported plugin object (used by tests and embedding applications)."""
@@ -225,22 +227,9 @@ class Plugins:
             sys.stderr.write(f"ftplug: trace: {hook_name} [{impl.plugin_name}] {sorted(arguments)}\n")
         return impl.function(**arguments)
 
-    def isolated_hooks(self) -> IsolatedHooks:
-        """The hooks as ``hooks.NAME(**kwargs)``, each implementation isolated (see :meth:`call_each`)."""
-        return IsolatedHooks(self)
-
-
-class IsolatedHooks:
-    """``hooks.ftplug_run_started(run=...)`` and the like, with :meth:`Plugins.call_each`'s isolation: what
-    the runner calls, so that a failing reporter or logger plugin cannot stop a run."""
-
-    def __init__(self, plugins: Plugins) -> None:
-        self._plugins = plugins
-
-    def __getattr__(self, hook_name: str) -> Callable[..., list[Any]]:
-        if not hook_name.startswith("ftplug_"):
-            raise AttributeError(hook_name)
-        return lambda **kwargs: self._plugins.call_each(hook_name, **kwargs)
+    def isolated_hooks(self) -> LifecycleHooks:
+        """The lifecycle hooks a run calls, typed, each implementation isolated (see :meth:`call_each`)."""
+        return LifecycleHooks(self)
 
 
 _lock = threading.Lock()
@@ -287,11 +276,3 @@ def _import_file(path: Path) -> object:
         del sys.modules[spec.name]
         raise
     return module
-
-
-def reset_plugins() -> None:
-    """Forget the loaded plugins so the next :func:`get_plugins` loads them again (for tests)."""
-    global _plugins, _complete
-    with _lock:
-        _plugins, _complete = None, False
-        forget_plugin_files()

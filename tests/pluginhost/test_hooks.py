@@ -48,3 +48,17 @@ def test_lifecycle_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     for variant in ("zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"):
         mine = [event for event, name in recorder.events if name == variant]
         assert mine == ["started", "stored", "stored", "stored", "finished:succeeded:3"]
+
+
+def test_the_typed_lifecycle_hooks_match_their_specs() -> None:
+    import inspect
+
+    from ftplug import hookspecs
+    from ftplug.pluginhost.lifecycle import LifecycleHooks
+
+    methods = {name for name in vars(LifecycleHooks) if name.startswith("ftplug_")}
+    assert methods == {"ftplug_activate", "ftplug_deactivate", "ftplug_run_started", "ftplug_prediction_stored",
+                       "ftplug_run_finished"}
+    for name in methods:
+        spec = list(inspect.signature(getattr(hookspecs, name)).parameters)
+        assert list(inspect.signature(getattr(LifecycleHooks, name)).parameters)[1:] == spec, name

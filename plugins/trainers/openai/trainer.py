@@ -113,12 +113,14 @@ class OpenAIFineTuning:
     def _client(self, context: TrainingContext) -> tuple[Any, str, str | None]:
         """The client to train with, the endpoint's identity (part of the job key), and where the fine-tuned
         model is served if not at the run's endpoint."""
+        from ftplug.engine.endpoint import OPENAI_URL
+
         if context.simulated:
             if self.base_url:
                 context.log(f"simulated run: base_url {self.base_url} is not used")
             return context.client, "simulator", None
         if not self.base_url:
-            return context.client, context.endpoint_url or "https://api.openai.com/v1", None
+            return context.client, context.endpoint_url or OPENAI_URL, None
         key = os.environ.get(self.api_key_env)
         if not key:
             raise FtplugError(f"trainer base_url {self.base_url} needs its API key in ${self.api_key_env}")
@@ -146,7 +148,7 @@ class OpenAIFineTuning:
         elif known is not None:
             context.log(f"an identical earlier job {known.job_id} {known.status}"
                         f"{': ' + known.error if known.error else ''}; starting a new one")
-        if job is None:
+        if job is None or known is None:  # (a resumed job always has its record)
             known, job = self._start(client, context, key, endpoint, training, validation, chats)
         from ftplug.plugins.trainers.openai.watch import watch
 
