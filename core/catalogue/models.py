@@ -135,6 +135,13 @@ def _model_tables(document: dict[str, Any], path: str) -> dict[str, dict[str, An
     return models
 
 
+def _converted(key: str, value: Any) -> Any:
+    """A checked value of a model's table as :class:`ModelInfo` holds it: aliases a tuple, prices floats."""
+    if key == "aliases":
+        return tuple(value)
+    return float(value) if key in PRICE_FIELDS else value
+
+
 def _model_info(model_id: str, table: dict[str, Any], path: str, base: ModelInfo | None) -> ModelInfo:
     where = f'[models."{model_id}"]'
     known = {f.name for f in fields(ModelInfo)} - {"id"}
@@ -146,7 +153,7 @@ def _model_info(model_id: str, table: dict[str, Any], path: str, base: ModelInfo
         if isinstance(value, bool) or not isinstance(value, types) or isinstance(value, dt.datetime):
             names = " or ".join(t.__name__ for t in types)
             raise InputError(f"must be {names}, got {value!r}", path=path, where=f"{where} {key}")
-        values[key] = tuple(value) if key == "aliases" else float(value) if key in PRICE_FIELDS else value
+        values[key] = _converted(key, value)
     if base is not None:
         return replace(base, **values)
     for key in _REQUIRED:

@@ -54,8 +54,8 @@ def validate_training_file(path: str | Path, model: str, n_epochs: int | str = "
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        report.problems.append(LineProblem(line, "encoding", f"not UTF-8 text (byte {error.start})"))
+        at_line = raw[: error.start].count(b"\n") + 1
+        report.problems.append(LineProblem(at_line, "encoding", f"not UTF-8 text (byte {error.start})"))
         return report
     conversations: list[tuple[int, list[dict[str, Any]]]] = []
     for number, line in enumerate(text.splitlines(), start=1):

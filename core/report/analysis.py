@@ -91,7 +91,7 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
     rows = store.variant_rows(experiment)
     if not rows:
         return {"experiment": experiment, "variants": []}
-    settings = next((r["details"].get("report") for r in rows if r["details"].get("report")), {}) or {}
+    settings: dict[str, Any] = next((r["details"].get("report") for r in rows if r["details"].get("report")), {}) or {}
     stats = ReportStatistics(store, rows, _scorer_meta(rows), resamples)
     meta = stats.meta
     primary = primary or settings.get("primary") or next(iter(meta), None)

@@ -138,6 +138,7 @@ def mean_interval(values: np.ndarray, rng: np.random.Generator, *, codes: np.nda
         return t_interval(values, np.asarray(codes)[keep], transform=transform, confidence=confidence)
     if len(values) > DIRECT_LIMIT:
         return t_interval(values, transform=transform, confidence=confidence)
+    counts: np.ndarray  # how often each distinct value occurs, or one per value
     distinct, counts = np.unique(values, return_counts=True)
     if len(distinct) > DISTINCT_LIMIT:
         distinct, counts = values, np.ones(len(values))

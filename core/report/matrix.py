@@ -95,7 +95,7 @@ class ReportStatistics:
             asked.ravel()[np.asarray(self.store.predicted_cells(self.run_ids, self.span, self.experiment))] = True
         if len(succeeded) < 2:
             return asked, None
-        shared = asked[succeeded].all(axis=0)
+        shared = np.asarray(asked[succeeded].all(axis=0))  # an array (numpy's stubs allow a scalar for any axis)
         if all(np.array_equal(asked[i], shared) for i in succeeded):
             return asked, None
         return asked, shared
@@ -275,14 +275,14 @@ class ReportStatistics:
         classes = sorted({truth for truth, _ in table})
         index = {label: i for i, label in enumerate(classes)}
         cells = np.zeros((len(classes), len(classes) + 1))
-        for (truth, label), count in table.items():
-            cells[index[truth], index.get(label, len(classes))] += count
+        for (expected, label), count in table.items():
+            cells[index[expected], index.get(label, len(classes))] += count
         if self.shared is not None:
             truth, answered, k = self._labels_by_example(scorer)
             row = answered[self.position[run]]
             keep = row >= 0
-            cells = np.bincount(truth[keep] * (k + 1) + row[keep], minlength=k * (k + 1)).reshape(k, k + 1)
-            cells = cells.astype(np.float64)
+            flat = np.bincount(truth[keep] * (k + 1) + row[keep], minlength=k * (k + 1))
+            cells = flat.reshape(k, k + 1).astype(np.float64)
         return cells
 
     def _cluster_cells(self, i: int, scorer: str) -> np.ndarray | None:

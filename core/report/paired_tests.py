@@ -156,6 +156,7 @@ def compare_paired(variant: np.ndarray, other: np.ndarray, rng: np.random.Genera
                                  confidence=confidence)
     if n > DIRECT_LIMIT:
         return paired_t(a - r)
+    counts: np.ndarray  # how often each distinct difference occurs, or one per difference
     distinct, counts = np.unique(a - r, return_counts=True)
     if len(distinct) > DISTINCT_LIMIT:
         distinct, counts = a - r, np.ones(n)

@@ -100,7 +100,7 @@ class FewShotBuilder:
             raise ConfigError(f"shots = {self.shots} but the training split has only {len(pool)} examples")
         self.pool = pool
         self.limit = len(pool) if self.shots == "max" else int(self.shots)
-        self.system_tokens = None
+        self.system_tokens: int | None = None
         if not self.limit:  # no shots: nothing of the pool is needed, and the tokeniser perhaps never
             self.costs, self.cheapest, self._costs_array, self._shot_messages = [], 0, np.zeros(0, np.int64), []
             self._position, self.selector = {}, None

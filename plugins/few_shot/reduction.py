@@ -75,11 +75,18 @@ def _aggregate(rows: list[str], k: int) -> list[str]:
     return out
 
 
+def _rounded(decimals: int) -> Callable[[re.Match[str]], str]:
+    """A substitution writing the matched number with ``decimals`` decimals."""
+    def replace(match: re.Match[str]) -> str:
+        return f"{float(match.group()):.{decimals}f}"
+    return replace
+
+
 def apply_reduction(text: str, steps: tuple[Step, ...], truncate: Callable[[str, int], str] | None = None) -> str:
     """``text`` after every step; ``truncate(text, n)`` keeps the last ``n`` tokens (needed for ``truncate``)."""
     for step in steps:
         if step.method == "round":
-            text = _DECIMAL.sub(lambda m, d=step.n: f"{float(m.group()):.{d}f}", text)
+            text = _DECIMAL.sub(_rounded(step.n), text)
             continue
         if step.method == "truncate":
             if truncate is None:

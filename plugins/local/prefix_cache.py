@@ -17,7 +17,7 @@ from typing import Any
 MINIMUM = 16  # fewer shared tokens than this are not worth a cache copy per batch
 
 
-def shared_length(sequences: Sequence[Sequence[int]]) -> int:
+def shared_length(sequences: Sequence[list[int]]) -> int:
     """The length of the longest prefix all ``sequences`` share."""
     if not sequences:
         return 0
@@ -44,7 +44,7 @@ class SharedPrefix:
         self.previous: list[int] | None = None
         self.tokens_computed = 0  # prefix tokens run through the network (for the report)
 
-    def prepare(self, prompts: Sequence[Sequence[int]]) -> int:
+    def prepare(self, prompts: Sequence[list[int]]) -> int:
         """Make the cache hold the prefix ``prompts`` share (with each other and with the previous prompt);
         return its length in tokens, 0 when they share too little. Every prompt keeps at least one token."""
         together = [*prompts, self.previous] if self.previous is not None else list(prompts)

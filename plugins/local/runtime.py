@@ -161,7 +161,10 @@ def load_network(folder: str, device: str, dtype: Any, revision: str = "") -> An
     logging.disable_progress_bar()
     logging.set_verbosity_error()
     extra = loading_options(folder, revision)
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra).to(device).eval()
+    # Any: transformers declares PreTrainedModel.to through functools.wraps(torch.nn.Module.to), which type
+    # checkers read as an unbound function (the device taken for ``self``)
+    network: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
+    return network.to(device).eval()
 
 
 def shared_network(folder: str, device: str, dtype: Any, revision: str = "") -> Any:

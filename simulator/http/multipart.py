@@ -21,7 +21,9 @@ def parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)  # the decoded bytes; None for a part that is itself multipart
+        if not isinstance(payload, bytes):
+            payload = b""
         filename = part.get_filename()
         if filename is not None:
             uploads[name] = (filename, payload)

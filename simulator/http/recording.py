@@ -13,9 +13,12 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftplug.simulator.http.routing import ApiError, Request, Response
+
+if TYPE_CHECKING:
+    from openai import RequestOptions
 
 FILENAME = "exchanges.jsonl"
 
@@ -48,7 +51,7 @@ class Recorder:
         if request.body and not request.headers.get("content-type", "").startswith("application/json"):
             raise ApiError(400, "Recording covers JSON requests only; upload files to the real API directly.")
         path = request.path.removeprefix("/v1")
-        options: dict[str, Any] = {"params": request.query} if request.query else {}
+        options: RequestOptions = {"params": request.query} if request.query else {}
         try:
             if request.method == "GET":
                 body = self.client.get(path, cast_to=object, options=options)

@@ -68,7 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = self.server.state.options.client_timeout  # applied to the socket by the base class
+        # a slow or half-open client is disconnected after this many idle seconds (what the base class does
+        # with a handler's class-level ``timeout``)
+        self.request.settimeout(self.server.state.options.client_timeout)
         super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: no line per request on stderr
@@ -155,6 +157,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    server_address: tuple[str, int]  # an AF_INET socket's name once bound: (host, port)
 
     def __init__(self, address: tuple[str, int], state: State, state_dir: Path | None) -> None:
         self.state, self.state_dir = state, state_dir

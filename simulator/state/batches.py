@@ -70,8 +70,9 @@ class Batch:
         """Answer every request (once) and write the output and error files."""
         if self.done:
             return
-        outputs, failures = [], []
-        usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
+        outputs: list[str] = []
+        failures: list[str] = []
+        usage: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
                  "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
         for index, line in enumerate(self.requests):
             status, body = execute(line["url"], line["body"])

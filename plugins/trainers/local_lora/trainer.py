@@ -108,7 +108,7 @@ class LocalLoRA:
         device = pick_device(self.device or context.local_options.device)
         meta = _read_meta(adapter)
         reused = meta is not None
-        if reused:
+        if meta is not None:
             context.log(f"reusing the adapter in {adapter} (same model, data and options)")
         else:
             context.log(f"LoRA fine-tuning {named} on {device}: {len(train)} examples, {settings.epochs} "

@@ -107,7 +107,8 @@ def pad_batch(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, A
     return collate
 
 
-def _precision(settings: LoraSettings, device: str) -> dict[str, bool]:
+def _precision(settings: LoraSettings, device: str) -> tuple[bool, bool]:
+    """(bf16, fp16): the mixed precision to train in; both False for fp32."""
     import torch
 
     choice = settings.precision
@@ -116,7 +117,7 @@ def _precision(settings: LoraSettings, device: str) -> dict[str, bool]:
             choice = "fp32"
         else:
             choice = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
+    return choice == "bf16", choice == "fp16"
 
 
 def train_adapter(network: Any, pad_id: int, train: Sequence[Encoded], validation: Sequence[Encoded],
@@ -137,13 +138,14 @@ def _train(network: Any, pad_id: int, train: Sequence[Encoded], validation: Sequ
                         target_modules=list(settings.target_modules) or "all-linear", task_type="CAUSAL_LM")
     model = get_peft_model(network, config)
     record = TrainingLog(device=device)
+    bf16, fp16 = _precision(settings, device)
     arguments = TrainingArguments(
         output_dir=str(output / "trainer"), num_train_epochs=settings.epochs,
         per_device_train_batch_size=settings.batch_size, per_device_eval_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation, learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.scheduler, warmup_steps=settings.warmup if settings.warmup < 1 else int(
             settings.warmup), weight_decay=settings.weight_decay, max_grad_norm=settings.max_grad_norm,
-        seed=settings.seed, data_seed=settings.seed, use_cpu=device == "cpu", **_precision(settings, device),
+        seed=settings.seed, data_seed=settings.seed, use_cpu=device == "cpu", bf16=bf16, fp16=fp16,
         **_checkpointing(TrainingArguments, settings.gradient_checkpointing),
         logging_strategy="steps", logging_steps=1, eval_strategy="epoch" if validation else "no",
         save_strategy="no", report_to="none", disable_tqdm=True, log_level="error", remove_unused_columns=False,
