@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from ftplug import __version__
 from ftplug.cli.lazy_commands import LazyGroup
 from ftplug.cli.options import DEFAULT_DB, db_option
 from ftplug.errors import FtplugError
+
+if TYPE_CHECKING:
+    from ftplug.engine.endpoint import Mode
 
 
 class PluginGroup(LazyGroup):
@@ -126,7 +129,7 @@ def cli(model_files: tuple[str, ...]) -> None:
                    "run collects its batches when run again.")
 @click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
                                             "resumed or is complete.")
-def run(experiment: Path, db: str, mode: str | None, limit: int | None, concurrency: int | None,
+def run(experiment: Path, db: str, mode: Mode | None, limit: int | None, concurrency: int | None,
         rpm: float | None, tpm: float | None, max_attempts: int | None,
         explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, quiet: bool,
         max_cost: float | None, no_cache: bool, shard: tuple[int, int] | None, use_batch: bool,

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import click
 
 KIND_CHOICES = ("loader", "prompt-builder", "trainer", "scorer")
+
+
+class _PluginEntry(TypedDict):
+    """One plugin as ``ftplug plugins list`` shows it (``--json``: one object of the list)."""
+
+    name: str
+    version: str
+    source: str
+    location: str | None
+    status: str
+    error: str | None
+    hooks: list[str]
+    components: dict[str, list[str]]
 
 
 @click.group()
@@ -26,7 +39,7 @@ def plugins_list(show_all: bool, as_json: bool) -> None:
     from ftplug.pluginhost.manager import get_plugins
 
     loaded = get_plugins()
-    entries = []
+    entries: list[_PluginEntry] = []
     for info in loaded.infos.values():
         if info.status == "disabled" and not show_all:
             continue

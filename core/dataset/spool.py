@@ -55,7 +55,7 @@ class ExampleSpool:
                 yield pickle.load(file)
 
 
-class SpooledExamples:
+class SpooledExamples(Sequence["Example"]):
     """A read-only sequence of examples held in an :class:`ExampleSpool`: ``len``, iteration, indexing and
     slicing, without holding the examples in memory."""
 

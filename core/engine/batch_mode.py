@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ftplug.dataset import Example
-from ftplug.engine.batch_jobs import TERMINAL, BatchLedger, BatchRecord
 from ftplug.engine.response_cache import request_key
+from ftplug.store.batches import TERMINAL, BatchLedger, BatchRecord
 from ftplug.store.records import PredictionRecord, RunInfo
 
 MAX_REQUESTS = 50_000  # the Batch API's limit per batch

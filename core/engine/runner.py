@@ -61,7 +61,7 @@ class ExperimentRunner:
         ids = experiment.scorer_ids or tuple(spec.name for spec in experiment.scorers)
         self.spent = 0.0  # USD paid for answers by this invocation
         self.scorers = [(scorer_id, spec.create()) for scorer_id, spec in zip(ids, experiment.scorers, strict=True)]
-        self.scoring_details = {
+        self.scoring_details: dict[str, Any] = {  # stored with each run, as JSON
             "scorers": {scorer_id: scorer_info(scorer, spec.name)
                         for (scorer_id, scorer), spec in zip(self.scorers, experiment.scorers, strict=True)},
             "samples": experiment.samples, "temperature": experiment.temperature,
@@ -453,8 +453,9 @@ class ExperimentRunner:
         completion_tokens = usage.completion_tokens if usage else None
         details = usage.prompt_tokens_details if usage else None
         cached = (details.cached_tokens or 0) if details else 0
-        cost = (request_cost(model, prompt_tokens, completion_tokens, cached, batch=batch)
-                if usage and run.run_id not in self._unpriced else None)
+        cost = None
+        if usage and run.run_id not in self._unpriced:
+            cost = request_cost(model, usage.prompt_tokens, usage.completion_tokens, cached, batch=batch)
         entry = CachedResponse(tuple(samples), prompt_tokens, completion_tokens, cached, answer.latency_ms,
                                answer.server_ms).to_json()
         return self._record(run, example, output, samples, prompt_tokens=prompt_tokens,

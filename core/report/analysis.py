@@ -83,6 +83,27 @@ def _break_even_rows(variants: list[dict[str, Any]], primary: str, worse: set[st
     return rows
 
 
+def _against_primary(results: Results, names: list[str], ranking: list[str], variants: list[dict[str, Any]],
+                     best_naive: str | None, primary: str | None, higher: bool
+                     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None, set[str]]:
+    """The comparisons on the primary scorer: the head-to-head of the two best, every ranked variant against the
+    best, the margins over the best naive baseline and the variants worse than the best (none without a primary
+    scorer: nothing is then ranked)."""
+    if primary is None:
+        return None, [], None, set()
+    head_to_head = None
+    if len(ranking) > 1 and (found := results.get(ranking[0], ranking[1], primary)) is not None:
+        head_to_head = {"variant": ranking[0], "reference": ranking[1], "scorer": primary, **found}
+    against_best = [{"variant": name, "reference": ranking[0], "scorer": primary, **found}
+                    for name in ranking[1:] if (found := results.get(name, ranking[0], primary)) is not None]
+    naive = None
+    if best_naive is not None:
+        tests = {name: found for name in names if (found := results.get(name, best_naive, primary)) is not None}
+        naive = margins(variants, best_naive, primary, higher, tests)
+    worse = worse_than_best(results, ranking[0], ranking, primary, higher) if ranking else set()
+    return head_to_head, against_best, naive, worse
+
+
 def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAMPLES,
             volume: int | None = None, reference: str | None = None, primary: str | None = None) -> dict[str, Any]:
     """Everything the report shows for the latest run of each variant of ``experiment``: the data come
@@ -117,16 +138,8 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
     comparisons = [{"variant": name, "reference": reference, "scorer": scorer, **found}
                    for name in names if name != reference for scorer in meta
                    if (found := results.get(name, reference, scorer)) is not None]
-    head_to_head = None
-    if len(ranking) > 1 and (found := results.get(ranking[0], ranking[1], primary)) is not None:
-        head_to_head = {"variant": ranking[0], "reference": ranking[1], "scorer": primary, **found}
-    against_best = [{"variant": name, "reference": ranking[0], "scorer": primary, **found}
-                    for name in ranking[1:] if (found := results.get(name, ranking[0], primary)) is not None]
-    naive = None
-    if best_naive is not None:
-        tests = {name: found for name in names if (found := results.get(name, best_naive, primary)) is not None}
-        naive = margins(variants, best_naive, primary, higher, tests)
-    worse = worse_than_best(results, ranking[0], ranking, primary, higher) if ranking else set()
+    head_to_head, against_best, naive, worse = _against_primary(results, names, ranking, variants, best_naive,
+                                                                 primary, higher)
     analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
                 "primary": primary, "reference": reference, "volume": volume, "resamples": resamples,
                 "scorers": meta, "variants": variants, "ranking": ranking, "tied": tied(values, ranking),

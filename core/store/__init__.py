@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ftplug.dataset import Splits
+from ftplug.store.batches import BatchLedger
 from ftplug.store.jobs import JobLedger
 from ftplug.store.records import PredictionRecord, RunInfo
 
 
-class Store(JobLedger, Protocol):
-    """Where runs, predictions, scores and fine-tuning jobs are kept."""
+class Store(JobLedger, BatchLedger, Protocol):
+    """Where runs, predictions, scores, fine-tuning jobs and Batch API batches are kept."""
 
     path: str
 

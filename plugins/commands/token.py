@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ftplug.errors import InputError
+
+if TYPE_CHECKING:
+    from ftplug.catalogue.tokens import TokenCounter
+    from ftplug.plugins.local.tokens import LocalTokenCounter
 
 
 class _Counts:
@@ -18,6 +22,7 @@ class _Counts:
         from ftplug.catalogue.local_models import is_local_model
 
         self.local = is_local_model(model)
+        self.counter: TokenCounter | LocalTokenCounter
         if self.local:
             from ftplug.plugins.local.runtime import local_token_counter
 

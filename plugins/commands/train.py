@@ -10,6 +10,7 @@ other processes stay silent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -37,6 +38,10 @@ def train(experiment: Path, variants: tuple[str, ...]) -> None:
         if main:
             click.echo(line, err=True)
 
+    def said_of(name: str) -> Callable[[str], None]:
+        """The progress log of variant ``name``: its lines said with the name in front."""
+        return lambda line: say(f"{name}: {line}")
+
     spec = load_experiment(experiment, get_plugins().registry)
     known = {v.name for v in spec.variants}
     unknown = [name for name in variants if name not in known]
@@ -58,7 +63,7 @@ def train(experiment: Path, variants: tuple[str, ...]) -> None:
             experiment=spec.name, variant=name, base_model=spec.model_for(variant.spec),
             train=training_rows(plan.splits, variant.spec.train_size), validation=plan.splits.validation,
             prompt=variant.prompt, client=None, simulated=False, seed=spec.seed,
-            log=lambda line, name=name: say(f"{name}: {line}"), local_options=spec.local_options,
+            log=said_of(name), local_options=spec.local_options,
             temperature=spec.temperature)
         trained = variant.trainer.train(context)
         where = trained.details.get("adapter")

@@ -1,11 +1,11 @@
-"""Batches of ``ftplug run --batch`` in the DuckDB store: the :class:`ftplug.engine.batch_jobs.BatchLedger`."""
+"""Batches of ``ftplug run --batch`` in the DuckDB store: the :class:`ftplug.store.batches.BatchLedger`."""
 
 from __future__ import annotations
 
 from dataclasses import fields
 from typing import Any
 
-from ftplug.engine.batch_jobs import BatchRecord
+from ftplug.store.batches import BatchRecord
 
 BATCH_COLUMNS = [f.name for f in fields(BatchRecord)]
 

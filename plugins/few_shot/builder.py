@@ -67,6 +67,7 @@ class FewShotBuilder:
         self._styles: dict[tuple[tuple[str, Any], ...], SeriesFormat] = {}
         self.pool: Sequence[Example] = ()
         self._stats = {name: RunningStats() for name in ("packed", "prompt", "left", "bound")}
+        self._counter: TokenCounter | LocalTokenCounter | None = None
         self.pool_tokens_unreduced: int | None = None
         self.pool_tokens_reduced: int | None = None
 

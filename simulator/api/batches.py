@@ -37,8 +37,7 @@ def add_routes(router: Router, state: State) -> None:
         if body.get("completion_window") != "24h":
             raise bad_request("Invalid 'completion_window': must be '24h'.", param="completion_window")
         file_id = body.get("input_file_id")
-        stored = state.files.get(file_id) if isinstance(file_id, str) else None
-        if stored is None:
+        if not isinstance(file_id, str) or (stored := state.files.get(file_id)) is None:
             raise bad_request(f"Invalid 'input_file_id': no such file {file_id}.", param="input_file_id")
         if stored.purpose != "batch":
             raise bad_request(f"File {file_id} has purpose {stored.purpose!r}; batches need 'batch'.",

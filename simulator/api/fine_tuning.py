@@ -48,10 +48,8 @@ def _model(body: dict[str, Any]) -> str:
 def add_routes(router: Router, state: State) -> None:
     """Register the fine-tuning endpoints."""
 
-    def file_for(body: dict[str, Any], key: str) -> str | None:
+    def file_for(body: dict[str, Any], key: str) -> str:
         file_id = body.get(key)
-        if file_id is None and key == "validation_file":
-            return None
         if not isinstance(file_id, str):
             raise bad_request(f"Missing required parameter: '{key}'.", param=key)
         stored = state.files.get(file_id)
@@ -67,7 +65,8 @@ def add_routes(router: Router, state: State) -> None:
             raise ApiError(403, REFUSAL, code="fine_tuning_not_available")
         body = request.json()
         model = _model(body)
-        training_file, validation_file = file_for(body, "training_file"), file_for(body, "validation_file")
+        training_file = file_for(body, "training_file")
+        validation_file = None if body.get("validation_file") is None else file_for(body, "validation_file")
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
             raise bad_request("Invalid 'suffix': must be a string of at most 64 characters.", param="suffix")

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ftplug import hookimpl
 from ftplug.catalogue.local_models import check_device, is_local_model
@@ -33,6 +33,18 @@ from ftplug.plugins.local.runtime import INSTALL_HINT, is_main_process
 META_FILE = "ftplug-adapter.json"  # written last: its presence means the adapter is complete
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class Optimisation(TypedDict):
+    """The optimisation options, passed on to :class:`ftplug.plugins.trainers.local_lora.training.LoraSettings`."""
+
+    gradient_accumulation: int
+    warmup: float
+    scheduler: str
+    weight_decay: float
+    max_grad_norm: float
+    gradient_checkpointing: bool
+    precision: str
 
 
 class LocalLoRA:
@@ -70,7 +82,7 @@ class LocalLoRA:
         self.learning_rate, self.batch_size, self.max_length, self.seed = learning_rate, batch_size, max_length, seed
         self.target_modules, self.max_new_tokens = tuple(target_modules), max_new_tokens
         self.price_per_hour, self.adapters = price_per_hour, Path(adapters).expanduser()
-        self.optimisation = {"gradient_accumulation": gradient_accumulation, "warmup": warmup,
+        self.optimisation: Optimisation = {"gradient_accumulation": gradient_accumulation, "warmup": warmup,
                              "scheduler": scheduler, "weight_decay": weight_decay, "max_grad_norm": max_grad_norm,
                              "gradient_checkpointing": gradient_checkpointing, "precision": precision}
 

@@ -54,6 +54,12 @@ def _hyperparameter(name: str, value: Any) -> int | float | str:
     return kind(value)
 
 
+def _whole(value: int | float | str) -> int | str:
+    """A whole-number hyperparameter (``n_epochs``, ``batch_size``) as :func:`_hyperparameter` made it: an ``int``,
+    or ``"auto"``."""
+    return value if isinstance(value, str) else int(value)
+
+
 def _check_conversations(context: TrainingContext, train: Sequence[Conversation],
                          validation: Sequence[Conversation]) -> None:
     """Refuse, before uploading, a training example the service would reject (named by its id)."""
@@ -94,7 +100,7 @@ class OpenAIFineTuning:
     def _estimate(self, train: Sequence[Conversation], base_model: str) -> TrainingEstimate:
         from ftplug.catalogue.training_cost import estimate_training
 
-        return estimate_training(train, base_model, self.hyperparameters["n_epochs"])
+        return estimate_training(train, base_model, _whole(self.hyperparameters["n_epochs"]))
 
     # ---- train ---------------------------------------------------------------------------------------------------
 
