@@ -141,6 +141,7 @@ def run(experiment: Path, db: str, mode: Mode | None, limit: int | None, concurr
     """
     from ftplug.config.experiment import load_experiment
     from ftplug.config.run_options import run_options_for
+    from ftplug.engine.cost_gate import CostGate
     from ftplug.engine.endpoint import open_endpoint, simulator_state_dir
     from ftplug.engine.workbench import Workbench
     from ftplug.pluginhost.manager import get_plugins
@@ -154,10 +155,10 @@ def run(experiment: Path, db: str, mode: Mode | None, limit: int | None, concurr
     spec = load_experiment(experiment, plugins.registry)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     options = run_options_for(spec, limit=limit, concurrency=concurrency, rpm=rpm, tpm=tpm,
-                              max_attempts=max_attempts, shard=shard, batch=use_batch, yes=yes,
-                              max_training_cost=max_training_cost, fresh=fresh, use_cache=not no_cache,
-                              max_cost=max_cost, quiet=quiet,
-                              confirm=(lambda question: click.confirm(question, err=True)) if interactive else None,
+                              max_attempts=max_attempts, shard=shard, batch=use_batch, fresh=fresh,
+                              use_cache=not no_cache, max_cost=max_cost, quiet=quiet,
+                              cost_gate=CostGate(max_training_cost=max_training_cost, yes=yes, confirm=(
+                                  (lambda question: click.confirm(question, err=True)) if interactive else None)),
                               resume_hint=" ".join(shlex.quote(part) for part in (
                                   "ftplug", "run", str(experiment), "--db", db,
                                   *(("--shard", f"{shard[0]}/{shard[1]}") if shard else ()),

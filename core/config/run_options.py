@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ftplug.config.experiment import Experiment
+from ftplug.engine.cost_gate import CostGate
 from ftplug.engine.retry_policy import RetryPolicy
 
 
@@ -31,9 +31,8 @@ class RunOptions:
     A variant whose earlier run (same data, settings and kind of endpoint) did not finish is resumed: only
     the examples without a stored, error-free prediction are asked again; ``fresh`` starts new runs instead.
 
-    The cost gate, before any live training: refuse above ``max_training_cost`` USD; above
-    ``confirm_above_usd`` (or when the cost is unknown) ask ``confirm`` unless ``yes``; with no way to
-    ask, refuse and say how to proceed.
+    ``cost_gate`` decides, before any live training, whether its estimated cost may be spent
+    (:class:`ftplug.engine.cost_gate.CostGate`).
     """
 
     limit: int | None = None
@@ -43,10 +42,7 @@ class RunOptions:
     rpm: float | None = None
     tpm: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    yes: bool = False
-    max_training_cost: float | None = None
-    confirm_above_usd: float = 1.0
-    confirm: Callable[[str], bool] | None = None
+    cost_gate: CostGate = field(default_factory=CostGate)
     resume_hint: str = "ftplug run EXPERIMENT.toml"
     fresh: bool = False
     use_cache: bool = True

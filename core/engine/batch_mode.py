@@ -20,41 +20,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ftplug.dataset import Example
+from ftplug.engine.budget import Budget, BudgetReached
+from ftplug.engine.predictions import PredictionFactory, VariantRequests
+from ftplug.engine.requester import Answer
 from ftplug.engine.response_cache import request_key
+from ftplug.engine.sink import PredictionSink
 from ftplug.store.batches import TERMINAL, BatchLedger, BatchRecord
-from ftplug.store.records import PredictionRecord, RunInfo
+from ftplug.store.records import RunInfo
 
 MAX_REQUESTS = 50_000  # the Batch API's limit per batch
 MAX_BYTES = 180 * 1024 * 1024  # under its 200 MB file limit
 CHAT_URL = "/v1/chat/completions"
-
-
-@dataclass
-class BatchCallbacks:
-    """What batch mode needs from the runner: turn answers into scored records, and store them.
-
-    :param requests: ``examples -> (example, messages, cache key, cached response or None)`` for each.
-    :param answered: ``(example, completion, cache key) -> record`` for an answer (priced at batch rates).
-    :param failed: ``(example, message) -> record`` for a request that got no answer.
-    :param from_cache: ``(example, cache key, cached response) -> record``.
-    :param store: take a record (the run's sink); ``commit``: make every record taken so far durable.
-    :param over_budget: why no further part may be submitted (the run's ``--max-cost``), or ``None``;
-        with ``one_at_a_time`` each part is collected before the next is submitted, so its cost is known.
-    """
-
-    requests: Callable[[Iterable[Example]], Iterator[tuple[Example, list[Any], str, Any]]]
-    answered: Callable[[Example, Any, str], PredictionRecord]
-    failed: Callable[[Example, str], PredictionRecord]
-    from_cache: Callable[[Example, str, Any], PredictionRecord]
-    store: Callable[[PredictionRecord], None]
-    commit: Callable[[], None]
-    over_budget: Callable[[], str | None] = lambda: None
-    one_at_a_time: bool = False
-
-
-class BudgetStop(Exception):
-    """No further part was submitted: the run has spent its budget (the parts already submitted were
-    collected)."""
 
 
 @dataclass
@@ -76,16 +52,22 @@ class BatchStats:
 class BatchRunner:
     """Runs one variant's requests through the Batch API of ``client`` (a synchronous ``openai.OpenAI``)."""
 
-    def __init__(self, client: Any, ledger: BatchLedger, callbacks: BatchCallbacks, *, where: str, simulated: bool,
-                 log: Callable[[str], None], poll_seconds: float) -> None:
-        """:param where: the endpoint as the response cache names it."""
-        self.client, self.ledger, self.callbacks, self.where = client, ledger, callbacks, where
+    def __init__(self, client: Any, ledger: BatchLedger, *, requests: VariantRequests, records: PredictionFactory,
+                 sink: PredictionSink, budget: Budget, simulated: bool, log: Callable[[str], None],
+                 poll_seconds: float) -> None:
+        """:param requests: the variant's requests; ``records`` makes the record of each answer, ``sink``
+            stores it; with a ``budget`` limit each part is collected before the next is submitted, so
+            its cost is known before more is spent."""
+        self.client, self.ledger, self.requests, self.records = client, ledger, requests, records
+        self.sink, self.budget = sink, budget
         self.simulated, self.log, self.poll_seconds = simulated, log, poll_seconds
         self.stats = BatchStats()
 
-    def run(self, run: RunInfo, model: str, parameters: dict[str, Any], test: Sequence[Example],
-            todo: Iterable[Example]) -> BatchStats:
-        """Collect the run's earlier batches, then ask for what is missing of ``todo``, in batches."""
+    def run(self, run: RunInfo, test: Sequence[Example], todo: Iterable[Example]) -> BatchStats:
+        """Collect the run's earlier batches, then ask for what is missing of ``todo``, in batches.
+
+        :raises BudgetReached: when the budget stopped a part from being submitted (the parts already
+            submitted are collected first)."""
         earlier = [record for record in self.ledger.run_batches(run.run_id) if not record.collected]
         collected: set[str] = set()
         if earlier:
@@ -95,29 +77,29 @@ class BatchRunner:
         submitted = []
         lines, size = io.BytesIO(), 0
         count = 0
-        for example, messages, key, hit in self.callbacks.requests(e for e in todo if e.id not in collected):
-            if hit is not None:
-                self.callbacks.store(self.callbacks.from_cache(example, key, hit))
+        for request in self.requests(e for e in todo if e.id not in collected):
+            if request.cached is not None:
+                self.sink.add(self.records.from_cache(request.example, request.key, request.cached))
                 self.stats.from_cache += 1
                 continue
-            line = json.dumps({"custom_id": example.id, "method": "POST", "url": CHAT_URL,
-                               "body": {"model": model, "messages": messages, **parameters}},
+            body = {"model": self.requests.model, "messages": request.messages, **self.requests.parameters}
+            line = json.dumps({"custom_id": request.example.id, "method": "POST", "url": CHAT_URL, "body": body},
                               ensure_ascii=False).encode() + b"\n"
             if count and (count >= MAX_REQUESTS or size + len(line) > MAX_BYTES):
                 submitted.append(self._submit(run, part, lines.getvalue(), count))
                 part, lines, size, count = part + 1, io.BytesIO(), 0, 0
-                if self.callbacks.one_at_a_time:
+                if self.budget.limited:
                     self._wait([r for r in submitted if not r.collected], test)
-                if (reason := self.callbacks.over_budget()) is not None:
+                if (reason := self.budget.exhausted()) is not None:
                     self._wait([r for r in submitted if not r.collected], test)
-                    raise BudgetStop(reason)
+                    raise BudgetReached(reason)
             lines.write(line)
             size, count = size + len(line), count + 1
-        if count and (reason := self.callbacks.over_budget()) is None:
+        if count and (reason := self.budget.exhausted()) is None:
             submitted.append(self._submit(run, part, lines.getvalue(), count))
         elif count:
             self._wait([r for r in submitted if not r.collected], test)
-            raise BudgetStop(reason)
+            raise BudgetReached(reason)
         self._wait([r for r in submitted if not r.collected], test)
         return self.stats
 
@@ -168,15 +150,16 @@ class BatchRunner:
             response = (line or {}).get("response") or {}
             if line and response.get("status_code") == 200:
                 parameters = {k: v for k, v in body.items() if k not in ("model", "messages")}
-                key = request_key(self.where, body["model"], body["messages"], parameters)
-                record_ = self.callbacks.answered(example, ChatCompletion.model_validate(response["body"]), key)
+                key = request_key(self.requests.where, body["model"], body["messages"], parameters)
+                answer = Answer(ChatCompletion.model_validate(response["body"]), None, None, 1)
+                record_ = self.records.answered(example, answer, key, batch=True)
                 self.stats.answered += 1
             else:
-                record_ = self.callbacks.failed(example, _error_message(errors.get(example.id) or line, batch.status,
-                                                                        batch_error))
+                record_ = self.records.failed(example, _error_message(errors.get(example.id) or line, batch.status,
+                                                                      batch_error))
                 self.stats.failed += 1
-            self.callbacks.store(record_)
-        self.callbacks.commit()  # the answers are durable before the batch counts as collected
+            self.sink.add(record_)
+        self.sink.commit()  # the answers are durable before the batch counts as collected
         record.status, record.collected, record.finished_at = batch.status, True, _now()
         record.output_file_id, record.error_file_id = batch.output_file_id, batch.error_file_id
         record.error = batch_error or None

@@ -3,6 +3,7 @@ this invocation predicts (the whole test split, or one shard of it)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from ftplug.config.experiment import Experiment, VariantSpec
 from ftplug.config.run_options import RunOptions
 from ftplug.dataset import Example, Splits, split_chronologically, split_dataset, split_key
 from ftplug.dataset.clusters import cluster_key, clusters_of
+from ftplug.engine.run_keys import ids_digest
 from ftplug.errors import ConfigError
 from ftplug.pluginhost.guard import ComponentError, blame, guarded
 
@@ -66,6 +68,11 @@ class Plan:
     whole_test: Sequence[Example] = ()  # the test split (after --limit) that runs are keyed by
     cluster_key: str | None = None  # the field clustering the test examples ([report] cluster), if any
     clusters: dict[str, str] | None = None  # each test example's cluster, by id
+
+    @functools.cached_property
+    def test_digest(self) -> str:
+        """The ids of the whole test split, hashed: part of every run's key."""
+        return ids_digest(example.id for example in self.whole_test)
 
 
 def make_plan(experiment: Experiment, options: RunOptions) -> Plan:

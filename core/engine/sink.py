@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ftplug.engine.budget import Budget
 from ftplug.store import Store
 from ftplug.store.records import PredictionRecord, RunInfo
 
@@ -30,18 +31,18 @@ class PredictionSink:
     batch_size: int
     on_stored: Callable[[PredictionRecord], None]
     background: bool = False
+    budget: Budget | None = None  # charged for every paid answer as it is taken
     pending: list[PredictionRecord] = field(default_factory=list)
     stored: int = 0
     last_flush: float = field(default_factory=time.monotonic)
-    spent: float = 0.0
     _writer: ThreadPoolExecutor | None = None
     _writing: tuple[Future[None], list[PredictionRecord]] | None = None
 
     def add(self, record: PredictionRecord) -> None:
         """Take a prediction; commit the batch when it is due."""
         self.pending.append(record)
-        if not record.from_cache and record.cost_usd:
-            self.spent += record.cost_usd
+        if self.budget is not None and not record.from_cache and record.cost_usd:
+            self.budget.charge(record.cost_usd)
         if len(self.pending) >= MAX_BATCH or (len(self.pending) >= self.batch_size
                                                and time.monotonic() - self.last_flush >= FLUSH_SECONDS):
             self.flush()

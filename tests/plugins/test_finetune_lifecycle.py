@@ -153,16 +153,16 @@ def _copy_example(tmp_path: Path, trainer_options: str) -> Path:
     return tmp_path / "exp.toml"
 
 
-def _live_runner(tmp_path: Path, simulator: Simulator, **options: Any) -> tuple[Any, Any]:
+def _live_runner(tmp_path: Path, simulator: Simulator, **gate: Any) -> tuple[Any, Any, Endpoint]:
     from ftplug.config.run_options import RunOptions
+    from ftplug.engine.cost_gate import CostGate
     from tests.helpers import fresh_plugins
 
     store = DuckDBStore(str(tmp_path / "live.duckdb"))
     runner = Workbench.load(_copy_example(tmp_path, 'n_epochs = 3, poll_interval = 0.05'), plugins=fresh_plugins(),
-                            options=RunOptions(limit=2, **options)).runner(store)
+                            options=RunOptions(limit=2, cost_gate=CostGate(**gate))).runner(store)
     # the simulator standing in for a live endpoint: the gate applies to live endpoints only
-    runner.endpoint = Endpoint(base_url=simulator.base_url, api_key="sk-test", simulated=False)
-    return runner, store
+    return runner, store, Endpoint(base_url=simulator.base_url, api_key="sk-test", simulated=False)
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -173,11 +173,11 @@ def _live_runner(tmp_path: Path, simulator: Simulator, **options: Any) -> tuple[
 def test_the_cost_gate_stops_a_live_job_before_anything_is_uploaded(tmp_path: Path, options: dict[str, Any],
                                                                     message: str) -> None:
     with Simulator(timing=FAST) as simulator:
-        runner, store = _live_runner(tmp_path, simulator, confirm_above_usd=0.05, **options)
+        runner, store, endpoint = _live_runner(tmp_path, simulator, confirm_above_usd=0.05, **options)
         plan = runner.plan()
         variant = next(v for v in plan.variants if v.spec.name == "fine-tuned")
         with pytest.raises(FtplugError, match=re.escape(message)):
-            runner._train(variant, plan.splits, None)  # type: ignore[arg-type]
+            runner._train(variant, plan.splits, None, endpoint)  # type: ignore[arg-type]
         client = OpenAI(base_url=simulator.base_url, api_key="sk-test")
         assert client.files.list().data == [] and client.fine_tuning.jobs.list().data == []
         store.close()
@@ -187,11 +187,11 @@ def test_the_cost_gate_stops_a_live_job_before_anything_is_uploaded(tmp_path: Pa
 def test_the_cost_gate_lets_an_approved_or_cheap_job_through(tmp_path: Path, threshold: float) -> None:
     asked: list[str] = []
     with Simulator(timing=FAST) as simulator:
-        runner, store = _live_runner(tmp_path, simulator, confirm_above_usd=threshold,
+        runner, store, endpoint = _live_runner(tmp_path, simulator, confirm_above_usd=threshold,
                                      confirm=lambda question: asked.append(question) or True)
         plan = runner.plan()
         variant = next(v for v in plan.variants if v.spec.name == "fine-tuned")
-        trained = runner._train(variant, plan.splits, None)  # type: ignore[arg-type]
+        trained = runner._train(variant, plan.splits, None, endpoint)  # type: ignore[arg-type]
         store.close()
     assert trained.model.startswith("ft:")
     if threshold:  # the estimate ($0.11) is under the threshold: nobody is asked
@@ -225,6 +225,7 @@ def test_wind_down_warnings_follow_the_catalogue_dates() -> None:
 def test_a_trainer_base_url_trains_and_answers_at_that_endpoint(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from ftplug.config.run_options import RunOptions
+    from ftplug.engine.cost_gate import CostGate
     from tests.helpers import fresh_plugins
 
     with Simulator(seed=1, timing=FAST) as run_endpoint, Simulator(
@@ -234,7 +235,7 @@ def test_a_trainer_base_url_trains_and_answers_at_that_endpoint(tmp_path: Path,
         path = _copy_example(tmp_path, f'n_epochs = 1, poll_interval = 0.05, base_url = "{elsewhere_url}", '
                                        'api_key_env = "ELSEWHERE_KEY"')
         store = DuckDBStore(str(tmp_path / "r.duckdb"))
-        bench = Workbench.load(path, plugins=fresh_plugins(), options=RunOptions(limit=3, yes=True))
+        bench = Workbench.load(path, plugins=fresh_plugins(), options=RunOptions(limit=3, cost_gate=CostGate(yes=True)))
         summaries = bench.run(store, Endpoint(base_url=run_endpoint.base_url, api_key="sk-run", simulated=False))
         tuned = next(s for s in summaries if s.variant == "fine-tuned")
         elsewhere_jobs = OpenAI(base_url=elsewhere.base_url, api_key="sk-elsewhere").fine_tuning.jobs.list().data
