@@ -1,6 +1,6 @@
 """ftplug: compare fine-tuning with few-shot prompting on your own task.
 
-What a plugin needs is here, by name: ``from ftplug import hookimpl, Option, Example, Score`` — no internal
+What a plugin needs is here, by name: ``from ftplug import hookimpl, Help, Example, Score`` — no internal
 path. Plugins implement hooks marked with :data:`hookimpl`; see :mod:`ftplug.hookspecs` and
 docs/writing-plugins.md.
 """
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ftplug.components import (
         Component,
         Generated,
+        Help,
         Kind,
         LoadContext,
         Loader,
@@ -37,7 +38,7 @@ __version__ = "0.1.0"
 # (``ftplug --help``) must not pay for pluggy, NumPy or the components.
 _PUBLIC = {
     "hookimpl": "ftplug.hookspecs",
-    **dict.fromkeys(("Component", "Generated", "Kind", "LoadContext", "Loader", "Option", "PromptBuilder",
+    **dict.fromkeys(("Component", "Generated", "Help", "Kind", "LoadContext", "Loader", "Option", "PromptBuilder",
                      "Register", "Score", "Scorer", "TrainedModel", "Trainer", "TrainingContext"),
                     "ftplug.components"),
     **dict.fromkeys(("Example", "Splits"), "ftplug.dataset"),
@@ -46,7 +47,7 @@ _PUBLIC = {
 }
 
 __all__ = [
-    "Component", "ConfigError", "DataError", "Example", "FtplugError", "Generated", "InputError", "Kind",
+    "Component", "ConfigError", "DataError", "Example", "FtplugError", "Generated", "Help", "InputError", "Kind",
     "LoadContext", "Loader", "Option", "PromptBuilder", "Register", "Score", "Scorer", "Splits", "Store",
     "TrainedModel", "Trainer", "TrainingContext", "__version__", "hookimpl",
 ]

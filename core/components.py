@@ -66,6 +66,17 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Help:
+    """What a component's factory says of one of its parameters, declaring it an option once, in its signature:
+    ``shots: Annotated[int | str, Help("how many examples to show")] = 0`` — the name, the accepted types
+    (from the annotation), the default and this help line; ``choices``: the only values allowed (or write
+    the type as a ``Literal``). See :func:`ftplug.pluginhost.declared_options.options_of`."""
+
+    text: str
+    choices: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Component:
     """A named component contributed by a plugin.
 
@@ -87,8 +98,10 @@ class Component:
 class Register(Protocol):
     """The callable a registration hook receives."""
 
-    def __call__(self, name: str, factory: Callable[..., Any], *, options: Sequence[Option] = (),
-                 description: str = "") -> None: ...
+    def __call__(self, name: str, factory: Callable[..., Any], *, options: Sequence[Option] | None = None,
+                 description: str = "") -> None:
+        """Register ``factory`` as component ``name``; its options are read from the factory's signature
+        (:class:`Help`), unless ``options`` declares them (for a factory taking ``**options``)."""
 
 
 # ---- What component instances implement -------------------------------------------------------

@@ -2,11 +2,15 @@
 
 A plugin is a module (or object) with functions marked ``@ftplug.hookimpl`` whose names match the
 specs below. Built-in plugins and third-party ones (entry-point group ``ftplug``) are registered the
-same way. Registration hooks receive a ``register`` callable; a plugin calls it once per component::
+same way. Registration hooks receive a ``register`` callable; a plugin calls it once per component, and
+the component's options are its factory's parameters, each declared once in the signature::
+
+    class ExactScorer:
+        def __init__(self, normalize: Annotated[bool, Help("fold case")] = True) -> None: ...
 
     @hookimpl
     def ftplug_register_scorers(register):
-        register("exact", ExactScorer, options=[Option("normalize", bool, True, "fold case")])
+        register("exact", ExactScorer)
 
 Plugins must import heavy dependencies inside the components they contribute, not at module level,
 so that ``ftplug --help`` stays fast.

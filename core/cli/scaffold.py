@@ -17,7 +17,7 @@ COMPONENTS = {
     "scorer": ('''class StartsWithExpected:
     """1.0 when the answer starts with the expected text, 0.0 otherwise."""
 
-    def __init__(self, case_sensitive: bool = False) -> None:
+    def __init__(self, case_sensitive: Annotated[bool, Help("compare letters' case too")] = False) -> None:
         self.case_sensitive = case_sensitive
 
     def score(self, output: str, example: Example) -> float:
@@ -31,8 +31,7 @@ COMPONENTS = {
 @hookimpl
 def ftplug_register_scorers(register: Any) -> None:
     """Contribute the scorer."""
-    register("{component}", StartsWithExpected, description="the answer starts with the expected text",
-             options=[Option("case_sensitive", bool, False, "compare letters' case too")])
+    register("{component}", StartsWithExpected, description="the answer starts with the expected text")
 ''', '''def test_the_scorer_compares_the_start_of_the_answer() -> None:
     scorer = StartsWithExpected()
     example = Example("1", "Is water wet?", "Yes")
@@ -53,7 +52,9 @@ def test_an_experiment_uses_the_scorer(ftplug_plugin, ftplug_run, ftplug_store) 
     "loader": ('''class TsvLoader:
     """Examples from a tab-separated file with a header row."""
 
-    def __init__(self, path: str, input: str = "input", expected: str = "expected") -> None:
+    def __init__(self, path: Annotated[str, Help("the file, relative to the experiment file")],
+                 input: Annotated[str, Help("column holding the input")] = "input",
+                 expected: Annotated[str, Help("column holding the expected answer")] = "expected") -> None:
         self.path, self.input, self.expected = path, input, expected
 
     def load(self, context: LoadContext) -> Iterator[Example]:
@@ -66,10 +67,7 @@ def test_an_experiment_uses_the_scorer(ftplug_plugin, ftplug_run, ftplug_store) 
 @hookimpl
 def ftplug_register_loaders(register: Any) -> None:
     """Contribute the loader."""
-    register("{component}", TsvLoader, description="tab-separated file with a header", options=[
-        Option("path", str, help="the file, relative to the experiment file"),
-        Option("input", str, "input", "column holding the input"),
-        Option("expected", str, "expected", "column holding the expected answer")])
+    register("{component}", TsvLoader, description="tab-separated file with a header")
 ''', '''def _tsv_from_fortunes(folder: Path) -> Path:
     """The fortunes dataset shipped with ftplug, rewritten as TSV."""
     import csv
@@ -95,7 +93,7 @@ def test_an_experiment_loads_its_data_with_the_loader(ftplug_plugin, ftplug_run,
     "prompt-builder": ('''class Instruction:
     """A system instruction, then the input as the user's message: no examples."""
 
-    def __init__(self, instruction: str = "Answer briefly.") -> None:
+    def __init__(self, instruction: Annotated[str, Help("the system message")] = "Answer briefly.") -> None:
         self.instruction = instruction
 
     def prepare(self, pool: Sequence[Example], model: str, seed: int) -> None:
@@ -113,8 +111,7 @@ def test_an_experiment_loads_its_data_with_the_loader(ftplug_plugin, ftplug_run,
 @hookimpl
 def ftplug_register_prompt_builders(register: Any) -> None:
     """Contribute the prompt builder."""
-    register("{component}", Instruction, description="a system instruction and the input",
-             options=[Option("instruction", str, "Answer briefly.", "the system message")])
+    register("{component}", Instruction, description="a system instruction and the input")
 ''', '''def test_the_builder_sends_the_instruction_and_the_input() -> None:
     messages = Instruction("Be terse.").build(Example("1", "Why?", "Because."))
     assert messages == [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Why?"}]
@@ -131,7 +128,8 @@ def test_a_variant_prompts_with_the_builder(ftplug_plugin, ftplug_run) -> None:
     "trainer": ('''class Majority:
     """A local baseline: always answers the most frequent expected answer of the training split."""
 
-    def __init__(self, tie_break: str = "first") -> None:
+    def __init__(self, tie_break: Annotated[str, Help("how ties are broken",
+                                                      choices=("first", "sorted"))] = "first") -> None:
         self.tie_break = tie_break
 
     def train(self, context: TrainingContext) -> TrainedModel:
@@ -148,8 +146,7 @@ def test_a_variant_prompts_with_the_builder(ftplug_plugin, ftplug_run) -> None:
 @hookimpl
 def ftplug_register_trainers(register: Any) -> None:
     """Contribute the trainer."""
-    register("{component}", Majority, description="the most frequent training answer, always", options=[
-        Option("tie_break", str, "first", "how ties are broken", choices=("first", "sorted"))])
+    register("{component}", Majority, description="the most frequent training answer, always")
 ''', '''def test_a_variant_trained_by_the_trainer_answers_locally(ftplug_plugin, ftplug_run, ftplug_store) -> None:
     ftplug_plugin(plugin)
     experiment = fortunes_experiment()
@@ -163,13 +160,13 @@ def ftplug_register_trainers(register: Any) -> None:
 }
 
 IMPORTS = {
-    "scorer": "from typing import Any\n\nfrom ftplug import Example, Option, hookimpl\n",
-    "loader": "import csv\nfrom collections.abc import Iterator\nfrom typing import Any\n\n"
-              "from ftplug import Example, LoadContext, Option, hookimpl\n",
-    "prompt-builder": "from collections.abc import Sequence\nfrom typing import Any\n\n"
-                      "from ftplug import Example, Option, hookimpl\n",
-    "trainer": "from collections import Counter\nfrom typing import Any\n\n"
-               "from ftplug import Option, TrainedModel, TrainingContext, hookimpl\n",
+    "scorer": "from typing import Annotated, Any\n\nfrom ftplug import Example, Help, hookimpl\n",
+    "loader": "import csv\nfrom collections.abc import Iterator\nfrom typing import Annotated, Any\n\n"
+              "from ftplug import Example, Help, LoadContext, hookimpl\n",
+    "prompt-builder": "from collections.abc import Sequence\nfrom typing import Annotated, Any\n\n"
+                      "from ftplug import Example, Help, hookimpl\n",
+    "trainer": "from collections import Counter\nfrom typing import Annotated, Any\n\n"
+               "from ftplug import Help, TrainedModel, TrainingContext, hookimpl\n",
 }
 
 

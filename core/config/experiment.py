@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from collections.abc import Iterator
@@ -179,7 +180,7 @@ def _component(reader: _Reader, registry: Registry, kind: Kind, name: str, optio
         if option.name not in values:
             if option.required:
                 raise reader.fail(f"{where} {option.name}", f"missing option of {kind.value} {name!r}")
-            values[option.name] = option.default
+            values[option.name] = copy.deepcopy(option.default)  # the factory may keep and change it
     return ComponentSpec(component=component, options=values, where=where, path=reader.path)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ftplug.components import Component, Kind, Option
 from ftplug.errors import ConfigError, FtplugError
+from ftplug.pluginhost.declared_options import options_of
 
 
 class DuplicateComponentError(FtplugError):
@@ -20,11 +21,14 @@ class Registry:
         self._components: dict[Kind, dict[str, Component]] = {kind: {} for kind in Kind}
 
     def registrar(self, kind: Kind, plugin: str) -> Callable[..., None]:
-        """A ``register`` callable for a registration hook, recording ``plugin`` as the contributor."""
+        """A ``register`` callable for a registration hook, recording ``plugin`` as the contributor. A
+        component's options are read from its factory's signature
+        (:func:`ftplug.pluginhost.declared_options.options_of`) unless given as ``options``."""
 
-        def register(name: str, factory: Callable[..., Any], *, options: Sequence[Option] = (),
+        def register(name: str, factory: Callable[..., Any], *, options: Sequence[Option] | None = None,
                      description: str = "") -> None:
-            self.add(Component(name=name, kind=kind, factory=factory, options=tuple(options),
+            declared = options_of(factory) if options is None else tuple(options)
+            self.add(Component(name=name, kind=kind, factory=factory, options=declared,
                                description=description or (factory.__doc__ or "").strip().split("\n")[0],
                                plugin=plugin))
 

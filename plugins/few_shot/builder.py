@@ -9,13 +9,14 @@ Every pool example is tokenised once. What it did is reported per variant (see :
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any
 
 from ftplug import hookimpl
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.catalogue.token_rules import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME
-from ftplug.components import Option
+from ftplug.components import Help
 from ftplug.dataset import Example
 from ftplug.dataset.series import SeriesFormat, is_window, render
 from ftplug.errors import ConfigError, FtplugError
@@ -44,9 +45,23 @@ def _check_placeholders(text: str, allowed: set[str], option: str) -> None:
 class FewShotBuilder:
     """Shots from the training split, packed to the model's context window."""
 
-    def __init__(self, shots: int | str = 0, system: str = "", template: str = "{input}", format: str = "",
-                 select: str = "random", reserve_output: int = 256, safety_margin: int = 32,
-                 context_window: int = 0, reduce: str = "", series: dict[str, Any] | None = None) -> None:
+    def __init__(
+            self,
+            shots: Annotated[int | str, Help('how many training examples to show before the query, or "max"')] = 0,
+            system: Annotated[str, Help("system message (may use {format}); default: the example's own, if any")] = "",
+            template: Annotated[str, Help("the user message; must contain {input}, may use {format}")] = "{input}",
+            format: Annotated[str, Help("format instructions, inserted where {format} appears")] = "",
+            select: Annotated[str, Help("how shots are chosen from the training split", choices=STRATEGIES)] = "random",
+            reserve_output: Annotated[int, Help("tokens reserved for the answer (also sent as "
+                                                "max_completion_tokens)")] = 256,
+            safety_margin: Annotated[int, Help("tokens kept free beyond the reserve")] = 32,
+            context_window: Annotated[int, Help("override the catalogue's context window (0 = the model's)")] = 0,
+            reduce: Annotated[str, Help("shrink long inputs, e.g. 'last:60,round:2' (last, every, round, "
+                                        "aggregate, truncate)")] = "",
+            series: Annotated[Mapping[str, Any], Help("time-series windows: show them in this format, "
+                                                          "e.g. { decimals = 2, dates = false, relative = "
+                                                          'true, separator = "comma" }')] = MappingProxyType({}),
+    ) -> None:
         if (isinstance(shots, str) and shots != "max") or (isinstance(shots, int) and shots < 0):
             raise ConfigError(f"shots must be a whole number ≥ 0 or \"max\", got {shots!r}")
         if select not in STRATEGIES:
@@ -62,7 +77,7 @@ class FewShotBuilder:
         self.template = template.replace("{format}", format)
         self.max_output_tokens, self.safety_margin, self.context_window = reserve_output, safety_margin, context_window
         self.reduce_spec, self.steps = reduce, parse_reduction(reduce)
-        self.series = dict(series or {})
+        self.series = dict(series)
         SeriesFormat.from_options(self.series)  # a bad key or value fails now, not at the first window
         self._styles: dict[tuple[tuple[str, Any], ...], SeriesFormat] = {}
         self.pool: Sequence[Example] = ()
@@ -351,18 +366,4 @@ def _token_bound(messages: Sequence[Message]) -> int:
 @hookimpl
 def ftplug_register_prompt_builders(register: Any) -> None:
     """Contribute ``few-shot``."""
-    register("few-shot", FewShotBuilder, description="system message + solved examples packed to a token budget",
-             options=[
-        Option("shots", (int, str), 0, 'how many training examples to show before the query, or "max"'),
-        Option("system", str, "", "system message (may use {format}); default: the example's own, if any"),
-        Option("template", str, "{input}", "the user message; must contain {input}, may use {format}"),
-        Option("format", str, "", "format instructions, inserted where {format} appears"),
-        Option("select", str, "random", "how shots are chosen from the training split", choices=STRATEGIES),
-        Option("reserve_output", int, 256, "tokens reserved for the answer (also sent as max_completion_tokens)"),
-        Option("safety_margin", int, 32, "tokens kept free beyond the reserve"),
-        Option("context_window", int, 0, "override the catalogue's context window (0 = the model's)"),
-        Option("reduce", str, "", "shrink long inputs, e.g. 'last:60,round:2' (last, every, round, aggregate, "
-                                  "truncate)"),
-        Option("series", dict, {}, "time-series windows: show them in this format, e.g. { decimals = 2, dates = "
-                                   "false, relative = true, separator = \"comma\" }"),
-    ])
+    register("few-shot", FewShotBuilder, description="system message + solved examples packed to a token budget")

@@ -6,10 +6,10 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from ftplug import hookimpl
-from ftplug.components import LoadContext, Option
+from ftplug.components import Help, LoadContext
 from ftplug.dataset import Example, content_id, shared_label
 from ftplug.errors import DataError
 
@@ -27,8 +27,14 @@ def resolve_data_path(path: str, context: LoadContext) -> Path:
 class CsvLoader:
     """Rows of a CSV file with a header; one column is the input, another the expected output."""
 
-    def __init__(self, path: str, input: str = "input", expected: str = "expected", id: str = "",
-                 delimiter: str = ",") -> None:
+    def __init__(
+            self,
+            path: Annotated[str, Help("the CSV file, relative to the experiment file")],
+            input: Annotated[str, Help("column holding the model's input")] = "input",
+            expected: Annotated[str, Help("column holding the expected output")] = "expected",
+            id: Annotated[str, Help("column holding a unique example id (default: derived from the content)")] = "",
+            delimiter: Annotated[str, Help("field separator")] = ",",
+    ) -> None:
         self.path, self.input, self.expected, self.id, self.delimiter = path, input, expected, id, delimiter
 
     def load(self, context: LoadContext) -> Iterator[Example]:
@@ -106,8 +112,13 @@ class JsonlLoader:
     """JSON Lines: ``{"messages": [...]}`` chat lines (the last assistant message is expected) or
     ``{"input": ..., "expected": ...}`` lines."""
 
-    def __init__(self, path: str, input_key: str = "input", expected_key: str = "expected",
-                 id_key: str = "id") -> None:
+    def __init__(
+            self,
+            path: Annotated[str, Help("the JSONL file, relative to the experiment file")],
+            input_key: Annotated[str, Help("key of the input in input/expected lines")] = "input",
+            expected_key: Annotated[str, Help("key of the expected output")] = "expected",
+            id_key: Annotated[str, Help("key of a unique example id, if present")] = "id",
+    ) -> None:
         self.path, self.input_key, self.expected_key, self.id_key = path, input_key, expected_key, id_key
         self._own_keys = {input_key, expected_key, id_key, "messages"}
 
@@ -169,16 +180,5 @@ def _split_chat(messages: Any, path: Path, number: int) -> tuple[tuple[dict[str,
 @hookimpl
 def ftplug_register_loaders(register: Any) -> None:
     """Contribute ``csv`` and ``jsonl``."""
-    register("csv", CsvLoader, description="CSV file with a header; named input and expected columns", options=[
-        Option("path", str, help="the CSV file, relative to the experiment file"),
-        Option("input", str, "input", "column holding the model's input"),
-        Option("expected", str, "expected", "column holding the expected output"),
-        Option("id", str, "", "column holding a unique example id (default: derived from the content)"),
-        Option("delimiter", str, ",", "field separator"),
-    ])
-    register("jsonl", JsonlLoader, description="JSON Lines: chat-format lines or input/expected lines", options=[
-        Option("path", str, help="the JSONL file, relative to the experiment file"),
-        Option("input_key", str, "input", "key of the input in input/expected lines"),
-        Option("expected_key", str, "expected", "key of the expected output"),
-        Option("id_key", str, "id", "key of a unique example id, if present"),
-    ])
+    register("csv", CsvLoader, description="CSV file with a header; named input and expected columns")
+    register("jsonl", JsonlLoader, description="JSON Lines: chat-format lines or input/expected lines")

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from ftplug import hookimpl
-from ftplug.components import LoadContext, Option
+from ftplug.components import Help, LoadContext
 from ftplug.dataset import Example
 from ftplug.dataset.series import TARGETS, NaiveScale, SeriesFormat, Target, render
 from ftplug.errors import ConfigError, DataError
@@ -49,11 +49,33 @@ class TimeSeriesLoader:
 
     chronological = True  # the split must keep time order (see ftplug.engine.planning.load_splits)
 
-    def __init__(self, path: str, layout: str = "wide", date: str = "", columns: Sequence[str] = (),
-                 series: str = "series", value: str = "value", window: int = 30, horizon: int = 1,
-                 stride: int = 0, target: str = "direction", flat: float = 0.0, answer_decimals: int = -1,
-                 decimals: int = -1, separator: str = "newline", relative: bool = False, dates: bool = True,
-                 title: bool = True, date_format: str = "") -> None:
+    def __init__(
+            self,
+            path: Annotated[str, Help("CSV or Parquet file (.parquet), relative to the experiment file")],
+            layout: Annotated[str, Help("wide: a column per series; long: a series column and a value column",
+                                        choices=("wide", "long"))] = "wide",
+            date: Annotated[str, Help("the date column (optional): orders rows, shown in prompts, names windows")] = "",
+            columns: Annotated[Sequence[str], Help("wide layout: the series columns (default: every numeric "
+                                                   "column)")] = (),
+            series: Annotated[str, Help("long layout: the column naming each row's series")] = "series",
+            value: Annotated[str, Help("long layout: the column holding the values")] = "value",
+            window: Annotated[int, Help("observations shown per example (W)")] = 30,
+            horizon: Annotated[int, Help("steps ahead of the last shown observation to predict (H)")] = 1,
+            stride: Annotated[int, Help("observations between window starts (S; 0 = the window's length)")] = 0,
+            target: Annotated[str, Help("what to predict", choices=TARGETS)] = "direction",
+            flat: Annotated[float, Help("direction: the band (±%) counted as flat")] = 0.0,
+            answer_decimals: Annotated[int, Help("value / pct_change: digits of the answer (-1: exact; "
+                                                 "pct_change 2)")] = -1,
+            decimals: Annotated[int, Help("digits shown per observation (-1: as in the data)")] = -1,
+            separator: Annotated[str, Help("between observations",
+                                           choices=("newline", "comma", "space", "semicolon"))] = "newline",
+            relative: Annotated[bool, Help("show % changes instead of levels")] = False,
+            dates: Annotated[bool, Help("show dates (when there is a date column)")] = True,
+            title: Annotated[bool, Help("show a first line naming the series")] = True,
+            date_format: Annotated[str, Help('how the dates are written, in strptime form (e.g. "%d/%m/%Y"); '
+                                             "needed only when a day/month order is ambiguous (default: "
+                                             "inferred from the whole column)")] = "",
+    ) -> None:
         if window < 2:
             raise ConfigError(f"window: must be at least 2 observations, got {window}")
         if horizon < 1:
@@ -321,25 +343,4 @@ def _keys(times: list[tuple[str, Any]]) -> list[Any]:
 def ftplug_register_loaders(register: Any) -> None:
     """Contribute the ``timeseries`` loader."""
     register("timeseries", TimeSeriesLoader, description="windows of numeric series (CSV or Parquet, wide or long), "
-                                                          "split chronologically", options=[
-        Option("path", str, help="CSV or Parquet file (.parquet), relative to the experiment file"),
-        Option("layout", str, "wide", "wide: a column per series; long: a series column and a value column",
-               choices=("wide", "long")),
-        Option("date", str, "", "the date column (optional): orders rows, shown in prompts, names windows"),
-        Option("columns", list, [], "wide layout: the series columns (default: every numeric column)"),
-        Option("series", str, "series", "long layout: the column naming each row's series"),
-        Option("value", str, "value", "long layout: the column holding the values"),
-        Option("window", int, 30, "observations shown per example (W)"),
-        Option("horizon", int, 1, "steps ahead of the last shown observation to predict (H)"),
-        Option("stride", int, 0, "observations between window starts (S; 0 = the window's length)"),
-        Option("target", str, "direction", "what to predict", choices=TARGETS),
-        Option("flat", float, 0.0, "direction: the band (±%) counted as flat"),
-        Option("answer_decimals", int, -1, "value / pct_change: digits of the answer (-1: exact; pct_change 2)"),
-        Option("decimals", int, -1, "digits shown per observation (-1: as in the data)"),
-        Option("separator", str, "newline", "between observations", choices=("newline", "comma", "space", "semicolon")),
-        Option("relative", bool, False, "show % changes instead of levels"),
-        Option("dates", bool, True, "show dates (when there is a date column)"),
-        Option("title", bool, True, "show a first line naming the series"),
-        Option("date_format", str, "", "how the dates are written, in strptime form (e.g. \"%d/%m/%Y\"); needed "
-               "only when a day/month order is ambiguous (default: inferred from the whole column)"),
-    ])
+                                                          "split chronologically")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from ftplug import hookimpl
-from ftplug.components import Option, Score
+from ftplug.components import Help, Score
 from ftplug.dataset import Example
 from ftplug.dataset.labels import normalize
 from ftplug.errors import ConfigError
@@ -24,7 +24,8 @@ class ExactMatch:
     aggregate = "mean"
     higher_is_better = True
 
-    def __init__(self, normalize: bool = True) -> None:
+    def __init__(self, normalize: Annotated[bool, Help("ignore case, surrounding whitespace, quotes and end "
+                                                       "punctuation")] = True) -> None:
         self.normalize = normalize
 
     def score(self, output: str, example: Example) -> float:
@@ -38,7 +39,9 @@ class LabelReader:
     """Reads a class label from an output: the first of ``labels`` it mentions (as a word), or, with no
     labels declared, the whole normalised output."""
 
-    def __init__(self, labels: Sequence[str] = ()) -> None:
+    def __init__(self, labels: Annotated[Sequence[str], Help(
+            "the class labels; the first one the output names is its answer (empty: the whole normalised output "
+            "is the label)")] = ()) -> None:
         if isinstance(labels, str) or not all(isinstance(label, str) and label for label in labels):
             raise ConfigError("labels must be a list of non-empty strings")
         self.labels = [normalize(label) for label in labels]
@@ -77,13 +80,9 @@ class MacroF1(Accuracy):
 @hookimpl
 def ftplug_register_scorers(register: Any) -> None:
     """Contribute ``exact``, ``normalized``, ``accuracy`` and ``f1``."""
-    register("exact", ExactMatch, description="exact match with the expected answer (accuracy)", options=[
-        Option("normalize", bool, True, "ignore case, surrounding whitespace, quotes and end punctuation"),
-    ])
+    register("exact", ExactMatch, description="exact match with the expected answer (accuracy)")
     register("normalized", lambda: ExactMatch(normalize=True),
              description="match after case-folding, collapsing whitespace and stripping quotes/punctuation")
-    labels = Option("labels", list, [], "the class labels; the first one the output names is its answer "
-                                          "(empty: the whole normalised output is the label)")
     register("accuracy", Accuracy, description="classification accuracy, recording the label read from each "
-                                               "output (for the confusion matrix)", options=[labels])
-    register("f1", MacroF1, description="macro-averaged F1 over the labels", options=[labels])
+                                               "output (for the confusion matrix)")
+    register("f1", MacroF1, description="macro-averaged F1 over the labels")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from ftplug import hookimpl
-from ftplug.components import Option, Score
+from ftplug.components import Help, Score
 from ftplug.dataset import Example
 
 _NUMBER = re.compile(r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+−]?\.\d+")
@@ -82,7 +82,8 @@ class Directional:
     aggregate = "mean"
     higher_is_better = True
 
-    def __init__(self, reference_key: str = "") -> None:
+    def __init__(self, reference_key: Annotated[str, Help("example metadata key holding the reference "
+                                                          "value")] = "") -> None:
         self.reference_key = reference_key
 
     def _reference(self, example: Example) -> float:
@@ -162,9 +163,7 @@ def ftplug_register_scorers(register: Any) -> None:
     register("rmse", SquaredError, description="root mean squared error of the number in the output")
     register("smape", SymmetricPercentageError, description="symmetric mean absolute percentage error (0–2)")
     register("directional", Directional, description="share of predictions moving the right way from the "
-                                                     "reference (default: the input's last number)", options=[
-        Option("reference_key", str, "", "example metadata key holding the reference value"),
-    ])
+                                                     "reference (default: the input's last number)")
     register("mase", ScaledError, description="mean absolute scaled error: MAE over the mean one-step naive error "
                                               "of the series in training (time series; Hyndman & Koehler)")
     register("unparsed", Unparsed, description="rate of outputs holding no number")

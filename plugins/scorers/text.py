@@ -8,10 +8,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from ftplug import hookimpl
-from ftplug.components import Option
+from ftplug.components import Help
 from ftplug.dataset import Example
 from ftplug.errors import ConfigError
 
@@ -35,6 +35,10 @@ REFUSAL_PATTERNS = (
 )
 
 
+Patterns = Annotated[Sequence[str] | None, Help("regular expressions replacing the built-in list")]
+ExtraPatterns = Annotated[Sequence[str], Help("regular expressions added to the built-in list")]
+
+
 class PatternRate:
     """1.0 when the output matches any of the patterns (case-insensitive regular expressions)."""
 
@@ -55,15 +59,15 @@ class PatternRate:
 class Disclaimers(PatternRate):
     """Hedging boilerplate: "As an AI language model…", "I cannot predict…", "not financial advice"."""
 
-    def __init__(self, patterns: Sequence[str] = DISCLAIMER_PATTERNS, extra_patterns: Sequence[str] = ()) -> None:
-        super().__init__(patterns, extra_patterns)
+    def __init__(self, patterns: Patterns = None, extra_patterns: ExtraPatterns = ()) -> None:
+        super().__init__(patterns or DISCLAIMER_PATTERNS, extra_patterns)
 
 
 class Refusals(PatternRate):
     """Refusals: "I'm sorry, but I can't help with that"."""
 
-    def __init__(self, patterns: Sequence[str] = REFUSAL_PATTERNS, extra_patterns: Sequence[str] = ()) -> None:
-        super().__init__(patterns, extra_patterns)
+    def __init__(self, patterns: Patterns = None, extra_patterns: ExtraPatterns = ()) -> None:
+        super().__init__(patterns or REFUSAL_PATTERNS, extra_patterns)
 
 
 class FormatCompliance:
@@ -72,7 +76,10 @@ class FormatCompliance:
     aggregate = "mean"
     higher_is_better = True
 
-    def __init__(self, regex: str = "", json_schema: dict[str, Any] | str = "") -> None:
+    def __init__(self,
+                 regex: Annotated[str, Help("the whole (stripped) output must match this regular expression")] = "",
+                 json_schema: Annotated[dict[str, Any] | str, Help("a JSON Schema (inline table, or a path to a .json "
+                                                                   "file)")] = "") -> None:
         if bool(regex) == bool(json_schema):
             raise ConfigError("format needs exactly one of regex or json_schema")
         self.regex = None
@@ -141,15 +148,7 @@ class Consistency:
 @hookimpl
 def ftplug_register_scorers(register: Any) -> None:
     """Contribute ``format``, ``disclaimers``, ``refusals`` and ``consistency``."""
-    register("format", FormatCompliance, description="format compliance: a regex or a JSON Schema", options=[
-        Option("regex", str, "", "the whole (stripped) output must match this regular expression"),
-        Option("json_schema", (dict, str), "", "a JSON Schema (inline table, or a path to a .json file)"),
-    ])
-    patterns = [Option("patterns", list, None, "regular expressions replacing the built-in list"),
-                Option("extra_patterns", list, [], "regular expressions added to the built-in list")]
-    register("disclaimers", lambda patterns=None, extra_patterns=(): Disclaimers(
-        patterns or DISCLAIMER_PATTERNS, extra_patterns), description="rate of hedging boilerplate",
-        options=patterns)
-    register("refusals", lambda patterns=None, extra_patterns=(): Refusals(
-        patterns or REFUSAL_PATTERNS, extra_patterns), description="rate of refusals", options=patterns)
+    register("format", FormatCompliance, description="format compliance: a regex or a JSON Schema")
+    register("disclaimers", Disclaimers, description="rate of hedging boilerplate")
+    register("refusals", Refusals, description="rate of refusals")
     register("consistency", Consistency, description="agreement across [scoring] samples repeated samples")

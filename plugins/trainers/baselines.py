@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from ftplug import hookimpl
-from ftplug.components import Option, TrainedModel, TrainingContext
+from ftplug.components import Help, TrainedModel, TrainingContext
 from ftplug.dataset import Example
 from ftplug.dataset.series import Target, is_window, pct_change, target_of
 from ftplug.errors import ConfigError, FtplugError
@@ -98,7 +98,7 @@ class MovingAverage(_Forecaster):
 
     name = "moving-average"
 
-    def __init__(self, k: int = 5) -> None:
+    def __init__(self, k: Annotated[int, Help("values averaged")] = 5) -> None:
         if k < 1:
             raise ConfigError(f"k: must be at least 1, got {k}")
         self.k = k
@@ -114,7 +114,10 @@ class SeasonalNaive(_Forecaster):
 
     name = "seasonal-naive"
 
-    def __init__(self, period: int = 5) -> None:
+    def __init__(
+            self,
+            period: Annotated[int, Help("steps per season (5: a trading week of daily data, 12: months)")] = 5,
+    ) -> None:
         if period < 1:
             raise ConfigError(f"period: must be at least 1 step, got {period}")
         self.period = period
@@ -150,7 +153,7 @@ class LinearAR:
 
     local = True
 
-    def __init__(self, order: int = 5) -> None:
+    def __init__(self, order: Annotated[int, Help("lags: the intercept and order − 1 relative lags")] = 5) -> None:
         if order < 1:
             raise ConfigError(f"order: must be at least 1, got {order}")
         self.order = order
@@ -187,10 +190,7 @@ def ftplug_register_trainers(register: Any) -> None:
     """Contribute the naive baselines."""
     register("persistence", Persistence, description="baseline: the last value (change targets: the last change)")
     register("drift", Drift, description="baseline: the line from the window's first to last value, extended")
-    register("moving-average", MovingAverage, description="baseline: the mean of the last k values",
-             options=[Option("k", int, 5, "values averaged")])
-    register("seasonal-naive", SeasonalNaive, description="baseline: the value one season before the target",
-             options=[Option("period", int, 5, "steps per season (5: a trading week of daily data, 12: months)")])
+    register("moving-average", MovingAverage, description="baseline: the mean of the last k values")
+    register("seasonal-naive", SeasonalNaive, description="baseline: the value one season before the target")
     register("majority", Majority, description="baseline: the training split's most frequent answer (any dataset)")
-    register("linear-ar", LinearAR, description="baseline: least-squares autoregression on the last values",
-             options=[Option("order", int, 5, "lags: the intercept and order − 1 relative lags")])
+    register("linear-ar", LinearAR, description="baseline: least-squares autoregression on the last values")

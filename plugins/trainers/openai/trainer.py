@@ -8,10 +8,10 @@ import json
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from ftplug import hookimpl
-from ftplug.components import Option, PromptBuilder, TrainedModel, TrainingContext
+from ftplug.components import Help, PromptBuilder, TrainedModel, TrainingContext
 from ftplug.dataset import Example
 from ftplug.errors import ConfigError, FtplugError
 
@@ -76,10 +76,19 @@ def _check_conversations(context: TrainingContext, train: Sequence[Conversation]
 class OpenAIFineTuning:
     """Fine-tune the base model through the OpenAI fine-tuning API (or any endpoint implementing it)."""
 
-    def __init__(self, n_epochs: int | str = "auto", batch_size: int | str = "auto",
-                 learning_rate_multiplier: float | str = "auto", suffix: str = "ftplug",
-                 poll_interval: float = 15.0, timeout: float = 86400.0, base_url: str = "",
-                 api_key_env: str = "OPENAI_API_KEY", warn_days: int = 60) -> None:
+    def __init__(
+            self,
+            n_epochs: Annotated[int | str, Help("training epochs, or 'auto' to let the API choose")] = "auto",
+            batch_size: Annotated[int | str, Help("examples per batch, or 'auto'")] = "auto",
+            learning_rate_multiplier: Annotated[float | str, Help("learning-rate multiplier, or 'auto'")] = "auto",
+            suffix: Annotated[str, Help("up to 64 characters added to the fine-tuned model's name")] = "ftplug",
+            poll_interval: Annotated[float, Help("seconds between status checks of a live job")] = 15.0,
+            timeout: Annotated[float, Help("stop waiting after this many seconds (the job keeps running)")] = 86400.0,
+            base_url: Annotated[str, Help("an OpenAI-compatible endpoint to fine-tune on and serve from "
+                                          "(default: the run's endpoint)")] = "",
+            api_key_env: Annotated[str, Help("environment variable holding base_url's API key")] = "OPENAI_API_KEY",
+            warn_days: Annotated[int, Help("warn this many days before fine-tuning closes or a model retires")] = 60,
+    ) -> None:
         self.hyperparameters = {"n_epochs": _hyperparameter("n_epochs", n_epochs),
                                 "batch_size": _hyperparameter("batch_size", batch_size),
                                 "learning_rate_multiplier": _hyperparameter("learning_rate_multiplier",
@@ -282,15 +291,4 @@ class OpenAIFineTuning:
 @hookimpl
 def ftplug_register_trainers(register: Any) -> None:
     """Contribute ``openai``."""
-    register("openai", OpenAIFineTuning, description="fine-tune through the OpenAI fine-tuning API", options=[
-        Option("n_epochs", (int, str), "auto", "training epochs, or 'auto' to let the API choose"),
-        Option("batch_size", (int, str), "auto", "examples per batch, or 'auto'"),
-        Option("learning_rate_multiplier", (float, int, str), "auto", "learning-rate multiplier, or 'auto'"),
-        Option("suffix", str, "ftplug", "up to 64 characters added to the fine-tuned model's name"),
-        Option("poll_interval", float, 15.0, "seconds between status checks of a live job"),
-        Option("timeout", float, 86400.0, "stop waiting after this many seconds (the job keeps running)"),
-        Option("base_url", str, "", "an OpenAI-compatible endpoint to fine-tune on and serve from "
-                                    "(default: the run's endpoint)"),
-        Option("api_key_env", str, "OPENAI_API_KEY", "environment variable holding base_url's API key"),
-        Option("warn_days", int, 60, "warn this many days before fine-tuning closes or a model retires"),
-    ])
+    register("openai", OpenAIFineTuning, description="fine-tune through the OpenAI fine-tuning API")
