@@ -15,6 +15,7 @@ from ftplug.report.baseline_margins import best_baseline, margins
 from ftplug.report.comparisons import Results, rank, tied, worse_than_best
 from ftplug.report.comparisons import pairs as comparison_pairs
 from ftplug.report.matrix import COST, LATENCY, ReportStatistics
+from ftplug.report.model import Analysis, BreakEven, Clusters, Comparison, Scenario, VariantResult
 from ftplug.report.statistics import RESAMPLES
 
 PARSE_FAILURE_CAVEAT = 0.05  # flag a variant whose outputs fail to parse this often
@@ -52,49 +53,48 @@ SCENARIOS = (("as measured", 1.0, 1.0, 1.0), ("training price ×2", 2.0, 1.0, 1.
              ("fine-tuned inference ×1.5", 1.0, 1.5, 1.0))
 
 
-def _break_even_rows(variants: list[dict[str, Any]], primary: str, worse: set[str]) -> list[dict[str, Any]]:
+def _break_even_rows(variants: list[VariantResult], primary: str, worse: set[str]) -> list[BreakEven]:
     """Break-even of every fine-tuned variant against every prompted one, under price scenarios; a row says
     whether the fine-tuned variant is significantly worse than the best on the primary metric."""
-    rows = []
+    rows: list[BreakEven] = []
     for tuned in variants:
-        training = tuned.get("training")
-        if not training or training.get("training_cost_usd") is None or tuned["cost_per_prediction"] is None:
+        training, tuned_cost = tuned["training"], tuned["cost_per_prediction"]
+        if not training or training.get("training_cost_usd") is None or tuned_cost is None:
             continue
         for prompted in variants:
-            if prompted.get("training") or prompted.get("train_rows") is not None \
-                    or prompted["cost_per_prediction"] is None:  # a prompted variant learnt from nothing
+            prompted_cost = prompted["cost_per_prediction"]
+            if prompted["training"] or prompted["train_rows"] is not None or prompted_cost is None:
+                # not a prompted variant that learnt from nothing
                 continue
-            scenarios = []
+            scenarios: list[Scenario] = []
             for label, train_x, tuned_x, prompt_x in SCENARIOS:
-                n = break_even(training["training_cost_usd"] * train_x, tuned["cost_per_prediction"] * tuned_x,
-                               prompted["cost_per_prediction"] * prompt_x)
+                n = break_even(training["training_cost_usd"] * train_x, tuned_cost * tuned_x, prompted_cost * prompt_x)
                 scenarios.append({"scenario": label, "predictions": n})
-            tuned_metric = tuned["metrics"].get(primary, {})
-            prompted_metric = prompted["metrics"].get(primary, {})
+            tuned_metric = tuned["metrics"].get(primary)
+            prompted_metric = prompted["metrics"].get(primary)
             rows.append({"fine_tuned": tuned["variant"], "prompted": prompted["variant"],
                          "training_cost_usd": training["training_cost_usd"],
-                         "fine_tuned_per_prediction": tuned["cost_per_prediction"],
-                         "prompted_per_prediction": prompted["cost_per_prediction"],
+                         "fine_tuned_per_prediction": tuned_cost, "prompted_per_prediction": prompted_cost,
                          "predictions": scenarios[0]["predictions"], "scenarios": scenarios,
-                         "primary": primary, "fine_tuned_metric": tuned_metric.get("value"),
-                         "prompted_metric": prompted_metric.get("value"),
+                         "primary": primary, "fine_tuned_metric": tuned_metric["value"] if tuned_metric else None,
+                         "prompted_metric": prompted_metric["value"] if prompted_metric else None,
                          "fine_tuned_worse_than_best": tuned["variant"] in worse,
                          "prompted_worse_than_best": prompted["variant"] in worse})
     return rows
 
 
-def _against_primary(results: Results, names: list[str], ranking: list[str], variants: list[dict[str, Any]],
+def _against_primary(results: Results, names: list[str], ranking: list[str], variants: list[VariantResult],
                      best_naive: str | None, primary: str | None, higher: bool
-                     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None, set[str]]:
+                     ) -> tuple[Comparison | None, list[Comparison], dict[str, Any] | None, set[str]]:
     """The comparisons on the primary scorer: the head-to-head of the two best, every ranked variant against the
     best, the margins over the best naive baseline and the variants worse than the best (none without a primary
     scorer: nothing is then ranked)."""
     if primary is None:
         return None, [], None, set()
-    head_to_head = None
+    head_to_head: Comparison | None = None
     if len(ranking) > 1 and (found := results.get(ranking[0], ranking[1], primary)) is not None:
         head_to_head = {"variant": ranking[0], "reference": ranking[1], "scorer": primary, **found}
-    against_best = [{"variant": name, "reference": ranking[0], "scorer": primary, **found}
+    against_best: list[Comparison] = [{"variant": name, "reference": ranking[0], "scorer": primary, **found}
                     for name in ranking[1:] if (found := results.get(name, ranking[0], primary)) is not None]
     naive = None
     if best_naive is not None:
@@ -105,7 +105,7 @@ def _against_primary(results: Results, names: list[str], ranking: list[str], var
 
 
 def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAMPLES,
-            volume: int | None = None, reference: str | None = None, primary: str | None = None) -> dict[str, Any]:
+            volume: int | None = None, reference: str | None = None, primary: str | None = None) -> Analysis:
     """Everything the report shows for the latest run of each variant of ``experiment``: the data come
     from SQL aggregations of the result store, the intervals and tests from :class:`ReportStatistics`, the
     choice of pairs and Holm's correction from :mod:`ftplug.report.comparisons`."""
@@ -135,12 +135,12 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
     variant_of = {run: name for name, run in by_name.items()}
     results = Results([(variant_of[a], variant_of[b], scorer, result) for a, b, scorer, result in tested])
     variants = [_variant(stats, row, meta) for row in rows]
-    comparisons = [{"variant": name, "reference": reference, "scorer": scorer, **found}
+    comparisons: list[Comparison] = [{"variant": name, "reference": reference, "scorer": scorer, **found}
                    for name in names if name != reference for scorer in meta
                    if (found := results.get(name, reference, scorer)) is not None]
     head_to_head, against_best, naive, worse = _against_primary(results, names, ranking, variants, best_naive,
                                                                  primary, higher)
-    analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
+    analysis: Analysis = {"experiment": rows[0]["experiment"], "simulated": any(v["simulated"] for v in variants),
                 "primary": primary, "reference": reference, "volume": volume, "resamples": resamples,
                 "scorers": meta, "variants": variants, "ranking": ranking, "tied": tied(values, ranking),
                 "comparisons": comparisons, "head_to_head": head_to_head, "against_best": against_best,
@@ -158,7 +158,7 @@ def analyse(store: Any, experiment: str | None = None, *, resamples: int = RESAM
     return analysis
 
 
-def _variant(stats: ReportStatistics, row: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+def _variant(stats: ReportStatistics, row: dict[str, Any], meta: dict[str, Any]) -> VariantResult:
     """One variant's line of the report: its metrics with intervals, costs, latencies, load and training."""
     run_id = row["run_id"]
     cost = stats.interval(run_id, COST)
@@ -168,10 +168,11 @@ def _variant(stats: ReportStatistics, row: dict[str, Any], meta: dict[str, Any])
         "status": row["status"], "simulated": bool(row["simulated"]), "source": answer_source(row),
         "predictions": row["predictions"], "errors": row["errors"],
         "metrics": {name: stats.interval(run_id, name) for name in meta}, "confusion": stats.confusions(run_id),
-        "cost_per_1k_usd": {key: (cost[key] * 1000 if cost.get(key) is not None else None)
-                            for key in ("value", "low", "high")},
-        "cost_per_prediction": cost.get("value"),
-        "latency_ms": {key: latency.get(key) for key in ("value", "low", "high", "n")} | {"p95": row["p95_latency_ms"]},
+        "cost_per_1k_usd": {key: (None if value is None else value * 1000)
+                            for key, value in (("value", cost["value"]), ("low", cost["low"]), ("high", cost["high"]))},
+        "cost_per_prediction": cost["value"],
+        "latency_ms": {"value": latency["value"], "low": latency["low"], "high": latency["high"], "n": latency["n"],
+                       "p95": row["p95_latency_ms"]},
         "server_latency_ms": {"value": row["mean_server_latency_ms"], "p95": row["p95_server_latency_ms"],
                               "n": row["server_latency_n"]},
         "in_flight": {"median": row["median_in_flight"], "max": row["max_in_flight"],
@@ -183,7 +184,7 @@ def _variant(stats: ReportStatistics, row: dict[str, Any], meta: dict[str, Any])
     }
 
 
-def _clusters(stats: ReportStatistics, settings: dict[str, Any]) -> dict[str, Any] | None:
+def _clusters(stats: ReportStatistics, settings: dict[str, Any]) -> Clusters | None:
     """How the test examples were clustered, when they were."""
     if stats.codes is None:
         return None
@@ -200,7 +201,7 @@ def answer_source(run: dict[str, Any]) -> str:
     return "local" if run.get("endpoint") == "local" else "live"
 
 
-def _loss_curves(store: Any, variants: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _loss_curves(store: Any, variants: list[VariantResult]) -> dict[str, list[dict[str, Any]]]:
     curves = {}
     for variant in variants:
         training = variant.get("training")

@@ -8,6 +8,7 @@ better is flagged: an LLM that does not beat persistence or the majority answer 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ftplug.report.p_values import p_text
@@ -23,8 +24,8 @@ def best_baseline(rows: list[dict[str, Any]], values: dict[str, float | None], h
     return ranking[0] if ranking else None
 
 
-def margins(variants: list[dict[str, Any]], best: str, primary: str, higher_is_better: bool,
-            tests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def margins(variants: Sequence[Mapping[str, Any]], best: str, primary: str, higher_is_better: bool,
+            tests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The margins table: for every variant but the best baseline, its value, the baseline's, the margin
     (positive = better than the baseline, whichever way the metric points), for error metrics the ratio to the
     baseline's (below 1 = better), the paired test (``tests`` by variant name, difference variant − baseline)

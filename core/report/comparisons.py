@@ -10,8 +10,7 @@ carries its adjusted p, its significance after correction and the smallest diffe
 
 from __future__ import annotations
 
-from typing import Any
-
+from ftplug.report.model import CorrectedTest, PairedTest
 from ftplug.report.multiplicity import detectable_difference, holm
 from ftplug.report.statistics import ALPHA
 
@@ -51,21 +50,21 @@ def pairs(names: list[str], reference: str, ranking: list[str], naive: str | Non
     return chosen
 
 
-def flipped(result: dict[str, Any]) -> dict[str, Any]:
+def flipped(result: CorrectedTest) -> CorrectedTest:
     """The same comparison seen from the other side: the difference and its interval negated."""
     def negate(x: float | None) -> float | None:
         return None if x is None else -x
 
-    return {**result, "difference": -result["difference"], "low": negate(result.get("high")),
-            "high": negate(result.get("low"))}
+    return {**result, "difference": -result["difference"], "low": negate(result["high"]),
+            "high": negate(result["low"])}
 
 
 class Results:
     """The tested pairs by scorer, corrected for multiplicity, looked up in either orientation."""
 
-    def __init__(self, tested: list[tuple[str, str, str, dict[str, Any]]]) -> None:
-        self.by_pair: dict[tuple[str, str, str], dict[str, Any]] = {}
-        families: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    def __init__(self, tested: list[tuple[str, str, str, PairedTest]]) -> None:
+        self.by_pair: dict[tuple[str, str, str], CorrectedTest] = {}
+        families: dict[str, list[tuple[str, str, PairedTest]]] = {}
         for a, b, scorer, result in tested:
             families.setdefault(scorer, []).append((a, b, result))
         for scorer, family in families.items():
@@ -73,9 +72,9 @@ class Results:
             for (a, b, result), p in zip(family, adjusted, strict=True):
                 self.by_pair[(a, b, scorer)] = {
                     **result, "p_adjusted": p, "family": len(family), "significant": p < ALPHA,
-                    "detectable": detectable_difference(result.get("se"), len(family))}
+                    "detectable": detectable_difference(result["se"], len(family))}
 
-    def get(self, a: str, b: str, scorer: str) -> dict[str, Any] | None:
+    def get(self, a: str, b: str, scorer: str) -> CorrectedTest | None:
         """The comparison of ``a`` against ``b`` (difference a − b) on ``scorer``, if it was tested."""
         if (a, b, scorer) in self.by_pair:
             return self.by_pair[(a, b, scorer)]

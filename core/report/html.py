@@ -4,6 +4,7 @@ library is embedded, so the file opens offline)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 
 from ftplug.report.p_values import p_adjusted_number, p_number
@@ -35,7 +36,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def charts(analysis: dict[str, Any]) -> dict[str, Any]:
+def charts(analysis: Mapping[str, Any]) -> dict[str, Any]:
     """The report's Plotly figures by name: ``metric:<scorer>``, ``cost-vs-<primary>``, ``break-even``,
     ``loss:<variant>``, ``shots``, ``train_rows`` (learning curves)."""
     import plotly.graph_objects as go
@@ -134,7 +135,7 @@ def charts(analysis: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def render_html(analysis: dict[str, Any]) -> str:
+def render_html(analysis: Mapping[str, Any]) -> str:
     """The whole report as one HTML document."""
     from plotly.offline import get_plotlyjs
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ftplug.report.model import Estimate, Interval, PairedTest
+
 COST, LATENCY = "$cost_usd", "$latency_ms"
 
 
@@ -210,7 +212,7 @@ class ReportStatistics:
     def _transform(self, metric: str) -> str:
         return "sqrt" if self.meta.get(metric, {}).get("aggregate") == "rmse" else "identity"
 
-    def interval(self, run: str, metric: str) -> dict[str, Any]:
+    def interval(self, run: str, metric: str) -> Estimate:
         """The metric of one run with its CI, as a JSON-ready dict; for a 0/1 higher-is-better scorer also
         its value with every example the run was asked and has no score for counted as wrong
         (``with_failures``)."""
@@ -221,7 +223,7 @@ class ReportStatistics:
         entry = self.summary.get((i, metric), Summary())
         meta = self.meta.get(metric, {})
         rng = seeded(self.names[i], metric)
-        result: dict[str, Any] = {}
+        result: dict[str, Interval] = {}
         if meta.get("aggregate") == "macro_f1":
             interval = f1_interval(self._cells(run, metric), rng, cluster_cells=self._cluster_cells(i, metric),
                                    resamples=self.resamples)
@@ -240,10 +242,14 @@ class ReportStatistics:
             else:
                 interval = mean_interval(row[valid], rng, codes=codes, transform=self._transform(metric),
                                          resamples=self.resamples)
-        return {**interval.as_dict(), **result, "missing": entry.missing, "errors": entry.errors,
-                "aggregate": meta.get("aggregate", "mean"), "higher_is_better": meta.get("higher_is_better", True)}
+        estimate: Estimate = {**interval.as_dict(), "missing": entry.missing, "errors": entry.errors,
+                              "aggregate": meta.get("aggregate", "mean"),
+                              "higher_is_better": meta.get("higher_is_better", True)}
+        if "with_failures" in result:
+            estimate["with_failures"] = result["with_failures"]
+        return estimate
 
-    def _with_failures(self, i: int, metric: str) -> dict[str, Any]:
+    def _with_failures(self, i: int, metric: str) -> Interval:
         """A 0/1 metric over every example the run was asked: a failed request or unscored answer counts as 0."""
         from ftplug.report.intervals import proportion_interval
 
@@ -314,7 +320,7 @@ class ReportStatistics:
             found[scorer] = {"labels": labels, "matrix": matrix.tolist()}
         return found
 
-    def compare_all(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str, Any]]:
+    def compare_all(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str, PairedTest]]:
         """Paired comparisons ``(variant run, other run)`` on every scorer, over the examples both runs scored:
         ``(variant run, other run, scorer, result)``."""
         results = []

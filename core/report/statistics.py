@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from ftplug.report import model
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -40,7 +41,7 @@ class Interval:
     n: int
     method: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> model.Interval:
         """JSON-ready."""
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n, "method": self.method}
 
@@ -72,7 +73,7 @@ class Comparison:
         """Whether the difference is significant at the 5 % level, before any correction for many comparisons."""
         return self.p_value < ALPHA
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> model.PairedTest:
         """JSON-ready."""
         return {"difference": self.difference, "low": self.low, "high": self.high, "p_value": self.p_value,
                 "p_floor": self.p_floor, "n": self.n, "clusters": self.clusters, "method": self.method,

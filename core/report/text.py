@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from ftplug.catalogue.costs import usd
@@ -20,14 +21,14 @@ SOURCES = {"simulated": "the offline simulator", "local": "a model in this proce
 SOURCES_LEGEND = "answered by: " + ", ".join(f"{name} = {meaning}" for name, meaning in SOURCES.items())
 
 
-def simulated_variants(analysis: dict[str, Any]) -> tuple[list[str], bool]:
+def simulated_variants(analysis: Mapping[str, Any]) -> tuple[list[str], bool]:
     """The variants the simulator answered, and whether they are all of them (``False`` when there are none)."""
     variants = analysis.get("variants") or []
     simulated = [v["variant"] for v in variants if v.get("simulated")]
     return simulated, bool(simulated) and len(simulated) == len(variants)
 
 
-def simulated_notice(analysis: dict[str, Any]) -> str | None:
+def simulated_notice(analysis: Mapping[str, Any]) -> str | None:
     """The warning a report carries when some or all of its variants were answered by the simulator, naming
     them when not all were; ``None`` when none was."""
     simulated, everything = simulated_variants(analysis)
@@ -40,7 +41,7 @@ def simulated_notice(analysis: dict[str, Any]) -> str | None:
             f"model, and show the pipeline working, not how any model performs; {', '.join(real)} are real.")
 
 
-def title_label(analysis: dict[str, Any]) -> str:
+def title_label(analysis: Mapping[str, Any]) -> str:
     """`` [SIMULATED]`` when every variant was simulated, `` [partly SIMULATED]`` when some were, else empty."""
     simulated, everything = simulated_variants(analysis)
     if not simulated:
@@ -87,7 +88,7 @@ def _in_flight(load: dict[str, Any]) -> str:
     return _fmt(median, 0) if most is None or most == median else f"{_fmt(median, 0)} (max {_fmt(most, 0)})"
 
 
-def render_text(analysis: dict[str, Any]) -> str:
+def render_text(analysis: Mapping[str, Any]) -> str:
     """The report as plain text: the comparison, tests against the reference, fine-tuning, break-even,
     confusion matrices and the verdict."""
     variants = analysis.get("variants") or []
@@ -166,7 +167,7 @@ def _interval_text(c: dict[str, Any]) -> str:
     return "-" if c.get("low") is None else f"{_fmt(c['low'])}–{_fmt(c['high'])}"
 
 
-def _failures_section(analysis: dict[str, Any]) -> list[str]:
+def _failures_section(analysis: Mapping[str, Any]) -> list[str]:
     """The primary 0/1 metric with every example a variant was asked and has no score for counted as wrong,
     beside its value over the scored ones — shown when some variant has such examples."""
     primary = analysis.get("primary")
@@ -210,7 +211,7 @@ def _training_line(variant: dict[str, Any]) -> list[str]:
             _fmt(t.get("final_train_loss")), _fmt(t.get("final_valid_loss"))]
 
 
-def render_json(analysis: dict[str, Any]) -> str:
+def render_json(analysis: Mapping[str, Any]) -> str:
     """The whole analysis as JSON (with the simulated notice when it applies)."""
     document = {**analysis, "notice": simulated_notice(analysis)}
     return json.dumps(_strict(document), indent=2, default=str, allow_nan=False)
@@ -228,7 +229,7 @@ def _strict(value: Any) -> Any:
     return value
 
 
-def render_csv(analysis: dict[str, Any]) -> str:
+def render_csv(analysis: Mapping[str, Any]) -> str:
     """One row per variant and metric: value, CI, n — for spreadsheets."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ftplug.catalogue.costs import usd
 from ftplug.report.analysis import PARSE_FAILURE_CAVEAT, SMALL_SAMPLE
 from ftplug.report.baseline_margins import flags
+from ftplug.report.model import Verdict
 from ftplug.report.p_values import p_text
 from ftplug.report.text import simulated_variants
 
@@ -22,7 +24,7 @@ def _usd(value: float | None) -> str:
     return usd(value, missing="n/a")
 
 
-def verdict(analysis: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def verdict(analysis: Mapping[str, Any], rows: list[dict[str, Any]]) -> Verdict:
     """``{"best": …, "cheapest": …, "lines": [...], "caveats": [...]}``: the best and the runner-up from the
     analysis's one ranking, with the paired test of that same pair; "best" only when there is something to
     compare; the cheapest and break-even only among the variants not significantly worse than the best."""
@@ -66,7 +68,7 @@ def _ci(m: dict[str, Any]) -> str:
     return f"95% CI {_fmt(m['low'])}–{_fmt(m['high'])}"
 
 
-def _best_line(analysis: dict[str, Any], by_name: dict[str, dict[str, Any]], primary: str) -> str:
+def _best_line(analysis: Mapping[str, Any], by_name: dict[str, dict[str, Any]], primary: str) -> str:
     """The best and the runner-up (or the tie), with the paired test of exactly that pair."""
     ranking, tied = analysis["ranking"], analysis.get("tied") or []
     best, runner_up = by_name[ranking[0]], by_name[ranking[1]]
@@ -96,8 +98,8 @@ def _significance(c: dict[str, Any] | None, n_first: int, n_second: int) -> str:
     return f"not distinguishable at this n ({evidence}{smallest})"
 
 
-def _cheapest(analysis: dict[str, Any], variants: list[dict[str, Any]], worse: set[str],
-              lines: list[str]) -> dict[str, Any] | None:
+def _cheapest(analysis: Mapping[str, Any], variants: Sequence[Mapping[str, Any]], worse: set[str],
+              lines: list[str]) -> Mapping[str, Any] | None:
     """The cheapest variant among those not significantly worse than the best, with its line."""
     volume = analysis.get("volume") or 0
     priced = [v for v in variants if v["cost_per_prediction"] is not None]
@@ -111,7 +113,7 @@ def _cheapest(analysis: dict[str, Any], variants: list[dict[str, Any]], worse: s
     left_out = sorted(v["variant"] for v in priced if v["variant"] in worse)
     excluded = f" ({', '.join(left_out)} left out: significantly worse)" if left_out else ""
 
-    def total(v: dict[str, Any]) -> float:
+    def total(v: Mapping[str, Any]) -> float:
         training = (v.get("training") or {}).get("training_cost_usd") or 0.0
         return training + volume * v["cost_per_prediction"]
 
@@ -144,7 +146,8 @@ def _break_even_line(row: dict[str, Any], best: str | None) -> str:
             f"1,000){quality}.")
 
 
-def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
+def _caveats(analysis: Mapping[str, Any], variants: Sequence[Mapping[str, Any]],
+             rows: list[dict[str, Any]]) -> list[str]:
     from ftplug.catalogue.models import default_catalogue
 
     caveats = []
@@ -221,7 +224,7 @@ def _caveats(analysis: dict[str, Any], variants: list[dict[str, Any]], rows: lis
 LOAD_RATIO = 2.0  # variants whose median requests in flight differ by this factor ran at different loads
 
 
-def load_caveat(variants: list[dict[str, Any]]) -> str | None:
+def load_caveat(variants: Sequence[Mapping[str, Any]]) -> str | None:
     """A warning when the variants answered by a server ran at different loads (requests in flight at once), so
     that their latencies, which include any wait in the server's queue, are not read as the models' speed."""
     loads = {v["variant"]: v["in_flight"]["median"] for v in variants

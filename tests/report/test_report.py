@@ -140,3 +140,20 @@ def test_the_json_report_is_strict_json_with_nothing_infinite() -> None:
                                                          "source": "simulated"}]})
     document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON report"))
     assert document["variants"][0]["latency_ms"] == {"value": None, "low": None}
+
+
+def test_the_json_report_has_exactly_the_keys_its_typed_model_declares(store_file: Path) -> None:
+    from ftplug.report import model
+
+    document = json.loads(run_cli("report", "--db", str(store_file), "--format", "json").stdout)
+    assert set(document) - {"notice"} == set(model.Analysis.__annotations__)
+    for variant in document["variants"]:
+        assert set(variant) == set(model.VariantResult.__annotations__)
+        for estimate in variant["metrics"].values():
+            assert set(model.Estimate.__required_keys__) <= set(estimate) <= set(model.Estimate.__annotations__)
+    assert document["comparisons"] and document["break_even"]
+    for comparison in [*document["comparisons"], *document["against_best"], document["head_to_head"]]:
+        assert set(comparison) == set(model.Comparison.__annotations__)
+    for row in document["break_even"]:
+        assert set(row) == set(model.BreakEven.__annotations__)
+    assert set(document["verdict"]) == set(model.Verdict.__annotations__)
