@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ftplug.report.numbers import number
 from ftplug.report.p_values import p_text
 
 
@@ -73,9 +74,7 @@ def flags(table: dict[str, Any] | None) -> list[str]:
                     else "")
         how = "does not beat" if row["beats"] == "no" else "is not significantly better than"
         lines.append(f"{row['variant']} {how} the naive baseline {table['baseline']} on {table['metric']}: "
-                     f"{_number(row['value'])} vs {_number(table['baseline_value'])}{evidence}.")
+                     f"{number(row['value'])} vs {number(table['baseline_value'])}{evidence}.")
     return lines
 
 
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

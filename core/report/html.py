@@ -3,10 +3,12 @@ library is embedded, so the file opens offline)."""
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Mapping
 from typing import Any
 
+from ftplug.report.numbers import number
 from ftplug.report.p_values import p_adjusted_number, p_number
 from ftplug.report.text import COMPARISON_LEGEND, LATENCY_LEGEND, SERVER_LEGEND, simulated_notice, title_label
 
@@ -24,10 +26,7 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+_num = functools.partial(number, missing="–")
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:

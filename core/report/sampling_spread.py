@@ -21,6 +21,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ftplug.report.numbers import number
 from ftplug.report.tables import text_table
 
 SPREAD_AGGREGATES = ("mean", "rmse")  # the aggregates whose metric is a function of the per-answer values alone
@@ -53,9 +54,9 @@ def sampling_spread(store: Any, rows: Sequence[Mapping[str, Any]], scorers_meta:
         return None
     run_ids = [row["run_id"] for row in runs]
     means: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    for run_id, scorer, number, mean, count in store.sample_score_means(run_ids):
+    for run_id, scorer, sample, mean, count in store.sample_score_means(run_ids):
         if mean is not None and count:
-            means.setdefault((run_id, scorer), []).append((number, float(mean)))
+            means.setdefault((run_id, scorer), []).append((sample, float(mean)))
     agreement = {(run_id, scorer): (int(examples), int(disagreeing), int(k))
                  for run_id, scorer, examples, disagreeing, k in store.sample_disagreements(run_ids)}
     declared = list(scorers_meta)
@@ -119,10 +120,6 @@ def draw_spread(rows: Sequence[Mapping[str, Any]], metrics_by_variant: Mapping[s
     return spreads
 
 
-def _number(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
 def _range(entry: Mapping[str, Any]) -> str:
     return "—" if entry.get("min") is None else f"{entry['min']:.3f}–{entry['max']:.3f}"
 
@@ -151,7 +148,7 @@ def render_spread(section: Mapping[str, Any] | None, draws: Sequence[Mapping[str
             name = variant["variant"] + (" (simulated)" if variant["simulated"] and not all(flags) else "")
             for scorer, entry in variant["scorers"].items():
                 share = entry.get("disagreement")
-                body.append([name, scorer, str(entry["k"]), _number(entry["mean"]), _number(entry["sd"]),
+                body.append([name, scorer, str(entry["k"]), number(entry["mean"]), number(entry["sd"]),
                              _range(entry), "—" if share is None else f"{share:.1%} of {entry['examples']}"])
         lines += text_table(["variant", "scorer", "k", "mean over samples", "sd", "min–max", "disagreement"], body)
         lines.append("sd and min–max: of the metric on each answer j = 1…k, i.e. how far a rerun at this temperature "
@@ -164,7 +161,7 @@ def render_spread(section: Mapping[str, Any] | None, draws: Sequence[Mapping[str
         lines.append(f"Shot draws: {primary} over different few-shot selections (one seed each)"
                      f"{_simulated_label(flags)}")
         body = [[d["variant"] + (" (simulated)" if d["simulated"] and not all(flags) else ""), str(d["draws"]),
-                 _number(d["mean"]), _number(d["sd"]), _range(d),
-                 ", ".join(_number(v["value"]) for v in d["values"])] for d in draws]
+                 number(d["mean"]), number(d["sd"]), _range(d),
+                 ", ".join(number(v["value"]) for v in d["values"])] for d in draws]
         lines += text_table(["variant", "draws", f"mean {primary}", "sd", "min–max", "per draw"], body)
     return lines

@@ -12,6 +12,7 @@ from typing import Any
 
 from ftplug.catalogue.costs import usd
 from ftplug.config.durations import duration
+from ftplug.report.numbers import number
 from ftplug.report.p_values import p_adjusted_number, p_number
 from ftplug.report.tables import text_table
 
@@ -49,14 +50,6 @@ def title_label(analysis: Mapping[str, Any]) -> str:
     return " [SIMULATED]" if everything else " [partly SIMULATED]"
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
 def _money(value: float | None) -> str:
     return usd(value, missing="-")
 
@@ -65,8 +58,8 @@ def _with_ci(interval: dict[str, Any], digits: int = 3) -> str:
     if interval.get("value") is None:
         return "-"
     if interval.get("low") is None:
-        return _fmt(interval["value"], digits)
-    return f"{_fmt(interval['value'], digits)} [{_fmt(interval['low'], digits)}–{_fmt(interval['high'], digits)}]"
+        return number(interval["value"], digits)
+    return f"{number(interval['value'], digits)} [{number(interval['low'], digits)}–{number(interval['high'], digits)}]"
 
 
 LATENCY_LEGEND = ("latency: each answer's round trip as ftplug saw it, any wait in the server's queue included; "
@@ -77,7 +70,7 @@ SERVER_LEGEND = "; server ms: the server's own time for each answer (its openai-
 def _with_p95(latency: dict[str, Any]) -> str:
     if latency.get("value") is None:
         return "-"
-    return f"{_fmt(latency['value'], 1)} ({_fmt(latency.get('p95'), 1)})"
+    return f"{number(latency['value'], 1)} ({number(latency.get('p95'), 1)})"
 
 
 def _in_flight(load: dict[str, Any]) -> str:
@@ -85,7 +78,7 @@ def _in_flight(load: dict[str, Any]) -> str:
     median, most = load.get("median"), load.get("max")
     if median is None:
         return "-"
-    return _fmt(median, 0) if most is None or most == median else f"{_fmt(median, 0)} (max {_fmt(most, 0)})"
+    return number(median, 0) if most is None or most == median else f"{number(median, 0)} (max {number(most, 0)})"
 
 
 def render_text(analysis: Mapping[str, Any]) -> str:
@@ -100,10 +93,11 @@ def render_text(analysis: Mapping[str, Any]) -> str:
     server = any((v.get("server_latency_ms") or {}).get("n") for v in variants)
     header = ["variant", "model", "answered by", "status", "n", "errors", *scorers, "$ / 1k", "latency ms (p95)",
               *(["server ms (p95)"] if server else []), "in flight", "prompt tok"]
-    lines = [[v["variant"], v["model"], v.get("source", "-"), v["status"], _fmt(v["predictions"]), _fmt(v["errors"]),
+    lines = [[v["variant"], v["model"], v.get("source", "-"), v["status"], number(v["predictions"]),
+              number(v["errors"]),
               *(_with_ci(v["metrics"].get(name, {})) for name in scorers), _with_ci(v["cost_per_1k_usd"], 4),
               _with_p95(v["latency_ms"]), *([_with_p95(v.get("server_latency_ms") or {})] if server else []),
-              _in_flight(v.get("in_flight") or {}), _fmt(v["mean_prompt_tokens"], 1)] for v in variants]
+              _in_flight(v.get("in_flight") or {}), number(v["mean_prompt_tokens"], 1)] for v in variants]
     out += text_table(header, lines)
     out.append(LATENCY_LEGEND + (SERVER_LEGEND if server else ""))
     out += _failures_section(analysis)
@@ -123,7 +117,7 @@ def render_text(analysis: Mapping[str, Any]) -> str:
         out += ["", "Break-even: predictions after which fine-tuning (training + its inference) costs less"]
         out += text_table(["fine-tuned", "vs", *scenarios],
                       [[row["fine_tuned"], row["prompted"],
-                        *(_fmt(s["predictions"]) if s["predictions"] is not None else "never"
+                        *(number(s["predictions"]) if s["predictions"] is not None else "never"
                           for s in row["scenarios"])] for row in analysis["break_even"]])
     from ftplug.report.sampling_spread import render_spread
 
@@ -156,15 +150,15 @@ def comparison_table(comparisons: list[dict[str, Any]], scorers: dict[str, Any])
     lines = []
     for c in comparisons:
         lower = not (scorers.get(c["scorer"]) or {}).get("higher_is_better", True)
-        lines.append([c["variant"], c["scorer"] + (" (lower is better)" if lower else ""), _fmt(c["n"]),
-                      _fmt(c["difference"]), _interval_text(c), p_number(c), p_adjusted_number(c),
-                      _fmt(c.get("detectable")), c["method"], "yes" if c["significant"] else "no"])
+        lines.append([c["variant"], c["scorer"] + (" (lower is better)" if lower else ""), number(c["n"]),
+                      number(c["difference"]), _interval_text(c), p_number(c), p_adjusted_number(c),
+                      number(c.get("detectable")), c["method"], "yes" if c["significant"] else "no"])
     return text_table(["variant", "scorer", "n", "difference", "95% CI", "p", "p (Holm)", "detectable", "method",
                    "significant"], lines)
 
 
 def _interval_text(c: dict[str, Any]) -> str:
-    return "-" if c.get("low") is None else f"{_fmt(c['low'])}–{_fmt(c['high'])}"
+    return "-" if c.get("low") is None else f"{number(c['low'])}–{number(c['high'])}"
 
 
 def _failures_section(analysis: Mapping[str, Any]) -> list[str]:
@@ -176,7 +170,7 @@ def _failures_section(analysis: Mapping[str, Any]) -> list[str]:
         m = v["metrics"].get(primary) or {}
         strict = m.get("with_failures")
         if strict and strict.get("n") and strict["n"] != m.get("n"):
-            rows.append([v["variant"], f"{_fmt(m.get('n'))} of {_fmt(strict['n'])}", _with_ci(m), _with_ci(strict)])
+            rows.append([v["variant"], f"{number(m.get('n'))} of {number(strict['n'])}", _with_ci(m), _with_ci(strict)])
     if not rows:
         return []
     return ["", f"{primary} with failed requests and unscored answers counted as wrong",
@@ -193,22 +187,22 @@ def _baseline_section(table: dict[str, Any] | None) -> list[str]:
     lines = []
     for row in table["rows"]:
         test = row["test"] or {}
-        lines.append([row["variant"] + (" (baseline)" if row["is_baseline"] else ""), _fmt(row["value"]),
-                      _fmt(row["margin"]), *([_fmt(row["ratio"])] if ratio else []),
-                      f"{_fmt(row['margin_low'])}–{_fmt(row['margin_high'])}" if row.get("margin_low") is not None
+        lines.append([row["variant"] + (" (baseline)" if row["is_baseline"] else ""), number(row["value"]),
+                      number(row["margin"]), *([number(row["ratio"])] if ratio else []),
+                      f"{number(row['margin_low'])}–{number(row['margin_high'])}" if row.get("margin_low") is not None
                       else "-", p_number(test) if test else "-", p_adjusted_number(test) if test else "-",
                       row["beats"]])
     return ["", f"Against the best naive baseline {table['baseline']!r} ({table['metric']} "
-                f"{_fmt(table['baseline_value'])}; margin and its CI > 0 are better"
+                f"{number(table['baseline_value'])}; margin and its CI > 0 are better"
                 f"{', lower is better' if ratio else ''})", *text_table(header, lines)]
 
 
 def _training_line(variant: dict[str, Any]) -> list[str]:
     t = variant["training"]
     job = t["job_id"] + (" (reused)" if t.get("reused_job") else "")
-    return [variant["variant"], job, _fmt(t.get("trained_tokens")), _fmt(t.get("n_epochs")),
+    return [variant["variant"], job, number(t.get("trained_tokens")), number(t.get("n_epochs")),
             _money(t.get("training_cost_usd")), duration(t.get("training_seconds")),
-            _fmt(t.get("final_train_loss")), _fmt(t.get("final_valid_loss"))]
+            number(t.get("final_train_loss")), number(t.get("final_valid_loss"))]
 
 
 def render_json(analysis: Mapping[str, Any]) -> str:

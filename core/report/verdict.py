@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,14 +11,11 @@ from ftplug.catalogue.costs import usd
 from ftplug.report.analysis import PARSE_FAILURE_CAVEAT, SMALL_SAMPLE
 from ftplug.report.baseline_margins import flags
 from ftplug.report.model import Verdict
+from ftplug.report.numbers import number
 from ftplug.report.p_values import p_text
 from ftplug.report.text import simulated_variants
 
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+_fmt = functools.partial(number, missing="n/a")
 
 
 def _usd(value: float | None) -> str:
