@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from ftplug.capabilities import PromptCapabilities, declared
 from ftplug.catalogue.local_models import LocalOptions
 from ftplug.dataset import Example
 
@@ -89,6 +90,11 @@ class Component:
     options: tuple[Option, ...] = ()
     description: str = ""
     plugin: str = ""
+
+    @property
+    def named(self) -> str:
+        """The component as messages name it: its kind, name and plugin."""
+        return f"{self.kind.value} {self.name!r} of plugin {self.plugin!r}"
 
     def option(self, name: str) -> Option | None:
         """The declared option called ``name``, if any."""
@@ -262,27 +268,16 @@ class Scorer(Protocol):
         ...
 
 
-def trains(trainer: Any) -> bool:
-    """Whether ``trainer`` (an instance or its class) learns from the training split: its declared ``trains``."""
-    return bool(getattr(trainer, "trains", True))
-
-
-def needs_samples(scorer: Any) -> bool:
-    """Whether ``scorer`` (an instance or its class) scores all the samples of a prompt at once."""
-    return bool(getattr(scorer, "needs_samples", False))
-
-
-def reads_labels(scorer: Any) -> bool:
-    """Whether the labels ``scorer`` (an instance or its class) records are class labels."""
-    return bool(getattr(scorer, "reads_labels", False))
-
-
 PROMPT_CHUNK = 256  # test prompts built together (their queries tokenised in one pass)
 
 
-def prompts_for(builder: Any, test: Iterable[Example]) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
-    """Each test example with its messages, built a chunk at a time when the builder can (``build_many``)."""
-    build_many = getattr(builder, "build_many", None)
+def prompts_for(builder: Any, test: Iterable[Example],
+                declares: PromptCapabilities | None = None) -> Iterator[tuple[Example, list[dict[str, Any]]]]:
+    """Each test example with its messages, built a chunk at a time when the builder can (``build_many``).
+
+    :param declares: the builder's capabilities, if already read.
+    """
+    build_many = (declares or declared(PromptCapabilities, builder)).build_many
     if build_many is None:
         for example in test:
             yield example, builder.build(example)

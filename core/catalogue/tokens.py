@@ -166,11 +166,10 @@ class TokenCounter(CachedCounts):
         return text if len(tokens) <= count else self.encoding.decode(tokens[-count:])
 
 
-def prompt_counter(model: str, builder: Any = None) -> Any:
+def prompt_counter(model: str, own: Any = None) -> Any:
     """The counter of ``model``'s prompts: for a local model (``local:…``) the prompt builder's own, which counts
     with the model's tokenizer and chat template (and budgeted the prompts with it); else tiktoken's, as the API
     counts."""
     from ftplug.catalogue.local_models import is_local_model
 
-    counter = getattr(builder, "counter", None) if is_local_model(model) else None
-    return counter if counter is not None else TokenCounter(model)
+    return own if own is not None and is_local_model(model) else TokenCounter(model)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftplug.capabilities import ScorerCapabilities, declared
 from ftplug.catalogue.local_models import (
     LocalModelNotFound,
     LocalOptions,
@@ -19,7 +20,7 @@ from ftplug.catalogue.local_models import (
     read_local_options,
     remember_local_model,
 )
-from ftplug.components import Component, Kind, needs_samples
+from ftplug.components import Component, Kind
 from ftplug.config.sweeps import DEFAULT_PROMPT, DEFAULT_TRAINER, ShotDraw, check_draws, expand_draws, expand_sweeps
 from ftplug.dataset import split_size_problem
 from ftplug.errors import ConfigError
@@ -343,7 +344,8 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     temperature = float(reader.value(scoring, "[scoring]", "temperature", (int, float), 0.0 if samples == 1 else 1.0))
     if not 0 <= temperature <= 2:
         raise reader.fail("[scoring] temperature", "must be between 0 and 2")
-    sampling = [spec.name for spec in scorers if needs_samples(spec.component.factory)]
+    sampling = [spec.name for spec in scorers
+                if declared(ScorerCapabilities, spec.component.factory, spec.component.named).needs_samples]
     if samples < 2 and sampling:
         raise reader.fail("[scoring] samples", f"the {sampling[0]} scorer needs samples ≥ 2 (repeated answers to "
                                                "compare), e.g. samples = 5")

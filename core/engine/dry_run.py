@@ -7,7 +7,7 @@ from typing import Any
 
 from ftplug.catalogue.costs import usd
 from ftplug.catalogue.local_models import is_local_model
-from ftplug.components import TrainingContext, trains
+from ftplug.components import TrainingContext
 from ftplug.config.experiment import Experiment
 
 
@@ -47,12 +47,12 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
         if variant.error is not None:
             raise variant.error
         local_model = is_local_model(base_model)
-        counter = prompt_counter(base_model, variant.prompt)
-        training_cost, detail, tuned = (None if trains(variant.trainer) else 0.0), "none", False
-        estimate_fn = getattr(variant.trainer, "estimate", None)
+        counter = prompt_counter(base_model, variant.prompt_declares.counter)
+        trainer = variant.trainer_declares
+        training_cost, detail, tuned = (None if trainer.trains else 0.0), "none", False
+        estimate_fn = trainer.estimate
         train = training_rows(plan.splits, variant.spec.train_size)
-        local = bool(getattr(variant.trainer, "local", False))
-        if local:  # trained and answered here: no API cost (a local trainer's hourly price shows in the report)
+        if trainer.local:  # trained and answered here: no API cost (a local trainer's hourly price shows in the report)
             estimates.append(VariantEstimate(
                 variant=variant.spec.name, trainer=variant.spec.trainer.name, training_cost_usd=0.0,
                 training_detail=f"local, fitted on {len(train)} rows, no API cost",
@@ -70,7 +70,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
                 training_cost = estimate.cost_usd
                 detail = (f"{len(train)} examples × {estimate.epochs} epochs = "
                           f"{estimate.billed_tokens:,} billed tokens")
-        elif trains(variant.trainer):
+        elif trainer.trains:
             detail = "local (no API cost)"
         elif local_model:
             price = experiment.local_options.price_per_hour
@@ -79,7 +79,7 @@ def estimate_variants(experiment: Experiment, plan: Any) -> list[VariantEstimate
         model = f"ft:{base_model}:estimate" if tuned else base_model
         prompt_total = completion_total = 0
         cost: float | None = 0.0
-        for example, messages in prompts_for(variant.prompt, plan.test):
+        for example, messages in prompts_for(variant.prompt, plan.test, variant.prompt_declares):
             prompt_tokens = counter.messages(messages)
             completion_tokens = counter.text(example.expected)
             prompt_total += prompt_tokens

@@ -6,7 +6,6 @@ import json
 
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.catalogue.tokens import count_message_tokens, prompt_counter
-from ftplug.components import trains
 from ftplug.config.experiment import Experiment
 from ftplug.config.run_options import RunOptions
 from ftplug.engine.planning import make_plan
@@ -27,7 +26,7 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
     messages = variant.prompt.build(example)
     model = experiment.model_for(variant.spec)
     local = is_local_model(model)
-    counter = prompt_counter(model, variant.prompt)
+    counter = prompt_counter(model, variant.prompt_declares.counter)
     lines = [f"Variant {variant_name!r}: trainer {variant.spec.trainer.name}, prompt builder "
              f"{variant.spec.prompt.name}; first test example {example.id!r} (expected: {example.expected!r})",
              f"Model for counting: {model}", ""]
@@ -43,8 +42,8 @@ def explain_variant(experiment: Experiment, variant_name: str, options: RunOptio
     else:
         lines += ["", f"Prompt tokens (as the API counts them, with 3 priming the reply): "
                       f"{count_message_tokens(messages, model)}"]
-    if hasattr(variant.prompt, "describe"):
-        lines.append(variant.prompt.describe())
-    if trains(variant.trainer):
+    if variant.prompt_declares.describe is not None:
+        lines.append(variant.prompt_declares.describe())
+    if variant.trainer_declares.trains:
         lines.append(f"Trainer {variant.spec.trainer.name!r}: these messages go to the model it produces.")
     return "\n".join(lines)

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ftplug.components import LoadContext
+from ftplug.capabilities import (
+    Capabilities,
+    CapabilityError,
+    LoaderCapabilities,
+    PromptCapabilities,
+    TrainerCapabilities,
+    declared,
+)
+from ftplug.components import Component, LoadContext
 from ftplug.config.experiment import Experiment, VariantSpec
 from ftplug.config.run_options import RunOptions
 from ftplug.dataset import Example, Splits, split_chronologically, split_dataset, split_key
@@ -26,12 +34,14 @@ class PreparedVariant:
     prompt: Any
     trainer: Any
     error: ComponentError | None = None  # a component failed while the variant was being prepared
+    prompt_declares: PromptCapabilities = field(default_factory=PromptCapabilities)
+    trainer_declares: TrainerCapabilities = field(default_factory=TrainerCapabilities)
 
 
 def load_splits(experiment: Experiment) -> Splits:
     """Load the experiment's dataset and split it (reading the loader's examples once, as they come)."""
     loader = experiment.data.create()
-    in_time = bool(getattr(loader, "chronological", False))
+    in_time = declared(LoaderCapabilities, loader, experiment.data.component.named).chronological
     method = experiment.split_method or ("chronological" if in_time else "random")
     if in_time and method == "random":
         raise ConfigError(f"the {experiment.data.name!r} loader makes overlapping time windows: a random split would "
@@ -91,14 +101,25 @@ def make_plan(experiment: Experiment, options: RunOptions) -> Plan:
                                spec.draw.seed(experiment.seed) if spec.draw else experiment.seed)
             with blame(spec.trainer.component, "its constructor"):
                 trainer = guarded(spec.trainer.create(), spec.trainer.component)
+            prompt_declares = _declared(PromptCapabilities, prompt, spec.prompt.component)
+            trainer_declares = _declared(TrainerCapabilities, trainer, spec.trainer.component)
         except ComponentError as error:  # that variant fails when the run reaches it; the others go on
             variants.append(PreparedVariant(spec=spec, prompt=None, trainer=None, error=error))
             continue
-        variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=trainer))
+        variants.append(PreparedVariant(spec=spec, prompt=prompt, trainer=trainer, prompt_declares=prompt_declares,
+                                        trainer_declares=trainer_declares))
     test = splits.test[: options.limit] if options.limit else splits.test
     shard = options.shard
     return Plan(splits=splits, variants=variants, whole_test=test, cluster_key=key, clusters=clusters,
                 test=shard_of(test, experiment.seed, *shard) if shard else test)
+
+
+def _declared(kind: type[Capabilities], instance: Any, component: Component) -> Capabilities:
+    """``instance``'s capabilities; a wrong declaration fails its variant like any error of its plugin."""
+    try:
+        return declared(kind, instance, component.named)
+    except CapabilityError as error:
+        raise ComponentError(str(error), component.plugin) from None
 
 
 def shard_of(test: Sequence[Example], seed: int, index: int, count: int) -> Sequence[Example]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ftplug.catalogue.costs import request_cost
-from ftplug.components import PROMPT_CHUNK, Scorer, prompts_for
+from ftplug.components import PROMPT_CHUNK, prompts_for
 from ftplug.dataset import Example
 from ftplug.engine.requester import Answer, describe_error
 from ftplug.engine.response_cache import CachedResponse, request_key
-from ftplug.engine.scoring import score_prediction
+from ftplug.engine.scoring import ActiveScorer, score_prediction
 from ftplug.store.records import PredictionRecord
 
 
@@ -59,7 +59,7 @@ class PredictionFactory:
 
     run_id: str
     model: str
-    scorers: Sequence[tuple[str, Scorer]]
+    scorers: Sequence[ActiveScorer]
     priced: bool = True
 
     def scored(self, example: Example, output: str, samples: list[str] | None = None,

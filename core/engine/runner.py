@@ -13,7 +13,7 @@ from typing import Any
 
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.catalogue.tokens import TokenCounter
-from ftplug.components import TrainedModel, TrainingContext, trains
+from ftplug.components import TrainedModel, TrainingContext
 from ftplug.config.durations import duration
 from ftplug.config.experiment import Experiment
 from ftplug.config.run_options import RunOptions, run_options_for
@@ -37,7 +37,7 @@ from ftplug.engine.remote_predictions import predict_remotely
 from ftplug.engine.requester import ChatRequester, describe_error, describe_request_stats, is_openai_error
 from ftplug.engine.response_cache import cache_endpoint
 from ftplug.engine.run_keys import variant_key
-from ftplug.engine.scoring import scorer_info
+from ftplug.engine.scoring import active_scorers, scorer_info
 from ftplug.engine.sink import PredictionSink
 from ftplug.errors import FtplugError
 from ftplug.pluginhost.guard import ComponentError
@@ -56,10 +56,12 @@ class ExperimentRunner:
         self.log = log
         ids = experiment.scorer_ids or tuple(spec.name for spec in experiment.scorers)
         self.budget = Budget(self.options.max_cost)  # what this invocation may pay for answers, and has paid
-        self.scorers = [(scorer_id, spec.create()) for scorer_id, spec in zip(ids, experiment.scorers, strict=True)]
+        self.scorers = active_scorers(((scorer_id, spec.create())
+                                       for scorer_id, spec in zip(ids, experiment.scorers, strict=True)),
+                                      [spec.component.named for spec in experiment.scorers])
         self.scoring_details: dict[str, Any] = {  # stored with each run, as JSON
-            "scorers": {scorer_id: scorer_info(scorer, spec.name)
-                        for (scorer_id, scorer), spec in zip(self.scorers, experiment.scorers, strict=True)},
+            "scorers": {scorer.id: scorer_info(scorer, spec.name)
+                        for scorer, spec in zip(self.scorers, experiment.scorers, strict=True)},
             "samples": experiment.samples, "temperature": experiment.temperature,
             "report": dict(experiment.report_options)}
         self.limiters: dict[str, RequestLimiter] = {}
@@ -93,7 +95,7 @@ class ExperimentRunner:
     def answers_locally(self, variant: PreparedVariant) -> bool:
         """Whether ``variant`` is answered in this process (never by the simulator): its trainer says so
         (``local = True``) or its model is a local one (``local:…``)."""
-        return bool(getattr(variant.trainer, "local", False)) or is_local_model(self.experiment.model_for(variant.spec))
+        return variant.trainer_declares.local or is_local_model(self.experiment.model_for(variant.spec))
 
     def describe_answering(self, variants: Sequence[PreparedVariant], endpoint: Endpoint) -> str:
         """Which variants are answered where, for the run's header: ``local`` ones in this process (real), the
@@ -158,13 +160,15 @@ class ExperimentRunner:
             if trained.model != run.model:
                 self.store.set_model(run.run_id, trained.model)
             summary.details.update(trained.details)
-            if trains(variant.trainer):  # what the trainer learnt from: the x of a learning curve
+            if variant.trainer_declares.trains:  # what the trainer learnt from: the x of a learning curve
                 summary.details["train_rows"] = len(training_rows(plan.splits, variant.spec.train_size))
             summary.details.update(self._predict(variant, trained, opened, plan.test, endpoint, sink, progress))
             summary.status = "succeeded"
-            if hasattr(variant.prompt, "report"):
-                summary.details["prompt"] = variant.prompt.report()
-                self.log(f"{run.variant}: {variant.prompt.describe()}")
+            prompt = variant.prompt_declares
+            if prompt.report is not None:
+                summary.details["prompt"] = dict(prompt.report())
+            if prompt.report is not None and prompt.describe is not None:
+                self.log(f"{run.variant}: {prompt.describe()}")
         except BudgetReached as stop:
             summary.status, summary.error = "stopped", str(stop)
             self.log(f"{run.variant}: stopped: {stop}; raise --max-cost and run again to resume")
@@ -335,7 +339,7 @@ class ExperimentRunner:
     def _parameters(self, variant: PreparedVariant) -> dict[str, Any]:
         """The request's sampling parameters (part of its cache key)."""
         parameters: dict[str, Any] = {"temperature": self.experiment.temperature, "seed": self.experiment.seed}
-        limit = getattr(variant.prompt, "max_output_tokens", None)
+        limit = variant.prompt_declares.max_output_tokens
         if limit:
             parameters["max_completion_tokens"] = limit
         if self.experiment.samples > 1:

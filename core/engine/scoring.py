@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftplug.components import Score, needs_samples, reads_labels
+from ftplug.capabilities import ScorerCapabilities, declared
+from ftplug.components import Score
 from ftplug.dataset import Example
 
 
@@ -22,22 +23,43 @@ class Scored:
     sample_values: dict[str, list[float | None]] = field(default_factory=dict)
 
 
-def scorer_info(scorer: Any, name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ActiveScorer:
+    """A scorer of the run: the id its values are stored under, the instance, and what it declares."""
+
+    id: str
+    scorer: Any
+    declares: ScorerCapabilities
+
+
+def active_scorers(scorers: Iterable[tuple[str, Any]], names: Iterable[str] = ()) -> list[ActiveScorer]:
+    """Each ``(id, scorer)`` with its declared capabilities (read once, not for every prediction).
+
+    :param names: how to name each scorer in an error (default: by its id).
+    """
+    pairs = list(scorers)
+    named = [*names] or [f"scorer {scorer_id!r}" for scorer_id, _ in pairs]
+    return [ActiveScorer(scorer_id, scorer, declared(ScorerCapabilities, scorer, name))
+            for (scorer_id, scorer), name in zip(pairs, named, strict=True)]
+
+
+def scorer_info(scorer: ActiveScorer, name: str) -> dict[str, Any]:
     """What the report needs to know about a scorer, stored with every run."""
-    return {"name": name, "aggregate": getattr(scorer, "aggregate", "mean"),
-            "higher_is_better": bool(getattr(scorer, "higher_is_better", True)),
-            "needs_samples": needs_samples(scorer), "reads_labels": reads_labels(scorer)}
+    declares = scorer.declares
+    return {"name": name, "aggregate": declares.aggregate, "higher_is_better": declares.higher_is_better,
+            "needs_samples": declares.needs_samples, "reads_labels": declares.reads_labels}
 
 
-def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: Sequence[str] | None,
+def score_prediction(scorers: Sequence[ActiveScorer], output: str, samples: Sequence[str] | None,
                      example: Example) -> Scored:
     """Every scorer's verdict on ``output`` (and, for sample scorers, on all ``samples``). With two samples or
     more (``samples[0]`` being ``output``), each per-output scorer also scores every sample, for the
     between-sample spread (:mod:`ftplug.report.sampling_spread`)."""
     scored = Scored()
-    for scorer_id, scorer in scorers:
+    for active in scorers:
+        scorer_id, scorer = active.id, active.scorer
         try:
-            if needs_samples(scorer):
+            if active.declares.needs_samples:
                 result: Any = scorer.score_samples(list(samples) if samples else [output], example)
             else:
                 result = scorer.score(output, example)
@@ -50,10 +72,10 @@ def score_prediction(scorers: Sequence[tuple[str, Any]], output: str, samples: S
         if isinstance(result, Score) and result.label is not None:
             scored.labels[scorer_id] = result.label
     if samples is not None and len(samples) > 1:
-        for scorer_id, scorer in scorers:
-            if not getattr(scorer, "needs_samples", False):
-                scored.sample_values[scorer_id] = [scored.values[scorer_id],
-                                                   *(_sample_value(scorer, sample, example) for sample in samples[1:])]
+        for active in scorers:
+            if not active.declares.needs_samples:
+                scored.sample_values[active.id] = [scored.values[active.id], *(
+                    _sample_value(active.scorer, sample, example) for sample in samples[1:])]
     return scored
 
 

@@ -35,7 +35,7 @@ def blame(component: Component, doing: str) -> Iterator[None]:
     except FtplugError:
         raise
     except Exception as error:
-        raise ComponentError(f"{component.kind.value} {component.name!r} of plugin {component.plugin!r} raised "
+        raise ComponentError(f"{component.named} raised "
                              f"{type(error).__name__} in {doing}: {error}", component.plugin) from error
 
 

@@ -17,6 +17,7 @@ from ftplug.report.comparisons import pairs as comparison_pairs
 from ftplug.report.matrix import COST, LATENCY, ReportStatistics
 from ftplug.report.model import Analysis, BreakEven, Clusters, Comparison, Scenario, VariantResult
 from ftplug.report.statistics import RESAMPLES
+from ftplug.store import Store
 
 PARSE_FAILURE_CAVEAT = 0.05  # flag a variant whose outputs fail to parse this often
 SMALL_SAMPLE = 100
@@ -201,11 +202,11 @@ def answer_source(run: dict[str, Any]) -> str:
     return "local" if run.get("endpoint") == "local" else "live"
 
 
-def _loss_curves(store: Any, variants: list[VariantResult]) -> dict[str, list[dict[str, Any]]]:
+def _loss_curves(store: Store, variants: list[VariantResult]) -> dict[str, list[dict[str, Any]]]:
     curves = {}
     for variant in variants:
         training = variant.get("training")
-        if training and hasattr(store, "job_events"):
+        if training:
             events = [e for e in store.job_events(training["job_id"]) if e.step is not None]
             curves[variant["variant"]] = [{"step": e.step, "train_loss": e.train_loss, "valid_loss": e.valid_loss}
                                           for e in events]

@@ -49,13 +49,13 @@ def train(experiment: Path, variants: tuple[str, ...]) -> None:
         raise FtplugError(f"{experiment}: no variant {', '.join(map(repr, unknown))} (variants: {', '.join(known)})")
     plan = make_plan(spec, run_options_for(spec))
     chosen = [v for v in plan.variants if (v.spec.name in variants if variants else
-                                           getattr(v.trainer, "trains_ahead", False))]
+                                           v.trainer_declares.trains_ahead)]
     if not chosen:
         raise FtplugError(f"{experiment}: no variant has a trainer that trains ahead (local-lora)")
     for variant in chosen:
         if variant.error is not None:
             raise variant.error
-        if not getattr(variant.trainer, "trains_ahead", False):
+        if not variant.trainer_declares.trains_ahead:
             raise FtplugError(f"{variant.spec.name}: its trainer {variant.spec.trainer.name!r} does not train ahead; "
                               "`ftplug run` trains it")
         name = variant.spec.name

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftplug import hookimpl
+from ftplug.capabilities import PromptCapabilities, declared
 from ftplug.catalogue.local_models import is_local_model
 from ftplug.components import TrainedModel, TrainingContext
 
@@ -30,7 +31,7 @@ class NoTraining:
         require_local_stack()
         options = context.local_options
         device = pick_device(options.device)
-        limit = getattr(context.prompt, "max_output_tokens", None) or DEFAULT_MAX_NEW_TOKENS
+        limit = declared(PromptCapabilities, context.prompt).max_output_tokens or DEFAULT_MAX_NEW_TOKENS
         generator = LocalGenerator(model_folder(context.base_model, context.log), context.prompt.build, device=device,
                                    dtype=options.dtype, max_new_tokens=limit, temperature=context.temperature,
                                    seed=context.seed, prefix_cache=options.prefix_cache)

@@ -6,7 +6,7 @@ import pytest
 
 from ftplug.components import Score
 from ftplug.dataset import Example
-from ftplug.engine.scoring import score_prediction
+from ftplug.engine.scoring import active_scorers, score_prediction
 from ftplug.errors import ConfigError
 from ftplug.plugins.scorers.basic import Accuracy, ExactMatch, MacroF1
 from ftplug.plugins.scorers.numeric import (
@@ -104,8 +104,8 @@ def test_consistency_is_the_share_of_the_modal_answer() -> None:
 
 
 def test_a_failing_scorer_records_an_error_for_that_output_only() -> None:
-    scored = score_prediction([("exact", ExactMatch()), ("mae", AbsoluteError()),
-                               ("acc", Accuracy(labels=["up"]))], "up 3", None, ex("up"))
+    scored = score_prediction(active_scorers([("exact", ExactMatch()), ("mae", AbsoluteError()),
+                                              ("acc", Accuracy(labels=["up"]))]), "up 3", None, ex("up"))
     assert scored.values == {"exact": 0.0, "mae": None, "acc": 1.0}
     assert scored.errors == {"mae": "ValueError: expected value 'up' is not a number"}
     assert scored.labels == {"acc": "up"}
@@ -123,7 +123,7 @@ class _Blunt:
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), Score(float("inf")), "many"])
 def test_a_score_that_is_not_a_finite_number_is_stored_as_missing_with_the_reason(value: object) -> None:
-    scored = score_prediction([("odd", _Blunt(value)), ("exact", ExactMatch())], "up", None, ex("up"))
+    scored = score_prediction(active_scorers([("odd", _Blunt(value)), ("exact", ExactMatch())]), "up", None, ex("up"))
     assert scored.values == {"odd": None, "exact": 1.0}
     assert ("not a finite number" in scored.errors["odd"] if value != "many"
             else scored.errors["odd"].startswith("ValueError: could not convert"))
