@@ -248,21 +248,36 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     for key in doc:
         if key not in TOP_LEVEL_TABLES:
             raise reader.fail(f"[{key}]", f"unknown table (allowed: {', '.join(sorted(TOP_LEVEL_TABLES))})")
-
-    meta = reader.table(doc, "experiment")
-    reader.only_keys(meta, "[experiment]", {"name", "seed", "description"})
-    name = reader.value(meta, "[experiment]", "name", str)
-    if not name.strip():
-        raise reader.fail("[experiment] name", "must not be empty")
-    seed = reader.value(meta, "[experiment]", "seed", int, 0)
-    description = reader.value(meta, "[experiment]", "description", str, "")
-
+    name, seed, description = _read_identity(reader, reader.table(doc, "experiment"))
     data = dict(reader.table(doc, "data"))
     loader_name = reader.value(data, "[data]", "loader", str)
     data.pop("loader")
     data_spec = _component(reader, registry, Kind.LOADER, loader_name, data, "[data]")
+    test_split, validation_split, split_method = _read_split(reader, reader.table(doc, "split", required=False))
+    base_model, local_options = _read_model(reader, reader.table(doc, "model"), path.parent)
+    variants = _read_variants(reader, registry, doc.get("variants"), path.parent)
+    scoring = _read_scoring(reader, registry, reader.table(doc, "scoring", required=False))
+    report_options = _read_report(reader, reader.table(doc, "report", required=False), variants, scoring.ids)
+    return Experiment(name=name, path=path, seed=seed, description=description, data=data_spec,
+                      base_model=base_model, variants=tuple(variants), scorers=tuple(scoring.scorers),
+                      test_split=test_split, validation_split=validation_split, split_method=split_method,
+                      run_options=_run_options(reader, reader.table(doc, "run", required=False)),
+                      scorer_ids=tuple(scoring.ids), samples=scoring.samples, temperature=scoring.temperature,
+                      report_options=report_options, local_options=local_options)
 
-    split = reader.table(doc, "split", required=False)
+
+def _read_identity(reader: _Reader, meta: dict[str, Any]) -> tuple[str, int, str]:
+    """``[experiment]``: its name, seed and description."""
+    reader.only_keys(meta, "[experiment]", {"name", "seed", "description"})
+    name = reader.value(meta, "[experiment]", "name", str)
+    if not name.strip():
+        raise reader.fail("[experiment] name", "must not be empty")
+    return name, reader.value(meta, "[experiment]", "seed", int, 0), reader.value(meta, "[experiment]",
+                                                                                  "description", str, "")
+
+
+def _read_split(reader: _Reader, split: dict[str, Any]) -> tuple[int | float, int | float, str]:
+    """``[split]``: the test and validation sizes and the method (``""``: the loader's own)."""
     reader.only_keys(split, "[split]", {"test", "validation", "method"})
     test_split = reader.value(split, "[split]", "test", (int, float), 0.2)
     validation_split = reader.value(split, "[split]", "validation", (int, float), 0.1)
@@ -273,55 +288,72 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     split_method = reader.value(split, "[split]", "method", str, "")
     if split_method not in ("", *SPLIT_METHODS):
         raise reader.fail("[split] method", f"must be one of {', '.join(SPLIT_METHODS)}, got {split_method!r}")
+    return test_split, validation_split, split_method
 
-    model = reader.table(doc, "model")
+
+def _read_model(reader: _Reader, model: dict[str, Any], base_dir: Path) -> tuple[str, LocalOptions]:
+    """``[model]``: the base model and how local models run; a ``catalogue`` file is put in use."""
     reader.only_keys(model, "[model]", {"base", "catalogue", "local"})
     base_model = reader.value(model, "[model]", "base", str)
-    _check_local_model(reader, base_model, path.parent, "[model] base")
+    _check_local_model(reader, base_model, base_dir, "[model] base")
     local_options = read_local_options(reader, model)
     catalogue_file = reader.value(model, "[model]", "catalogue", str, "")
     if catalogue_file:
         from ftplug.catalogue.models import use_catalogue_file
 
-        use_catalogue_file(path.parent / catalogue_file)
+        use_catalogue_file(base_dir / catalogue_file)
+    return base_model, local_options
 
-    raw_variants = doc.get("variants")
+
+def _read_variants(reader: _Reader, registry: Registry, raw_variants: Any, base_dir: Path) -> list[VariantSpec]:
+    """``[[variants]]``, sweeps and draws expanded: at least one, with distinct names."""
     if not isinstance(raw_variants, list) or not raw_variants:
         raise reader.fail("[[variants]]", "at least one variant is required")
     variants: list[VariantSpec] = []
     for index, raw in enumerate(expand_draws(reader, expand_sweeps(reader, raw_variants)), start=1):
         if not isinstance(raw, dict):
             raise reader.fail(f"[[variants]] #{index}", "must be a table")
-        where = f"[[variants]] #{index}"
-        reader.only_keys(raw, where, {"name", "trainer", "prompt", "train_size", "model", "endpoint", "draws"})
-        variant_name = reader.value(raw, where, "name", str)
-        where = f"[[variants]] {variant_name!r}"
-        if any(v.name == variant_name for v in variants):
-            raise reader.fail(f"{where} name", "duplicate variant name")
-        trainer_name, trainer_options = _named(reader, raw.get("trainer", DEFAULT_TRAINER), f"{where} trainer",
-                                               "name")
-        builder_name, builder_options = _named(reader, raw.get("prompt", DEFAULT_PROMPT), f"{where} prompt",
-                                               "builder")
-        variant_model = reader.value(raw, where, "model", str, None)
-        if variant_model is not None:
-            _check_local_model(reader, variant_model, path.parent, f"{where} model")
-        prompt_spec = _component(reader, registry, Kind.PROMPT_BUILDER, builder_name, builder_options,
-                                 f"{where} prompt")
-        draw = raw.get("draws")  # a ShotDraw: expand_draws replaced the count
-        if draw is not None:
-            check_draws(reader, draw, prompt_spec.options)
-        variants.append(VariantSpec(
-            name=variant_name,
-            trainer=_component(reader, registry, Kind.TRAINER, trainer_name, trainer_options,
-                               f"{where} trainer"),
-            prompt=prompt_spec,
-            train_size=_train_size(reader, raw, where),
-            model=variant_model,
-            endpoint=_endpoint(reader, raw, where),
-            draw=draw,
-        ))
+        variants.append(_read_variant(reader, registry, raw, f"[[variants]] #{index}", base_dir,
+                                      {v.name for v in variants}))
+    return variants
 
-    scoring = reader.table(doc, "scoring", required=False)
+
+def _read_variant(reader: _Reader, registry: Registry, raw: dict[str, Any], table: str, base_dir: Path,
+                  taken: set[str]) -> VariantSpec:
+    """One variant (its name not one of ``taken``): its trainer and prompt builder with their options, and its
+    own training size, model and API."""
+    reader.only_keys(raw, table, {"name", "trainer", "prompt", "train_size", "model", "endpoint", "draws"})
+    variant_name = reader.value(raw, table, "name", str)
+    table = f"[[variants]] {variant_name!r}"
+    if variant_name in taken:
+        raise reader.fail(f"{table} name", "duplicate variant name")
+    trainer_name, trainer_options = _named(reader, raw.get("trainer", DEFAULT_TRAINER), f"{table} trainer", "name")
+    builder_name, builder_options = _named(reader, raw.get("prompt", DEFAULT_PROMPT), f"{table} prompt",
+                                           "builder")
+    variant_model = reader.value(raw, table, "model", str, None)
+    if variant_model is not None:
+        _check_local_model(reader, variant_model, base_dir, f"{table} model")
+    prompt_spec = _component(reader, registry, Kind.PROMPT_BUILDER, builder_name, builder_options, f"{table} prompt")
+    draw = raw.get("draws")  # a ShotDraw: expand_draws replaced the count
+    if draw is not None:
+        check_draws(reader, draw, prompt_spec.options)
+    return VariantSpec(
+        name=variant_name,
+        trainer=_component(reader, registry, Kind.TRAINER, trainer_name, trainer_options, f"{table} trainer"),
+        prompt=prompt_spec, train_size=_train_size(reader, raw, table), model=variant_model,
+        endpoint=_endpoint(reader, raw, table), draw=draw)
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    scorers: list[ComponentSpec]
+    ids: list[str]
+    samples: int
+    temperature: float
+
+
+def _read_scoring(reader: _Reader, registry: Registry, scoring: dict[str, Any]) -> _Scoring:
+    """``[scoring]``: the scorers (each under a distinct id), the samples per prompt and their temperature."""
     reader.only_keys(scoring, "[scoring]", {"scorers", "samples", "temperature"})
     raw_scorers = scoring.get("scorers", ["exact"])
     if not isinstance(raw_scorers, list) or not raw_scorers:
@@ -349,8 +381,12 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     if samples < 2 and sampling:
         raise reader.fail("[scoring] samples", f"the {sampling[0]} scorer needs samples ≥ 2 (repeated answers to "
                                                "compare), e.g. samples = 5")
+    return _Scoring(scorers, scorer_ids, samples, temperature)
 
-    report = reader.table(doc, "report", required=False)
+
+def _read_report(reader: _Reader, report: dict[str, Any], variants: list[VariantSpec],
+                 scorer_ids: list[str]) -> dict[str, Any]:
+    """``[report]``: the volume of the break-even, the reference variant, the primary scorer, the cluster."""
     reader.only_keys(report, "[report]", {"volume", "reference", "primary", "cluster"})
     volume = reader.value(report, "[report]", "volume", int, 0)
     if volume < 0:
@@ -362,22 +398,11 @@ def experiment_from_dict(doc: dict[str, Any], registry: Registry, path: str | Pa
     primary = reader.value(report, "[report]", "primary", str, scorer_ids[0])
     if primary not in scorer_ids:
         raise reader.fail("[report] primary", f"no scorer {primary!r} (scorers: {', '.join(scorer_ids)})")
-
     # None: the split's default (see ftplug.dataset.clusters)
     cluster = reader.value(report, "[report]", "cluster", str, None)
     if cluster is not None and cluster != cluster.strip():
         raise reader.fail("[report] cluster", f"a field name without surrounding spaces, got {cluster!r}")
-
-    run_options = _run_options(reader, reader.table(doc, "run", required=False))
-
-    return Experiment(name=name, path=path, seed=seed, description=description, data=data_spec,
-                      base_model=base_model, variants=tuple(variants), scorers=tuple(scorers),
-                      test_split=test_split, validation_split=validation_split, split_method=split_method,
-                      run_options=run_options, scorer_ids=tuple(scorer_ids), samples=samples,
-                      temperature=temperature,
-                      report_options={"volume": volume, "reference": reference or variants[0].name,
-                                      "primary": primary, "cluster": cluster},
-                      local_options=local_options)
+    return {"volume": volume, "reference": reference or variants[0].name, "primary": primary, "cluster": cluster}
 
 
 def _check_local_model(reader: _Reader, model: str, base_dir: Path, where: str) -> None:
