@@ -35,16 +35,19 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def charts(analysis: Mapping[str, Any]) -> dict[str, Any]:
-    """The report's Plotly figures by name: ``metric:<scorer>``, ``cost-vs-<primary>``, ``break-even``,
-    ``loss:<variant>``, ``shots``, ``train_rows`` (learning curves)."""
+def _error_bars(metrics: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Plotly ``error_y`` from each metric's value to the bounds of its confidence interval."""
+    return {"type": "data", "array": [m["high"] - m["value"] for m in metrics],
+            "arrayminus": [m["value"] - m["low"] for m in metrics]}
+
+
+def _metric_charts(analysis: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+    """One bar chart per scorer (``metric:<scorer>``), skipping scorers no variant has a value for."""
     import plotly.graph_objects as go
 
     variants = analysis["variants"]
     names = [v["variant"] for v in variants]
     figures: dict[str, Any] = {}
-    label = title_label(analysis).strip()
-    suffix = f" ({label.strip('[]')})" if label else ""
     for scorer in analysis["scorers"]:
         metrics = [v["metrics"].get(scorer, {}) for v in variants]
         values = [m.get("value") for m in metrics]
@@ -57,34 +60,54 @@ def charts(analysis: Mapping[str, Any]) -> dict[str, Any]:
         figure.update_layout(title=f"{scorer} per variant, with 95% confidence intervals{suffix}",
                              yaxis_title=scorer, height=380)
         figures[f"metric:{scorer}"] = figure
+    return figures
+
+
+def _cost_chart(analysis: Mapping[str, Any], suffix: str) -> Any | None:
+    """The primary metric against the cost per 1,000 predictions, or None when no variant has both."""
+    import plotly.graph_objects as go
+
     primary = analysis["primary"]
     points = [(v["variant"], v["cost_per_1k_usd"].get("value"), v["metrics"].get(primary, {}))
-              for v in variants]
+              for v in analysis["variants"]]
     points = [p for p in points if p[1] is not None and p[2].get("value") is not None]
-    if points:
-        figure = go.Figure(go.Scatter(
-            x=[p[1] for p in points], y=[p[2]["value"] for p in points], text=[p[0] for p in points],
-            mode="markers+text", textposition="top center",
-            error_y={"type": "data", "array": [p[2]["high"] - p[2]["value"] for p in points],
-                     "arrayminus": [p[2]["value"] - p[2]["low"] for p in points]}))
-        figure.update_layout(title=f"Cost vs {primary}{suffix}", xaxis_title="USD per 1,000 predictions",
-                             yaxis_title=primary, height=420)
-        figures[f"cost-vs-{primary}"] = figure
-    if analysis["break_even"]:
-        horizon = max([row["predictions"] or 0 for row in analysis["break_even"]] + [analysis["volume"] or 0])
-        horizon = max(1000, int(horizon * 2))
-        figure = go.Figure()
-        involved = {row["fine_tuned"] for row in analysis["break_even"]} | {row["prompted"]
-                                                                            for row in analysis["break_even"]}
-        for v in variants:
-            if v["variant"] not in involved or v["cost_per_prediction"] is None:
-                continue
-            start = (v.get("training") or {}).get("training_cost_usd") or 0.0
-            figure.add_trace(go.Scatter(x=[0, horizon], y=[start, start + horizon * v["cost_per_prediction"]],
-                                        mode="lines", name=v["variant"]))
-        figure.update_layout(title=f"Total cost by volume: where the lines cross, fine-tuning pays back{suffix}",
-                             xaxis_title="predictions", yaxis_title="USD (training + inference)", height=420)
-        figures["break-even"] = figure
+    if not points:
+        return None
+    figure = go.Figure(go.Scatter(
+        x=[p[1] for p in points], y=[p[2]["value"] for p in points], text=[p[0] for p in points],
+        mode="markers+text", textposition="top center", error_y=_error_bars([p[2] for p in points])))
+    figure.update_layout(title=f"Cost vs {primary}{suffix}", xaxis_title="USD per 1,000 predictions",
+                         yaxis_title=primary, height=420)
+    return figure
+
+
+def _break_even_chart(analysis: Mapping[str, Any], suffix: str) -> Any | None:
+    """Total cost by volume of every variant in a break-even pair, or None when there is no pair."""
+    import plotly.graph_objects as go
+
+    pairs = analysis["break_even"]
+    if not pairs:
+        return None
+    horizon = max([row["predictions"] or 0 for row in pairs] + [analysis["volume"] or 0])
+    horizon = max(1000, int(horizon * 2))
+    figure = go.Figure()
+    involved = {row["fine_tuned"] for row in pairs} | {row["prompted"] for row in pairs}
+    for v in analysis["variants"]:
+        if v["variant"] not in involved or v["cost_per_prediction"] is None:
+            continue
+        start = (v.get("training") or {}).get("training_cost_usd") or 0.0
+        figure.add_trace(go.Scatter(x=[0, horizon], y=[start, start + horizon * v["cost_per_prediction"]],
+                                    mode="lines", name=v["variant"]))
+    figure.update_layout(title=f"Total cost by volume: where the lines cross, fine-tuning pays back{suffix}",
+                         xaxis_title="predictions", yaxis_title="USD (training + inference)", height=420)
+    return figure
+
+
+def _loss_charts(analysis: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+    """One fine-tuning loss chart per variant with a loss curve (``loss:<variant>``)."""
+    import plotly.graph_objects as go
+
+    figures: dict[str, Any] = {}
     for variant, curve in analysis.get("loss_curves", {}).items():
         if not curve:
             continue
@@ -97,34 +120,63 @@ def charts(analysis: Mapping[str, Any]) -> dict[str, Any]:
         figure.update_layout(title=f"Fine-tuning loss of {variant}{suffix}", xaxis_title="step",
                              yaxis_title="loss", height=380)
         figures[f"loss:{variant}"] = figure
-    shot_points = sorted((v["shots"], v["metrics"].get(primary, {}), v["variant"]) for v in variants
+    return figures
+
+
+def _shots_chart(analysis: Mapping[str, Any], suffix: str) -> Any | None:
+    """The primary metric of the prompted variants against their number of shots, or None with fewer than two
+    distinct shot counts."""
+    import plotly.graph_objects as go
+
+    primary = analysis["primary"]
+    shot_points = sorted((v["shots"], v["metrics"].get(primary, {}), v["variant"]) for v in analysis["variants"]
                          if v["shots"] is not None and v["train_rows"] is None
                          and v["metrics"].get(primary, {}).get("value") is not None)
-    if len({p[0] for p in shot_points}) >= 2:
-        figure = go.Figure(go.Scatter(
-            x=[p[0] for p in shot_points], y=[p[1]["value"] for p in shot_points], text=[p[2] for p in shot_points],
-            mode="lines+markers",
-            error_y={"type": "data", "array": [p[1]["high"] - p[1]["value"] for p in shot_points],
-                     "arrayminus": [p[1]["value"] - p[1]["low"] for p in shot_points]}))
-        figure.update_layout(title=f"{primary} vs number of shots{suffix}", xaxis_title="shots (mean per prompt)",
-                             yaxis_title=primary, height=380)
-        figures["shots"] = figure
+    if len({p[0] for p in shot_points}) < 2:
+        return None
+    figure = go.Figure(go.Scatter(
+        x=[p[0] for p in shot_points], y=[p[1]["value"] for p in shot_points], text=[p[2] for p in shot_points],
+        mode="lines+markers", error_y=_error_bars([p[1] for p in shot_points])))
+    figure.update_layout(title=f"{primary} vs number of shots{suffix}", xaxis_title="shots (mean per prompt)",
+                         yaxis_title=primary, height=380)
+    return figure
+
+
+def _learning_curve_chart(analysis: Mapping[str, Any], suffix: str) -> Any | None:
+    """The primary metric against the training rows, one line per trainer, or None when no trainer has two
+    distinct row counts."""
+    import plotly.graph_objects as go
+
+    primary = analysis["primary"]
     curves: dict[str, list[tuple[int, dict[str, Any], str]]] = {}
-    for v in variants:
+    for v in analysis["variants"]:
         if v.get("train_rows") is not None and v["metrics"].get(primary, {}).get("value") is not None:
             curves.setdefault(v["trainer"], []).append((v["train_rows"], v["metrics"][primary], v["variant"]))
-    if any(len({p[0] for p in points}) >= 2 for points in curves.values()):
-        figure = go.Figure()
-        for trainer, points in sorted(curves.items()):
-            points.sort(key=lambda p: p[0])
-            figure.add_trace(go.Scatter(
-                x=[p[0] for p in points], y=[p[1]["value"] for p in points], text=[p[2] for p in points],
-                mode="lines+markers", name=trainer,
-                error_y={"type": "data", "array": [p[1]["high"] - p[1]["value"] for p in points],
-                         "arrayminus": [p[1]["value"] - p[1]["low"] for p in points]}))
-        figure.update_layout(title=f"{primary} vs training rows (learning curve){suffix}", xaxis_title="training rows",
-                             yaxis_title=primary, height=380)
-        figures["train_rows"] = figure
+    if not any(len({p[0] for p in points}) >= 2 for points in curves.values()):
+        return None
+    figure = go.Figure()
+    for trainer, points in sorted(curves.items()):
+        points.sort(key=lambda p: p[0])
+        figure.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[1]["value"] for p in points], text=[p[2] for p in points],
+            mode="lines+markers", name=trainer, error_y=_error_bars([p[1] for p in points])))
+    figure.update_layout(title=f"{primary} vs training rows (learning curve){suffix}", xaxis_title="training rows",
+                         yaxis_title=primary, height=380)
+    return figure
+
+
+def charts(analysis: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's Plotly figures by name: ``metric:<scorer>``, ``cost-vs-<primary>``, ``break-even``,
+    ``loss:<variant>``, ``shots``, ``train_rows`` (learning curves)."""
+    label = title_label(analysis).strip()
+    suffix = f" ({label.strip('[]')})" if label else ""
+    figures = {**_metric_charts(analysis, suffix),
+               f"cost-vs-{analysis['primary']}": _cost_chart(analysis, suffix),
+               "break-even": _break_even_chart(analysis, suffix),
+               **_loss_charts(analysis, suffix),
+               "shots": _shots_chart(analysis, suffix),
+               "train_rows": _learning_curve_chart(analysis, suffix)}
+    figures = {name: figure for name, figure in figures.items() if figure is not None}
     naive = analysis.get("baseline_margins")
     if naive and naive["baseline_value"] is not None:
         for key in ("shots", "train_rows"):

@@ -45,14 +45,18 @@ def _model(body: dict[str, Any]) -> str:
     return info.id
 
 
-def add_routes(router: Router, state: State) -> None:
-    """Register the fine-tuning endpoints."""
+class _FineTuningJobs:
+    """The fine-tuning handlers, over the simulator's jobs and files."""
 
-    def file_for(body: dict[str, Any], key: str) -> str:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def fine_tune_file(self, body: dict[str, Any], key: str) -> str:
+        """The id of the uploaded fine-tune file ``body[key]`` names; a 400 naming ``key`` otherwise."""
         file_id = body.get(key)
         if not isinstance(file_id, str):
             raise bad_request(f"Missing required parameter: '{key}'.", param=key)
-        stored = state.files.get(file_id)
+        stored = self.state.files.get(file_id)
         if stored is None:
             raise bad_request(f"Invalid file ID: {file_id}. The file does not exist.", param=key)
         if stored.purpose != "fine-tune":
@@ -60,13 +64,22 @@ def add_routes(router: Router, state: State) -> None:
                               param=key)
         return file_id
 
-    def create(request: Request) -> dict[str, Any]:
+    def existing_job(self, job_id: str) -> Job:
+        """The job ``job_id``; a 404 if there is none."""
+        job = self.state.jobs.get(job_id)
+        if job is None:
+            raise not_found(f"Could not find fine-tune: {job_id}", param="fine_tune_id", code="fine_tune_not_found")
+        return job
+
+    def create(self, request: Request) -> dict[str, Any]:
+        """``POST /v1/fine_tuning/jobs``."""
+        state = self.state
         if state.options.refuse_fine_tuning:
             raise ApiError(403, REFUSAL, code="fine_tuning_not_available")
         body = request.json()
         model = _model(body)
-        training_file = file_for(body, "training_file")
-        validation_file = None if body.get("validation_file") is None else file_for(body, "validation_file")
+        training_file = self.fine_tune_file(body, "training_file")
+        validation_file = None if body.get("validation_file") is None else self.fine_tune_file(body, "validation_file")
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
             raise bad_request("Invalid 'suffix': must be a string of at most 64 characters.", param="suffix")
@@ -80,59 +93,68 @@ def add_routes(router: Router, state: State) -> None:
                       seed=seed if seed is not None else state.ids.counter * 7919 % 2**31,
                       metadata=body.get("metadata"), requested=requested, created=state.clock.now(),
                       timing=state.timing, organization=state.organization)
-            try:
-                job.examples = parse_training_file(state.files[training_file].content)
-                if validation_file:
-                    job.n_validation = len(parse_training_file(state.files[validation_file].content, minimum=1))
-            except InvalidTrainingFile as error:
-                param = "validation_file" if job.examples else "training_file"
-                job.error = {"code": "invalid_training_file", "message": str(error), "param": param}
+            _read_examples(job, state)
             if job.examples:
                 _resolve(job, requested)
             state.jobs[job.id] = job
             # The answer is the job as it was created, as the API's is, however fast the clock runs after.
             return job.to_api(job.created, state)
 
-    def get(job_id: str) -> Job:
-        job = state.jobs.get(job_id)
-        if job is None:
-            raise not_found(f"Could not find fine-tune: {job_id}", param="fine_tune_id", code="fine_tune_not_found")
-        return job
+    def retrieve(self, request: Request, job_id: str) -> dict[str, Any]:
+        """``GET /v1/fine_tuning/jobs/{job_id}``."""
+        return self.existing_job(job_id).to_api(self.state.clock.now(), self.state)
 
-    def retrieve(request: Request, job_id: str) -> dict[str, Any]:
-        return get(job_id).to_api(state.clock.now(), state)
-
-    def listing(request: Request) -> dict[str, Any]:
+    def listing(self, request: Request) -> dict[str, Any]:
+        """``GET /v1/fine_tuning/jobs``, newest first."""
         limit = request.query_int("limit", 20, 1, 100)
-        now = state.clock.now()
-        with state.lock:
-            jobs = list(reversed(state.jobs.values()))  # newest first
-        return paginate([job.to_api(now, state) for job in jobs], request.query.get("after"), limit)
+        now = self.state.clock.now()
+        with self.state.lock:
+            jobs = list(reversed(self.state.jobs.values()))  # newest first
+        return paginate([job.to_api(now, self.state) for job in jobs], request.query.get("after"), limit)
 
-    def events(request: Request, job_id: str) -> dict[str, Any]:
+    def events(self, request: Request, job_id: str) -> dict[str, Any]:
+        """``GET /v1/fine_tuning/jobs/{job_id}/events``."""
         limit = request.query_int("limit", 20, 1, 10_000)
-        return paginate(get(job_id).events(state.clock.now()), request.query.get("after"), limit)
+        return paginate(self.existing_job(job_id).events(self.state.clock.now()), request.query.get("after"), limit)
 
-    def checkpoints(request: Request, job_id: str) -> dict[str, Any]:
+    def checkpoints(self, request: Request, job_id: str) -> dict[str, Any]:
+        """``GET /v1/fine_tuning/jobs/{job_id}/checkpoints``."""
         limit = request.query_int("limit", 10, 1, 100)
-        return paginate(get(job_id).checkpoints(state.clock.now()), request.query.get("after"), limit)
+        checkpoints = self.existing_job(job_id).checkpoints(self.state.clock.now())
+        return paginate(checkpoints, request.query.get("after"), limit)
 
-    def cancel(request: Request, job_id: str) -> dict[str, Any]:
-        job = get(job_id)
-        now = state.clock.now()
-        with state.lock:
+    def cancel(self, request: Request, job_id: str) -> dict[str, Any]:
+        """``POST /v1/fine_tuning/jobs/{job_id}/cancel``; a 400 for a job that has already finished."""
+        job = self.existing_job(job_id)
+        now = self.state.clock.now()
+        with self.state.lock:
             if job.status(now) in TERMINAL:
                 raise bad_request(f"Job {job_id} has already {job.status(now)} and cannot be cancelled.",
                                   param="fine_tune_id")
             job.cancelled_at = now
-        return job.to_api(now, state)
+        return job.to_api(now, self.state)
 
-    router.add("POST", "/v1/fine_tuning/jobs", create)
-    router.add("GET", "/v1/fine_tuning/jobs", listing)
-    router.add("GET", "/v1/fine_tuning/jobs/{job_id}", retrieve)
-    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/events", events)
-    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints", checkpoints)
-    router.add("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", cancel)
+
+def add_routes(router: Router, state: State) -> None:
+    """Register the fine-tuning endpoints."""
+    jobs = _FineTuningJobs(state)
+    router.add("POST", "/v1/fine_tuning/jobs", jobs.create)
+    router.add("GET", "/v1/fine_tuning/jobs", jobs.listing)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}", jobs.retrieve)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/events", jobs.events)
+    router.add("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints", jobs.checkpoints)
+    router.add("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", jobs.cancel)
+
+
+def _read_examples(job: Job, state: State) -> None:
+    """Parse the job's training (and validation) file; a file that does not parse fails the job, naming it."""
+    try:
+        job.examples = parse_training_file(state.files[job.training_file].content)
+        if job.validation_file:
+            job.n_validation = len(parse_training_file(state.files[job.validation_file].content, minimum=1))
+    except InvalidTrainingFile as error:
+        param = "validation_file" if job.examples else "training_file"
+        job.error = {"code": "invalid_training_file", "message": str(error), "param": param}
 
 
 def _resolve(job: Job, requested: dict[str, Any]) -> None:
