@@ -12,6 +12,9 @@ Installed with ftplug, so any project's tests can use the fixtures without impor
 - ``ftplug_run``: ``ftplug_run(experiment_dict, limit=None)`` runs an experiment given as the dict its TOML
   would parse to (relative data paths are resolved against the test's temporary folder) on the simulator,
   into ``ftplug_store``, and returns the list of :class:`ftplug.store.records.RunSummary`.
+- ``ftplug_cli``: ``ftplug_cli(*args, env=None)`` runs ``ftplug ARGS`` in this process, from the test's
+  temporary folder with no API key set, as the console command would (``.exit_code``, ``.stdout``,
+  ``.stderr``): e.g. ``ftplug_cli("run", "experiment.toml", "--db", "r.duckdb")``.
 """
 
 from __future__ import annotations
@@ -98,3 +101,20 @@ def ftplug_run(tmp_path: Path, ftplug_simulator: Any, ftplug_store: Any) -> Call
         return bench.run(ftplug_store, endpoint)
 
     return run
+
+
+@pytest.fixture
+def ftplug_cli(tmp_path: Path) -> Callable[..., Any]:
+    """``cli(*args, env=None, cwd=tmp_path) -> CommandResult``: ``ftplug ARGS`` run in this process as the
+    console command runs it (exit code, stdout, stderr), with no API key set, each call with the process to
+    itself (:mod:`ftplug.cli.in_process`)."""
+    import os
+
+    from ftplug.cli.in_process import run_command
+
+    def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+        changes: dict[str, str | None] = {name: None for name in os.environ if name.startswith("OPENAI_")}
+        changes.update(env or {})
+        return run_command(args, cwd=cwd or tmp_path, env=changes)
+
+    return cli

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ftplug.cli.in_process import CommandResult, run_command
 from ftplug.pluginhost.manager import Plugins
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "ftplug.cli", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_in_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CommandResult:
+    """``ftplug ARGS`` in this process (:func:`ftplug.cli.in_process.run_command`) with no API key in its
+    environment: what :func:`run_cli` sees, without a new interpreter's start."""
+    changes: dict[str, str | None] = {name: None for name in os.environ if name.startswith("OPENAI_")}
+    changes.update(env or {})
+    return run_command(args, cwd=cwd, env=changes)
 
 
 def fortunes_experiment(name: str, *, seed: int, test: int, validation: int | None = None,

@@ -68,6 +68,11 @@ def remember_local_model(model: str, source: LocalSource) -> None:
     _remembered[model] = source
 
 
+def forget_local_models() -> None:
+    """Forget where local models were found (a new experiment file in the same process finds its own)."""
+    _remembered.clear()
+
+
 def locate_local_model(model: str, base_dir: Path | None = None) -> LocalSource:
     """Where the local model ``model`` (with or without the ``local:`` prefix) is; see the module docstring.
 

@@ -175,6 +175,12 @@ def use_catalogue_file(path: str | Path) -> None:
         _user_files.append(resolved)
 
 
+def forget_catalogue_files() -> None:
+    """Stop using the files given with :func:`use_catalogue_file` (a new command starts from the shipped
+    catalogue and ``FTPLUG_MODELS``)."""
+    _user_files.clear()
+
+
 def default_catalogue() -> Catalogue:
     """The catalogue in use: the shipped one, then the files named in ``FTPLUG_MODELS`` (separated by
     ``os.pathsep``), then those given with :func:`use_catalogue_file` (``--models``, ``[model] catalogue``)."""

@@ -355,10 +355,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear line on stderr and an exit code for every failure."""
     from ftplug.cli.process_exit import exit_now
 
-    exit_now(_exit_code(argv))
+    exit_now(exit_code(argv))
 
 
-def _exit_code(argv: list[str] | None) -> int:
+def exit_code(argv: list[str] | None) -> int:
     """Run the command line; its exit code, every failure reported in one line on stderr."""
     try:
         result = cli.main(args=argv, prog_name="ftplug", standalone_mode=False)

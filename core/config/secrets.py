@@ -18,6 +18,11 @@ def remember(key: str | None) -> None:
         _KNOWN.add(key)
 
 
+def forget_keys() -> None:
+    """Forget every remembered key (a new command in the same process starts with none)."""
+    _KNOWN.clear()
+
+
 def mask(key: str) -> str:
     """``key`` as the API shows it: the first six and last four characters."""
     return f"{key[:6]}…{key[-4:]}" if len(key) > 12 else "…"

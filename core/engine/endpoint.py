@@ -207,6 +207,12 @@ def simulator_endpoint(seed: int = 0, state_dir: Path | None = None) -> Iterator
         yield Endpoint(base_url=simulator.base_url, api_key=SIMULATOR_KEY, simulated=True)
 
 
+def forget_servers() -> None:
+    """Forget which servers were asked whether they are the simulator (a new command asks again)."""
+    with _announced_lock:
+        _announced.clear()
+
+
 def _announced_endpoint(base_url: str | None, api_key: str) -> Endpoint:
     """An endpoint the user named, simulated when the server there says it is the simulator."""
     simulated = announces_simulator(base_url, api_key)

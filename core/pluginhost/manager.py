@@ -261,6 +261,14 @@ def get_plugins(*, commands_only: bool = False) -> Plugins:
         return _plugins
 
 
+def reset_plugins() -> None:
+    """Drop the process-wide plugins: the next :func:`get_plugins` loads them afresh (a new command in the same
+    process, with its own ``--plugin`` files and environment)."""
+    global _plugins, _complete
+    with _lock:
+        _plugins, _complete = None, False
+
+
 def _import_file(path: Path) -> object:
     """Import a loose plugin file as a module of its own."""
     if not path.is_file():

@@ -21,6 +21,11 @@ def add_plugin_files(paths: Iterable[str]) -> None:
     _plugin_files.extend(paths)
 
 
+def forget_plugin_files() -> None:
+    """Forget the files of ``--plugin`` (a new command in the same process names its own)."""
+    _plugin_files.clear()
+
+
 def plugin_files() -> list[str]:
     """The loose plugin files: ``FTPLUG_PLUGINS`` (paths separated by the system's separator), then ``--plugin``."""
     listed = [p for p in os.environ.get("FTPLUG_PLUGINS", "").split(os.pathsep) if p.strip()]

@@ -70,20 +70,20 @@ CUSTOM = ('[models."local-llama"]\ncontext_window = 4096\nmax_output_tokens = 51
 
 
 def test_models_flag_and_environment_reach_every_command(tmp_path: Path) -> None:
-    from tests.helpers import run_cli
+    from tests.helpers import run_in_process
 
     catalogue = tmp_path / "mine.toml"
     catalogue.write_text(CUSTOM, encoding="utf-8")
     text = tmp_path / "t.txt"
     text.write_text("hello world", encoding="utf-8")
-    by_flag = run_cli("--models", str(catalogue), "tokens", str(text), "--model", "local-llama", "--json")
-    assert by_flag.returncode == 0, by_flag.stderr
+    by_flag = run_in_process("--models", str(catalogue), "tokens", str(text), "--model", "local-llama", "--json")
+    assert by_flag.exit_code == 0, by_flag.stderr
     assert json.loads(by_flag.stdout)["context_window"] == 4096
-    listed = run_cli("models", "--json", env={"FTPLUG_MODELS": str(catalogue)})
+    listed = run_in_process("models", "--json", env={"FTPLUG_MODELS": str(catalogue)})
     ids = [m["id"] for m in json.loads(listed.stdout)["models"]]
     assert "local-llama" in ids and "gpt-4-0613" in ids
-    without = run_cli("tokens", str(text), "--model", "local-llama")
-    assert without.returncode == 2 and "local-llama" in without.stderr
+    without = run_in_process("tokens", str(text), "--model", "local-llama")
+    assert without.exit_code == 2 and "local-llama" in without.stderr
 
 
 def test_an_experiment_can_name_its_own_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,12 +108,12 @@ def test_an_experiment_can_name_its_own_catalogue(tmp_path: Path, monkeypatch: p
 
 
 def test_a_bad_catalogue_named_by_an_experiment_is_a_one_line_error(tmp_path: Path) -> None:
-    from tests.helpers import EXAMPLE, run_cli
+    from tests.helpers import EXAMPLE, run_in_process
 
     (tmp_path / "models.toml").write_text('[models."x"]\ncontext_window = "big"\n', encoding="utf-8")
     text = EXAMPLE.read_text(encoding="utf-8").replace('base = "gpt-4o-mini-2024-07-18"',
                                                        'base = "gpt-4o-mini"\ncatalogue = "models.toml"')
     (tmp_path / "exp.toml").write_text(text, encoding="utf-8")
-    result = run_cli("run", str(tmp_path / "exp.toml"), "--db", str(tmp_path / "r.duckdb"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = run_in_process("run", str(tmp_path / "exp.toml"), "--db", str(tmp_path / "r.duckdb"))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert 'models.toml: [models."x"] context_window: must be int' in result.stderr

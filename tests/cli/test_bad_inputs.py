@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLE, run_cli
+from tests.helpers import EXAMPLE, run_cli, run_in_process
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = tomllib.loads((CORPUS / "cases.toml").read_text(encoding="utf-8"))["case"]
@@ -23,40 +23,62 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _run(case: dict, db: Path) -> tuple[dict, subprocess.CompletedProcess[str]]:
-    args = list(case["args"]) + (["--db", str(db), "--quiet"] if case["args"][0] == "run" else [])
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    done = subprocess.run([sys.executable, "-m", "ftplug.cli", *args], cwd=CORPUS, env=environment,
-                          capture_output=True, text=True, timeout=120, check=False)
-    return case, done
+def _args(case: dict, db: Path) -> list[str]:
+    return list(case["args"]) + (["--db", str(db), "--quiet"] if case["args"][0] == "run" else [])
 
 
-def _problems(case: dict, done: subprocess.CompletedProcess[str]) -> list[str]:
+def _problems(case: dict, exit_code: int, stdout: str, stderr: str) -> list[str]:
     problems = []
-    lines = done.stderr.strip().splitlines()
-    if done.returncode != 2:
-        problems.append(f"exit {done.returncode}")
-    if "Traceback" in done.stderr + done.stdout:
+    lines = stderr.strip().splitlines()
+    if exit_code != 2:
+        problems.append(f"exit {exit_code}")
+    if "Traceback" in stderr + stdout:
         problems.append("a traceback")
     if len(lines) != 1 or not lines[0].startswith("ftplug: error: "):
-        problems.append(f"stderr is not one 'ftplug: error:' line: {done.stderr!r}")
-    problems += [f"no {text!r} in {done.stderr.strip()!r}" for text in case["expect"] if text not in done.stderr]
+        problems.append(f"stderr is not one 'ftplug: error:' line: {stderr!r}")
+    problems += [f"no {text!r} in {stderr.strip()!r}" for text in case["expect"] if text not in stderr]
     return problems
 
 
-@pytest.mark.slow
-def test_the_corpus_is_large_and_every_input_is_refused_clearly(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A result file holding a run, that no bad input may touch, and its digest."""
+    db = tmp_path_factory.mktemp("stored") / "results.duckdb"
+    done = run_in_process("run", str(EXAMPLE), "--db", str(db), "--limit", "3", "--quiet")
+    assert done.exit_code == 0, done.stderr
+    return db, _digest(db)
+
+
+def test_the_corpus_is_large_and_its_names_distinct() -> None:
     assert len(CASES) >= 40 and len({c["name"] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_every_input_is_refused_clearly_and_touches_nothing(case: dict, stored: tuple[Path, str]) -> None:
+    db, before = stored
+    done = run_in_process(*_args(case, db), cwd=CORPUS)
+    assert not _problems(case, done.exit_code, done.stdout, done.stderr)
+    assert _digest(db) == before
+
+
+@pytest.mark.slow
+def test_the_whole_corpus_is_refused_the_same_way_by_the_console_command(tmp_path: Path) -> None:
+    # the in-process runs above, checked against real processes: the exit code, stderr, no traceback
     db = tmp_path / "results.duckdb"
-    stored = run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "3", "--quiet")  # results that must survive
-    assert stored.returncode == 0, stored.stderr
+    assert run_cli("run", str(EXAMPLE), "--db", str(db), "--limit", "3", "--quiet").returncode == 0
     before = _digest(db)
+
+    def run(case: dict) -> tuple[dict, subprocess.CompletedProcess[str]]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        return case, subprocess.run([sys.executable, "-m", "ftplug.cli", *_args(case, db)], cwd=CORPUS,
+                                    env=environment, capture_output=True, text=True, timeout=120, check=False)
+
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda case: _run(case, db), CASES))
+        results = list(pool.map(run, CASES))
     failures = [f"{case['name']}: {'; '.join(problems)}" for case, done in results
-                if (problems := _problems(case, done))]
+                if (problems := _problems(case, done.returncode, done.stdout, done.stderr))]
     assert not failures, "\n".join(failures)
-    assert _digest(db) == before  # nothing stored was touched
+    assert _digest(db) == before
 
 
 def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:

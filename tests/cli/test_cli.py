@@ -1,4 +1,5 @@
-"""``ftplug`` end to end, in a subprocess, on the example experiment and the embedded simulator."""
+"""``ftplug`` end to end, as the console command runs it (in-process, each command with the process to itself), on
+the example experiment and the embedded simulator."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import EXAMPLE, run_cli
+from tests.helpers import EXAMPLE, run_in_process
 
 
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     db = tmp_path_factory.mktemp("run") / "results.duckdb"
-    result = run_cli("run", str(EXAMPLE), "--db", str(db))
+    result = run_in_process("run", str(EXAMPLE), "--db", str(db))
     return db, result
 
 
 def test_run_prints_a_simulated_comparison(example_run) -> None:
     _, result = example_run
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert "Experiment fortunes-topic [SIMULATED]" in result.stdout
     for variant in ("zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"):
         assert f"\n{variant} " in result.stdout
@@ -58,8 +59,8 @@ def test_run_stores_every_prediction_and_score(example_run) -> None:
 
 def test_report_reads_the_same_numbers_back(example_run) -> None:
     db, _ = example_run
-    result = run_cli("report", "--db", str(db), "--format", "json")
-    assert result.returncode == 0, result.stderr
+    result = run_in_process("report", "--db", str(db), "--format", "json")
+    assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["experiment"] == "fortunes-topic" and document["simulated"] is True
     assert [v["variant"] for v in document["variants"]] == ["zero-shot", "few-shot-5", "few-shot-40", "fine-tuned"]
@@ -72,17 +73,18 @@ def test_report_reads_the_same_numbers_back(example_run) -> None:
         assert exact["value"] == pytest.approx(means[v["variant"]])
         assert exact["low"] <= exact["value"] <= exact["high"]
     assert document["verdict"]["caveats"][0].startswith("SIMULATED")
-    table = run_cli("report", "--db", str(db))
-    assert table.returncode == 0 and "[SIMULATED]" in table.stdout and "Verdict" in table.stdout
+    table = run_in_process("report", "--db", str(db))
+    assert table.exit_code == 0 and "[SIMULATED]" in table.stdout and "Verdict" in table.stdout
 
 
 def test_sql_command_queries_the_store(example_run) -> None:
     db, _ = example_run
-    result = run_cli("sql", "SELECT count(*) AS n FROM predictions WHERE simulated", "--db", str(db), "--format", "tsv")
-    assert result.returncode == 0, result.stderr
+    result = run_in_process("sql", "SELECT count(*) AS n FROM predictions WHERE simulated", "--db", str(db),
+                            "--format", "tsv")
+    assert result.exit_code == 0, result.stderr
     assert result.stdout.split() == ["n", "240"]
-    bad = run_cli("sql", "SELEC nonsense", "--db", str(db))
-    assert bad.returncode == 2 and bad.stderr.startswith("ftplug: error: SQL error:")
+    bad = run_in_process("sql", "SELEC nonsense", "--db", str(db))
+    assert bad.exit_code == 2 and bad.stderr.startswith("ftplug: error: SQL error:")
 
 
 def _copy_example(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
@@ -109,8 +111,8 @@ def _copy_example(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, replace: tuple[str, str], expected: str) -> None:
     path = _copy_example(tmp_path, replace)
     db = tmp_path / "r.duckdb"
-    result = run_cli("run", str(path), "--db", str(db), "--limit", "2")
-    assert result.returncode == 2, result.stderr
+    result = run_in_process("run", str(path), "--db", str(db), "--limit", "2")
+    assert result.exit_code == 2, result.stderr
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
@@ -119,8 +121,8 @@ def test_a_failed_fine_tuning_job_fails_its_variant_only(tmp_path: Path) -> None
     # 8 training examples: enough for the few-shot variants, too few for a fine-tuning job
     path = _copy_example(tmp_path, ("validation = 30 ", "validation = 232 "), ("shots = 40", "shots = 8"))
     db = tmp_path / "r.duckdb"
-    result = run_cli("run", str(path), "--db", str(db), "--limit", "3")
-    assert result.returncode == 1
+    result = run_in_process("run", str(path), "--db", str(db), "--limit", "3")
+    assert result.exit_code == 1
     assert "fine-tuned: failed: fine-tuning needs at least 10 training examples" in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line == "ftplug: error: variant(s) failed: fine-tuned (see the messages above)"
@@ -133,13 +135,13 @@ def test_a_failed_fine_tuning_job_fails_its_variant_only(tmp_path: Path) -> None
 
 
 def test_usage_errors(tmp_path: Path) -> None:
-    live = run_cli("run", str(EXAMPLE), "--live", "--db", str(tmp_path / "x.duckdb"))
-    assert live.returncode == 2
+    live = run_in_process("run", str(EXAMPLE), "--live", "--db", str(tmp_path / "x.duckdb"))
+    assert live.exit_code == 2
     assert live.stderr.strip() == "ftplug: error: --live needs OPENAI_API_KEY in the environment"
-    missing = run_cli("report", "--db", str(tmp_path / "none.duckdb"))
-    assert missing.returncode == 2 and "none.duckdb: no such result store" in missing.stderr
-    unknown = run_cli("frobnicate")
-    assert unknown.returncode == 2 and "No such command 'frobnicate'" in unknown.stderr
+    missing = run_in_process("report", "--db", str(tmp_path / "none.duckdb"))
+    assert missing.exit_code == 2 and "none.duckdb: no such result store" in missing.stderr
+    unknown = run_in_process("frobnicate")
+    assert unknown.exit_code == 2 and "No such command 'frobnicate'" in unknown.stderr
     assert not (tmp_path / "none.duckdb").exists()
 
 

@@ -13,7 +13,7 @@ from ftplug.catalogue.models import default_catalogue
 from ftplug.catalogue.tokens import count_message_tokens
 from ftplug.catalogue.training_cost import auto_epochs
 from ftplug.catalogue.training_file import validate_training_file
-from tests.helpers import EXAMPLE, run_cli
+from tests.helpers import EXAMPLE, run_in_process
 
 SYSTEM = "Classify the quotation by topic."
 
@@ -67,8 +67,8 @@ def test_too_few_examples_and_not_utf8(tmp_path: Path) -> None:
 def test_every_problem_of_a_bad_file_is_listed_and_the_exit_code_is_2(tmp_path: Path) -> None:
     lines = [json.dumps(r) for r in _good_records(10)] + [BAD_LINES["data_type"], BAD_LINES["invalid_weight"]]
     path = _write(tmp_path / "bad.jsonl", lines)
-    result = run_cli("data", "validate", str(path))
-    assert result.returncode == 2
+    result = run_in_process("data", "validate", str(path))
+    assert result.exit_code == 2
     assert "line 11: example is not a JSON object (data_type)" in result.stdout
     assert "line 12: example message 2 has weight 2; only 0 or 1 (invalid_weight)" in result.stdout
     assert result.stderr.count("\n") == 1 and str(path) in result.stderr and "Traceback" not in result.stderr
@@ -78,8 +78,8 @@ def test_a_good_file_gets_tokens_epochs_and_cost(tmp_path: Path) -> None:
     records = _good_records(12)
     records[3]["messages"].pop(0)  # no system message: a warning, not a rejection
     path = _write(tmp_path / "good.jsonl", [json.dumps(r) for r in records])
-    result = run_cli("data", "validate", str(path), "--model", "gpt-4o-mini", "--json")
-    assert result.returncode == 0, result.stderr
+    result = run_in_process("data", "validate", str(path), "--model", "gpt-4o-mini", "--json")
+    assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     tokens = [count_message_tokens(r["messages"], "gpt-4o-mini") for r in records]
     epochs = auto_epochs(12)
@@ -93,7 +93,7 @@ def test_a_good_file_gets_tokens_epochs_and_cost(tmp_path: Path) -> None:
         "estimated_cost_usd": pytest.approx(sum(tokens) * epochs * price / 1e6)}
     assert report["warnings"] == [{"line": 4, "code": "missing_system_message",
                                    "description": "example has no system message"}]
-    text = run_cli("data", "validate", str(path), "--model", "gpt-4o-mini", "--n-epochs", "2").stdout
+    text = run_in_process("data", "validate", str(path), "--model", "gpt-4o-mini", "--n-epochs", "2").stdout
     assert f"epochs: 2 (as given); billed training tokens: {sum(tokens) * 2:,}" in text
 
 

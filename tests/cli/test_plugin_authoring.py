@@ -13,7 +13,7 @@ import pytest
 from ftplug import hookimpl
 from ftplug.components import Kind
 from ftplug.pluginhost.manager import get_plugins
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, fortunes_experiment, run_cli
 
 
 def _venv_seeing_this_one(folder: Path) -> Path:
@@ -117,3 +117,15 @@ def test_a_fixture_registered_plugin_is_gone_after_its_test() -> None:
     with pytest.raises(ConfigError, match="unknown scorer 'loud'"):
         get_plugins().registry.get(Kind.SCORER, "loud")
     assert "loud-plugin" not in get_plugins().infos
+
+
+def test_the_cli_fixture_runs_a_command_in_process_with_no_key_and_its_own_plugins(ftplug_cli, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "x" * 40)  # the fixture hides it: the run stays on the simulator
+    variant = '[[variants]]\nname = "zero-shot"\nprompt = { builder = "few-shot", shots = 0 }\n'
+    (tmp_path / "e.toml").write_text(fortunes_experiment("cli-fixture", seed=1, test=6, validation=0) + variant)
+    done = ftplug_cli("run", "e.toml", "--db", "r.duckdb", "--limit", "3")
+    assert done.exit_code == 0, done.stderr
+    assert "SIMULATED" in done.stdout + done.stderr and (tmp_path / "r.duckdb").exists()
+    refused = ftplug_cli("run", "missing.toml")
+    assert refused.exit_code == 2 and refused.stderr.startswith("ftplug: error: ") and "missing.toml" in refused.stderr

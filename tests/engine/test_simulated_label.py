@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 from ftplug.simulator import Simulator, SimulatorOptions
-from tests.helpers import fortunes_experiment, run_cli
+from tests.helpers import fortunes_experiment, run_in_process
 
 HEADER = "x-ftplug-simulated"  # every simulator answer has it, errors included
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
@@ -99,9 +99,9 @@ def test_a_live_run_against_a_standalone_simulator_is_labelled_simulated_everywh
     db = tmp_path / "r.duckdb"
     with Simulator(seed=1) as simulator:
         base_url = simulator.base_url
-        done = run_cli("run", str(_experiment(tmp_path / "e.toml")), "--live", "--db", str(db),
+        done = run_in_process("run", str(_experiment(tmp_path / "e.toml")), "--live", "--db", str(db),
                        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": simulator.base_url})
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert "(SIMULATED)" in done.stderr and "(live)" not in done.stderr
     assert "zero-shot: 8/8 predictions, 0 errors" in done.stderr and "[simulated]" in done.stderr
     assert "results are SIMULATED" in done.stderr
@@ -115,15 +115,15 @@ def test_a_live_run_against_a_standalone_simulator_is_labelled_simulated_everywh
     assert predictions == (True, 16)
     assert all(labels == [(True, "simulated")] for labels in views.values()) and reference == [("simulated",)]
 
-    text = run_cli("report", "--db", str(db))
-    assert text.returncode == 0, text.stderr
+    text = run_in_process("report", "--db", str(db))
+    assert text.exit_code == 0, text.stderr
     assert "Experiment standalone [SIMULATED]" in text.stdout and "SIMULATED: these answers" in text.stdout
     table = [line.split() for line in text.stdout.splitlines() if line.startswith(("zero-shot ", "few-shot "))][:2]
     assert [(row[0], row[2]) for row in table] == [("zero-shot", "simulated"), ("few-shot", "simulated")]
-    document = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
+    document = json.loads(run_in_process("report", "--db", str(db), "--format", "json").stdout)
     assert document["simulated"] is True and document["notice"]
     assert {v["source"] for v in document["variants"]} == {"simulated"}
-    rows = list(csv.DictReader(io.StringIO(run_cli("report", "--db", str(db), "--format", "csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(run_in_process("report", "--db", str(db), "--format", "csv").stdout)))
     assert rows and {(row["simulated"], row["source"]) for row in rows} == {("True", "simulated")}
     assert {row["variant"] for row in rows} == {"zero-shot", "few-shot"}
 
@@ -137,9 +137,9 @@ name = "provider"
 endpoint = {{ base_url = "{provider.base_url}", api_key_env = "PROVIDER_KEY" }}
 prompt = {{ builder = "few-shot", shots = 0, system = "Answer with one topic word." }}
 ''')
-        done = run_cli("run", str(experiment), "--live", "--db", str(db),
+        done = run_in_process("run", str(experiment), "--live", "--db", str(db),
                        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": real_looking, "PROVIDER_KEY": "sk-p"})
-        assert done.returncode == 0, done.stderr
+        assert done.exit_code == 0, done.stderr
         assert provider.state.requests.get("POST /v1/chat/completions") == 8  # it asked the variant's own server
     assert f"provider by {provider_url} (SIMULATED)" in done.stderr
     assert f"zero-shot, few-shot by {real_looking} (live)" in done.stderr
@@ -153,5 +153,5 @@ prompt = {{ builder = "few-shot", shots = 0, system = "Answer with one topic wor
     assert runs == predictions == {"zero-shot": False, "few-shot": False, "provider": True}
     assert costs == {"zero-shot": "live", "few-shot": "live", "provider": "simulated"}
     assert compared == {"few-shot": False, "provider": True}  # against zero-shot, the reference
-    report = run_cli("report", "--db", str(db))
+    report = run_in_process("report", "--db", str(db))
     assert "[partly SIMULATED]" in report.stdout and "provider" in report.stdout

@@ -13,7 +13,7 @@ from ftplug.capabilities import (
     TrainerCapabilities,
     declared,
 )
-from tests.helpers import run_cli
+from tests.helpers import run_in_process
 from tests.pluginhost.test_plugin_loading import _experiment_with
 
 
@@ -91,9 +91,9 @@ name = "confused"
 trainer = { name = "confused" }
 prompt = { builder = "few-shot", shots = 0 }
 ''')
-    done = run_cli("run", str(experiment), "--limit", "3", "--db", "r.duckdb",
+    done = run_in_process("run", str(experiment), "--limit", "3", "--db", "r.duckdb",
                    env={"FTPLUG_PLUGINS": str(tmp_path / "confused.py")}, cwd=tmp_path)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.exit_code == 1 and "Traceback" not in done.stderr
     assert ("confused: failed: trainer 'confused' of plugin 'confused': local = 'yes' is not True or False"
             in done.stderr)
     assert "zero-shot: 3/3 predictions" in done.stderr
@@ -120,9 +120,9 @@ def test_a_scorer_with_an_unknown_aggregate_is_refused_before_anything_runs(tmp_
     (tmp_path / "median.py").write_text(UNKNOWN_AGGREGATE)
     experiment = _experiment_with(tmp_path, "")
     experiment.write_text(experiment.read_text().replace('scorers = ["exact"]', 'scorers = ["exact", "median"]'))
-    done = run_cli("run", str(experiment), "--limit", "2", "--db", "r.duckdb",
+    done = run_in_process("run", str(experiment), "--limit", "2", "--db", "r.duckdb",
                    env={"FTPLUG_PLUGINS": str(tmp_path / "median.py")}, cwd=tmp_path)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.exit_code == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("ftplug: error: scorer 'median' of plugin 'median': aggregate = 'median' is not "
                                    "one of 'mean', 'rmse', 'macro_f1'")
     assert not (tmp_path / "r.duckdb").exists()

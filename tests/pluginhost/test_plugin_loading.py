@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.helpers import EXAMPLE, run_cli
+from tests.helpers import EXAMPLE, run_in_process
 from tests.pluginhost.test_plugins import GOOD_PLUGIN
 
 SHOUT = GOOD_PLUGIN  # a scorer 'shout', as a loose file here
@@ -65,8 +65,8 @@ def ftplug_run_started(run):
 
 
 def _plugins(tmp_path: Path, env: dict[str, str] | None = None, *args: str) -> list[dict[str, object]]:
-    listed = run_cli(*args, "plugins", "list", "--all", "--json", env=env, cwd=tmp_path)
-    assert listed.returncode == 0, listed.stderr
+    listed = run_in_process(*args, "plugins", "list", "--all", "--json", env=env, cwd=tmp_path)
+    assert listed.exit_code == 0, listed.stderr
     return json.loads(listed.stdout)
 
 
@@ -89,14 +89,14 @@ def test_loose_files_load_from_the_option_and_the_environment_and_the_allow_list
 def test_the_block_list_disables_even_a_builtin(tmp_path: Path) -> None:
     plugins = {p["name"]: p for p in _plugins(tmp_path, {"FTPLUG_DISABLE_PLUGINS": "scorers_text, scorers_numeric"})}
     assert plugins["scorers_text"]["status"] == "disabled" and plugins["scorers_numeric"]["status"] == "disabled"
-    default = run_cli("plugins", "list", "--json", env={"FTPLUG_DISABLE_PLUGINS": "scorers_text"}, cwd=tmp_path)
+    default = run_in_process("plugins", "list", "--json", env={"FTPLUG_DISABLE_PLUGINS": "scorers_text"}, cwd=tmp_path)
     assert "scorers_text" not in {p["name"] for p in json.loads(default.stdout)}  # shown only with --all
     experiment = tmp_path / "e.toml"
     experiment.write_text(EXAMPLE.read_text().replace('scorers = ["exact"]', 'scorers = ["exact", "refusals"]')
                           .replace('path = "fortunes.csv"', f'path = "{EXAMPLE.parent / "fortunes.csv"}"'))
-    refused = run_cli("run", str(experiment), "--limit", "2", env={"FTPLUG_DISABLE_PLUGINS": "scorers_text"},
+    refused = run_in_process("run", str(experiment), "--limit", "2", env={"FTPLUG_DISABLE_PLUGINS": "scorers_text"},
                       cwd=tmp_path)
-    assert refused.returncode == 2 and "unknown scorer 'refusals'" in refused.stderr
+    assert refused.exit_code == 2 and "unknown scorer 'refusals'" in refused.stderr
 
 
 def test_broken_plugins_are_named_and_the_rest_carries_on(tmp_path: Path) -> None:
@@ -110,11 +110,12 @@ def test_broken_plugins_are_named_and_the_rest_carries_on(tmp_path: Path) -> Non
     assert "ModuleNotFoundError" in str(plugins["importfails"]["error"])
     assert plugins["wrongsig"]["status"] == "failed" and "surprise" in str(plugins["wrongsig"]["error"])
     assert plugins["shout"]["status"] == "active"
-    listed = run_cli("plugins", "list", env={"FTPLUG_PLUGINS": files}, cwd=tmp_path)
+    listed = run_in_process("plugins", "list", env={"FTPLUG_PLUGINS": files}, cwd=tmp_path)
     warnings = [line for line in listed.stderr.splitlines() if line.startswith("ftplug: warning: plugin")]
     assert len(warnings) == 2 and all("Traceback" not in line for line in listed.stderr.splitlines())
-    strict = run_cli("plugins", "list", env={"FTPLUG_PLUGINS": files, "FTPLUG_STRICT_PLUGINS": "1"}, cwd=tmp_path)
-    assert strict.returncode != 0
+    strict = run_in_process("plugins", "list", env={"FTPLUG_PLUGINS": files, "FTPLUG_STRICT_PLUGINS": "1"},
+                            cwd=tmp_path)
+    assert strict.exit_code != 0
 
 
 def _experiment_with(tmp_path: Path, extra_variants: str) -> Path:
@@ -137,9 +138,9 @@ name = "flaky-2"
 trainer = { name = "flaky" }
 prompt = { builder = "few-shot", shots = 2 }
 ''')
-    done = run_cli("run", str(experiment), "--limit", "4", "--db", "r.duckdb",
+    done = run_in_process("run", str(experiment), "--limit", "4", "--db", "r.duckdb",
                    env={"FTPLUG_PLUGINS": str(tmp_path / "flaky.py")}, cwd=tmp_path)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.exit_code == 1 and "Traceback" not in done.stderr
     assert ("flaky-1: failed: trainer 'flaky' of plugin 'flaky' raised RuntimeError in train(): the GPU caught fire"
             in done.stderr)
     assert "flaky-2: failed: plugin 'flaky' was disabled for this run after an error" in done.stderr
@@ -153,8 +154,8 @@ def test_lifecycle_hooks_run_once_around_a_run_with_the_arguments_they_ask_for(t
     log = tmp_path / "events.jsonl"
     env = {"FTPLUG_PLUGINS": os.pathsep.join(str(tmp_path / n) for n in ("lifecycle.py", "raising.py")),
            "LIFECYCLE_LOG": str(log)}
-    done = run_cli("run", str(EXAMPLE), "--limit", "3", "--db", "r.duckdb", env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done = run_in_process("run", str(EXAMPLE), "--limit", "3", "--db", "r.duckdb", env=env, cwd=tmp_path)
+    assert done.exit_code == 0, done.stderr
     assert "ftplug: warning: plugin 'raising' was disabled: ftplug_run_started raised ValueError" in done.stderr
     events = [json.loads(line) for line in log.read_text().splitlines()]
     assert events[0] == {"hook": "activate", "experiment": "fortunes-topic"}
@@ -164,7 +165,7 @@ def test_lifecycle_hooks_run_once_around_a_run_with_the_arguments_they_ask_for(t
 
 
 def test_tracing_logs_every_hook_call(tmp_path: Path) -> None:
-    traced = run_cli("plugins", "list", env={"FTPLUG_TRACE_PLUGINS": "1"}, cwd=tmp_path)
-    assert traced.returncode == 0
+    traced = run_in_process("plugins", "list", env={"FTPLUG_TRACE_PLUGINS": "1"}, cwd=tmp_path)
+    assert traced.exit_code == 0
     assert any(line.startswith("ftplug: trace: ftplug_register_scorers [scorers]")
                for line in traced.stderr.splitlines())

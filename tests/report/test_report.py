@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from ftplug.report.analysis import break_even
-from tests.helpers import EXAMPLE, run_cli
+from tests.helpers import EXAMPLE, run_in_process
 
 
 def test_break_even_by_hand() -> None:
@@ -30,13 +30,13 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "fortunes.csv").write_bytes(EXAMPLE.with_name("fortunes.csv").read_bytes())
     (folder / "exp.toml").write_text(text, encoding="utf-8")
     db = folder / "r.duckdb"
-    result = run_cli("run", str(folder / "exp.toml"), "--db", str(db), "--limit", "40")
-    assert result.returncode == 0, result.stderr
+    result = run_in_process("run", str(folder / "exp.toml"), "--db", str(db), "--limit", "40")
+    assert result.exit_code == 0, result.stderr
     return db
 
 
 def test_json_report_matches_the_sql_views(store_file: Path) -> None:
-    document = json.loads(run_cli("report", "--db", str(store_file), "--format", "json").stdout)
+    document = json.loads(run_in_process("report", "--db", str(store_file), "--format", "json").stdout)
     assert document["reference"] == "few-shot-5" and document["volume"] == 100000
     with duckdb.connect(str(store_file), read_only=True) as con:
         summary = {(v, s): value for v, s, value in con.execute("SELECT variant, scorer, value FROM summary")
@@ -67,34 +67,35 @@ def test_json_report_matches_the_sql_views(store_file: Path) -> None:
 
 
 def test_csv_and_text_reports(store_file: Path) -> None:
-    rows = list(csv.DictReader(io.StringIO(run_cli("report", "--db", str(store_file), "--format", "csv").stdout)))
+    report = run_in_process("report", "--db", str(store_file), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(report.stdout)))
     metrics = {(r["variant"], r["metric"]) for r in rows}
     assert ("fine-tuned", "f1") in metrics and ("zero-shot", "cost_per_1k_usd") in metrics
     assert all(r["simulated"] == "True" for r in rows)
-    text = run_cli("report", "--db", str(store_file), "--volume", "5000").stdout
+    text = run_in_process("report", "--db", str(store_file), "--volume", "5000").stdout
     assert "Against the reference 'few-shot-5'" in text and "Cheapest at 5,000 predictions" in text
     assert "Confusion matrix of fine-tuned" in text and text.rstrip().endswith("not how any model performs.")
 
 
 def test_sql_formats_and_read_only(store_file: Path) -> None:
-    as_json = json.loads(run_cli("sql", "SELECT variant, n FROM summary WHERE scorer = 'exact' ORDER BY variant",
+    as_json = json.loads(run_in_process("sql", "SELECT variant, n FROM summary WHERE scorer = 'exact' ORDER BY variant",
                                  "--db", str(store_file), "--format", "json").stdout)
     assert as_json[0] == {"variant": "few-shot-40", "n": 40}
-    as_csv = run_cli("sql", "SELECT 1 AS a, 'x,y' AS b", "--db", str(store_file), "--format", "csv").stdout
+    as_csv = run_in_process("sql", "SELECT 1 AS a, 'x,y' AS b", "--db", str(store_file), "--format", "csv").stdout
     assert as_csv.splitlines() == ["a,b", '1,"x,y"']
-    refused = run_cli("sql", "DELETE FROM runs", "--db", str(store_file))
-    assert refused.returncode == 2 and "read-only" in refused.stderr
+    refused = run_in_process("sql", "DELETE FROM runs", "--db", str(store_file))
+    assert refused.exit_code == 2 and "read-only" in refused.stderr
 
 
 def test_export_writes_every_table_and_view(store_file: Path, tmp_path: Path) -> None:
-    result = run_cli("export", str(tmp_path / "out"), "--db", str(store_file))
-    assert result.returncode == 0, result.stderr
+    result = run_in_process("export", str(tmp_path / "out"), "--db", str(store_file))
+    assert result.exit_code == 0, result.stderr
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "predictions.parquet" in files and "summary.parquet" in files and "comparisons.parquet" in files
     with duckdb.connect() as con:
         exported = con.execute(f"SELECT count(*) FROM '{tmp_path / 'out' / 'predictions.parquet'}'").fetchone()[0]
     assert exported == 160
-    assert run_cli("export", str(tmp_path / "csv"), "--db", str(store_file), "--format", "csv").returncode == 0
+    assert run_in_process("export", str(tmp_path / "csv"), "--db", str(store_file), "--format", "csv").exit_code == 0
     assert (tmp_path / "csv" / "scores.csv").read_text().startswith("run_id,example_id,scorer,value,label,error")
 
 
@@ -104,8 +105,8 @@ def test_consistency_asks_for_several_samples_and_stores_them(tmp_path: Path) ->
     (tmp_path / "fortunes.csv").write_bytes(EXAMPLE.with_name("fortunes.csv").read_bytes())
     (tmp_path / "exp.toml").write_text(text, encoding="utf-8")
     db = tmp_path / "r.duckdb"
-    result = run_cli("run", str(tmp_path / "exp.toml"), "--db", str(db), "--limit", "12")
-    assert result.returncode == 0, result.stderr
+    result = run_in_process("run", str(tmp_path / "exp.toml"), "--db", str(db), "--limit", "12")
+    assert result.exit_code == 0, result.stderr
     with duckdb.connect(str(db), read_only=True) as con:
         samples = [json.loads(s) for (s,) in con.execute("SELECT samples FROM predictions").fetchall()]
         values = [v for (v,) in con.execute("SELECT value FROM scores WHERE scorer = 'consistency'").fetchall()]
@@ -115,20 +116,20 @@ def test_consistency_asks_for_several_samples_and_stores_them(tmp_path: Path) ->
     assert min(values) < 1.0
     bad = tmp_path / "bad.toml"
     bad.write_text(text.replace("samples = 4", "samples = 1"), encoding="utf-8")
-    refused = run_cli("run", str(bad), "--db", str(db))
-    assert refused.returncode == 2 and "the consistency scorer needs samples ≥ 2" in refused.stderr
+    refused = run_in_process("run", str(bad), "--db", str(db))
+    assert refused.exit_code == 2 and "the consistency scorer needs samples ≥ 2" in refused.stderr
 
 
 def test_an_unknown_reference_is_a_one_line_error(store_file: Path) -> None:
-    done = run_cli("report", "--db", str(store_file), "--reference", "few-shot-55")
-    assert done.returncode == 2 and "Traceback" not in done.stderr
+    done = run_in_process("report", "--db", str(store_file), "--reference", "few-shot-55")
+    assert done.exit_code == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         "ftplug: error: --reference 'few-shot-55' names no variant of experiment 'fortunes-topic' (its variants: "
         + ", ".join(_variants(store_file)) + ")"]
 
 
 def _variants(db: Path) -> list[str]:
-    document = json.loads(run_cli("report", "--db", str(db), "--format", "json").stdout)
+    document = json.loads(run_in_process("report", "--db", str(db), "--format", "json").stdout)
     return [v["variant"] for v in document["variants"]]
 
 
@@ -145,7 +146,7 @@ def test_the_json_report_is_strict_json_with_nothing_infinite() -> None:
 def test_the_json_report_has_exactly_the_keys_its_typed_model_declares(store_file: Path) -> None:
     from ftplug.report import model
 
-    document = json.loads(run_cli("report", "--db", str(store_file), "--format", "json").stdout)
+    document = json.loads(run_in_process("report", "--db", str(store_file), "--format", "json").stdout)
     assert set(document) - {"notice"} == set(model.Analysis.__annotations__)
     for variant in document["variants"]:
         assert set(variant) == set(model.VariantResult.__annotations__)
