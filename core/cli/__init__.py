@@ -7,8 +7,6 @@ needs them, so ``ftplug --help`` stays fast.
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +14,7 @@ import click
 
 from ftplug import __version__
 from ftplug.cli.lazy_commands import LazyGroup
-from ftplug.cli.options import DEFAULT_DB, db_option
+from ftplug.cli.options import db_option
 from ftplug.errors import FtplugError
 
 if TYPE_CHECKING:
@@ -68,12 +66,6 @@ def _err(message: str) -> None:
     from ftplug.config.secrets import redact
 
     click.echo(redact(message), err=True)
-
-
-def _quiet_log(message: str) -> None:
-    """With --quiet, only what went wrong still reaches the terminal."""
-    if any(marker in message for marker in (": failed: ", ": stopped: ", ": warning: ")):
-        click.echo(message, err=True)
 
 
 @click.group(cls=PluginGroup)
@@ -129,78 +121,15 @@ def cli(model_files: tuple[str, ...]) -> None:
                    "run collects its batches when run again.")
 @click.option("--fresh", is_flag=True, help="Start new runs even where an earlier run of the same variant can be "
                                             "resumed or is complete.")
-def run(experiment: Path, db: str, mode: Mode | None, limit: int | None, concurrency: int | None,
-        rpm: float | None, tpm: float | None, max_attempts: int | None,
-        explain: str | None, dry_run: bool, yes: bool, max_training_cost: float | None, quiet: bool,
-        max_cost: float | None, no_cache: bool, shard: tuple[int, int] | None, use_batch: bool,
-        fresh: bool) -> int:
+def run(experiment: Path, db: str, mode: Mode | None, explain: str | None, dry_run: bool, **flags: Any) -> int:
     """Run every variant of EXPERIMENT (a TOML file) and print the comparison.
 
     Without OPENAI_API_KEY (or with --simulate) requests go to the embedded offline simulator and every
     result is labelled simulated. Running it again resumes what an interrupted run left unfinished.
     """
-    from ftplug.config.experiment import load_experiment
-    from ftplug.config.run_options import run_options_for
-    from ftplug.engine.cost_gate import CostGate
-    from ftplug.engine.endpoint import open_endpoint, simulator_state_dir
-    from ftplug.engine.workbench import Workbench
-    from ftplug.pluginhost.manager import get_plugins
-    from ftplug.report.analysis import analyse
-    from ftplug.report.text import render_text
-    from ftplug.store import open_store
+    from ftplug.cli.run_command import RunFlags, run_experiment
 
-    if shard and db == DEFAULT_DB:
-        db = f"ftplug.shard-{shard[0]}-of-{shard[1]}.duckdb"
-    plugins = get_plugins()
-    spec = load_experiment(experiment, plugins.registry)
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    options = run_options_for(spec, limit=limit, concurrency=concurrency, rpm=rpm, tpm=tpm,
-                              max_attempts=max_attempts, shard=shard, batch=use_batch, fresh=fresh,
-                              use_cache=not no_cache, max_cost=max_cost, quiet=quiet,
-                              cost_gate=CostGate(max_training_cost=max_training_cost, yes=yes, confirm=(
-                                  (lambda question: click.confirm(question, err=True)) if interactive else None)),
-                              resume_hint=" ".join(shlex.quote(part) for part in (
-                                  "ftplug", "run", str(experiment), "--db", db,
-                                  *(("--shard", f"{shard[0]}/{shard[1]}") if shard else ()),
-                                  *(("--batch",) if use_batch else ()))))
-    if explain is not None:
-        from ftplug.engine.explain import explain_variant
-
-        click.echo(explain_variant(spec, explain, options))
-        return 0
-    bench = Workbench(spec, plugins, options, log=_quiet_log if quiet else _err)
-    if dry_run:
-        from ftplug.engine.dry_run import estimate_variants, format_estimates
-
-        click.echo(format_estimates(spec, estimate_variants(spec, bench.plan())))
-        return 0
-    plan = bench.plan()  # bad data fails here, before the result file is opened
-    store = open_store(db)
-    runner = bench.runner(store)
-    try:
-        remote = [v.spec.name for v in plan.variants if not runner.answers_locally(v)]
-        local = [v.spec.name for v in plan.variants if runner.answers_locally(v)]
-        with open_endpoint(mode or "auto", seed=spec.seed, state_dir=simulator_state_dir(db),
-                           needed=bool(remote)) as endpoint:
-            if endpoint.simulated and not local:
-                _err("ftplug: using the offline simulator: results are SIMULATED, not a real model's.")
-            elif endpoint.simulated:
-                _err(f"ftplug: using the offline simulator: results of {', '.join(remote)} are SIMULATED, not a real "
-                     f"model's; {', '.join(local)} run in this process and are real.")
-            try:
-                summaries = runner.run(endpoint, plan)
-            except KeyboardInterrupt:
-                _err(f"ftplug: interrupted; predictions committed so far are kept in {db}. Resume with: "
-                     f"{options.resume_hint}")
-                return 130
-        click.echo(render_text(analyse(store, spec.name)))
-    finally:
-        store.close()
-    failed = [s.variant for s in summaries if s.status != "succeeded"]
-    if failed:
-        _err(f"ftplug: error: variant(s) failed: {', '.join(failed)} (see the messages above)")
-        return 1
-    return 0
+    return run_experiment(experiment, db, mode, explain, dry_run, RunFlags(**flags), _err)
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
