@@ -78,9 +78,9 @@ def plugins_info(name: str) -> None:
         raise click.BadParameter(f"no plugin or component {name!r} (known: {', '.join(known)})",
                                  param_hint="NAME")
     if info is not None:
-        where = f", {info.location}" if info.location else ""
+        location = f", {info.location}" if info.location else ""
         status = info.status if info.status == "active" else f"{info.status}: {info.error}"
-        click.echo(f"plugin {info.name} {info.version} ({info.source}{where}) {status}")
+        click.echo(f"plugin {info.name} {info.version} ({info.source}{location}) {status}")
         if info.hooks:
             click.echo(f"hooks: {', '.join(info.hooks)}")
     for component in components:

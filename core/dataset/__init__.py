@@ -132,9 +132,9 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
                 spool.append(kept)
             held = []
     total = len(keys)
-    where = source or config_path
+    source_file = source or config_path
     if not total:
-        raise DataError("the dataset has no examples", path=where)
+        raise DataError("the dataset has no examples", path=source_file)
     key_array = np.array(keys, dtype=np.uint64)
     del keys
     order = np.argsort(key_array, kind="stable")
@@ -151,7 +151,7 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
         first, second = sorted(int(i) for i in order[position:position + 2])
         a, b = fetch([first, second])
         if a.id == b.id:
-            raise DataError(f"duplicate example id {b.id!r}", path=where, where=b.metadata.get("line"))
+            raise DataError(f"duplicate example id {b.id!r}", path=source_file, where=b.metadata.get("line"))
     n_test = _split_size(test, total, "test", config_path)
     n_validation = _split_size(validation, total, "validation", config_path)
     if n_test < 1:
@@ -230,34 +230,34 @@ def split_chronologically(examples: Iterable[Example], *, test: float | int, val
     :raises DataError: for an empty dataset, duplicate ids, examples without a time span, a time that is
         not an ISO date or a number, a span out of order, or numbers and dates mixed.
     """
-    where = source or config_path
+    source_file = source or config_path
     items = list(examples)
     if not items:
-        raise DataError("the dataset has no examples", path=where)
+        raise DataError("the dataset has no examples", path=source_file)
     times: dict[str, tuple[Any, Any, Any]] = {}
     kinds: set[type] = set()
     for example in items:
         if not all(key in example.metadata for key in _SPAN):
             raise DataError(f"example {example.id!r} has no time span (first, origin, end): a chronological split "
-                            "needs time-series windows, e.g. from the timeseries loader", path=where,
+                            "needs time-series windows, e.g. from the timeseries loader", path=source_file,
                             where=example.metadata.get("line"))
         if example.id in times:
-            raise DataError(f"duplicate example id {example.id!r}", path=where)
+            raise DataError(f"duplicate example id {example.id!r}", path=source_file)
         span = []
         for key in _SPAN:
             try:
                 span.append(time_of(example.metadata[key]))
             except ValueError as error:
-                raise DataError(f"example {example.id!r}: {key}: {error}", path=where,
+                raise DataError(f"example {example.id!r}: {key}: {error}", path=source_file,
                                 where=example.metadata.get("line")) from None
         kinds.update(type(t) for t in span)
         if len(kinds) > 1:
             raise DataError(f"example {example.id!r}: its times {', '.join(repr(example.metadata[k]) for k in _SPAN)} "
-                            "mix numbers and dates with the other examples'", path=where)
+                            "mix numbers and dates with the other examples'", path=source_file)
         if not _in_order(span):
             raise DataError(f"example {example.id!r}: its time span is out of order (first "
                             f"{example.metadata['first']!r}, origin {example.metadata['origin']!r}, end "
-                            f"{example.metadata['end']!r})", path=where, where=example.metadata.get("line"))
+                            f"{example.metadata['end']!r})", path=source_file, where=example.metadata.get("line"))
         times[example.id] = (span[0], span[1], span[2])
     items.sort(key=lambda e: (times[e.id][1], e.id))
     total = len(items)
@@ -277,7 +277,7 @@ def split_chronologically(examples: Iterable[Example], *, test: float | int, val
     for before, after, names in ((train_part, test_part, "training and test"),
                                  (validation_part, test_part, "validation and test"),
                                  (train_part, validation_part, "training and validation")):
-        _check_order(before, after, times, names, where)
+        _check_order(before, after, times, names, source_file)
     last = max(train_part, key=lambda e: times[e.id][2]).metadata["end"]
 
     def stamped(part: Sequence[Example]) -> tuple[Example, ...]:
@@ -298,7 +298,7 @@ def _before(candidates: Sequence[Example], later: Sequence[Example],
 
 
 def _check_order(earlier: Sequence[Example], later: Sequence[Example], times: dict[str, tuple[Any, Any, Any]],
-                 names: str, where: str) -> None:
+                 names: str, source_file: str) -> None:
     """Refuse a split in which a window of ``later`` shows an observation at or before the answer of one of
     ``earlier`` (what the run log claims never happens)."""
     if not earlier or not later:
@@ -308,4 +308,4 @@ def _check_order(earlier: Sequence[Example], later: Sequence[Example], times: di
     if not times[latest.id][2] < times[earliest.id][0]:
         raise DataError(f"the chronological split is out of time order: {names} windows overlap ({latest.id!r} "
                         f"answers at {latest.metadata['end']!r}, {earliest.id!r} shows {earliest.metadata['first']!r})",
-                        path=where)
+                        path=source_file)

@@ -79,7 +79,7 @@ class SpooledExamples(Sequence["Example"]):
             return SpooledExamples(self.spool, self.offsets[index])
         return next(self.spool.read([self.offsets[index]]))
 
-    def where(self, keep: Callable[[Example], bool]) -> SpooledExamples:
+    def matching(self, keep: Callable[[Example], bool]) -> SpooledExamples:
         """The examples for which ``keep`` is true, as another spooled sequence (one pass over these)."""
         chosen = [offset for offset, example in zip(self.offsets, self, strict=True) if keep(example)]
         return SpooledExamples(self.spool, np.array(chosen, dtype=np.int64))

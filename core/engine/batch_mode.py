@@ -150,7 +150,7 @@ class BatchRunner:
             response = (line or {}).get("response") or {}
             if line and response.get("status_code") == 200:
                 parameters = {k: v for k, v in body.items() if k not in ("model", "messages")}
-                key = request_key(self.requests.where, body["model"], body["messages"], parameters)
+                key = request_key(self.requests.endpoint, body["model"], body["messages"], parameters)
                 answer = Answer(ChatCompletion.model_validate(response["body"]), None, None, 1)
                 record_ = self.records.answered(example, answer, key, batch=True)
                 self.stats.answered += 1

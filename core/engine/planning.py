@@ -21,6 +21,7 @@ from ftplug.config.experiment import Experiment, VariantSpec
 from ftplug.config.run_options import RunOptions
 from ftplug.dataset import Example, Splits, split_chronologically, split_dataset, split_key
 from ftplug.dataset.clusters import cluster_key, clusters_of
+from ftplug.dataset.spool import SpooledExamples
 from ftplug.engine.run_keys import ids_digest
 from ftplug.errors import ConfigError
 from ftplug.pluginhost.guard import ComponentError, blame, guarded
@@ -131,8 +132,9 @@ def shard_of(test: Sequence[Example], seed: int, index: int, count: int) -> Sequ
     def belongs(example: Example) -> bool:
         return split_key(seed, example.id) % count == index - 1
 
-    where = getattr(test, "where", None)
-    return where(belongs) if where is not None else tuple(example for example in test if belongs(example))
+    if isinstance(test, SpooledExamples):  # filtered on disk, not read into memory
+        return test.matching(belongs)
+    return tuple(example for example in test if belongs(example))
 
 
 def describe_split(splits: Splits) -> str:

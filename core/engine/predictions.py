@@ -33,20 +33,20 @@ class Request(NamedTuple):
 @dataclass(frozen=True)
 class VariantRequests:
     """The requests of one variant: its prompt builder's messages for ``model`` with ``parameters``, keyed
-    for the response cache of endpoint ``where`` and looked up there, a chunk at a time, by ``lookup``
+    for the response cache under ``endpoint`` and looked up there, a chunk at a time, by ``lookup``
     (``None``: the cache is not read)."""
 
     prompt: Any
     model: str
     parameters: Mapping[str, Any]
-    where: str
+    endpoint: str  # the cache's name of the endpoint answering (see response_cache.cache_endpoint)
     lookup: Callable[[list[str]], Mapping[str, str]] | None = None
 
     def __call__(self, examples: Iterable[Example]) -> Iterator[Request]:
         """A request for each of ``examples``, in order."""
         prompts = prompts_for(self.prompt, examples)
         while chunk := list(itertools.islice(prompts, PROMPT_CHUNK)):
-            keys = [request_key(self.where, self.model, messages, self.parameters) for _, messages in chunk]
+            keys = [request_key(self.endpoint, self.model, messages, self.parameters) for _, messages in chunk]
             found = self.lookup(keys) if self.lookup is not None else {}
             for (example, messages), key in zip(chunk, keys, strict=True):
                 yield Request(example, messages, key, found.get(key))

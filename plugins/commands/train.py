@@ -42,12 +42,12 @@ def train(experiment: Path, variants: tuple[str, ...]) -> None:
         """The progress log of variant ``name``: its lines said with the name in front."""
         return lambda line: say(f"{name}: {line}")
 
-    spec = load_experiment(experiment, get_plugins().registry)
-    known = {v.name for v in spec.variants}
+    loaded = load_experiment(experiment, get_plugins().registry)
+    known = {v.name for v in loaded.variants}
     unknown = [name for name in variants if name not in known]
     if unknown:
         raise FtplugError(f"{experiment}: no variant {', '.join(map(repr, unknown))} (variants: {', '.join(known)})")
-    plan = make_plan(spec, run_options_for(spec))
+    plan = make_plan(loaded, run_options_for(loaded))
     chosen = [v for v in plan.variants if (v.spec.name in variants if variants else
                                            v.trainer_declares.trains_ahead)]
     if not chosen:
@@ -60,11 +60,11 @@ def train(experiment: Path, variants: tuple[str, ...]) -> None:
                               "`ftplug run` trains it")
         name = variant.spec.name
         context = TrainingContext(
-            experiment=spec.name, variant=name, base_model=spec.model_for(variant.spec),
+            experiment=loaded.name, variant=name, base_model=loaded.model_for(variant.spec),
             train=training_rows(plan.splits, variant.spec.train_size), validation=plan.splits.validation,
-            prompt=variant.prompt, client=None, simulated=False, seed=spec.seed,
-            log=said_of(name), local_options=spec.local_options,
-            temperature=spec.temperature)
+            prompt=variant.prompt, client=None, simulated=False, seed=loaded.seed,
+            log=said_of(name), local_options=loaded.local_options,
+            temperature=loaded.temperature)
         trained = variant.trainer.train(context)
         where = trained.details.get("adapter")
         say(f"{name}: ready{f' in {where}' if where else ''}")

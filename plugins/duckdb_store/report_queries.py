@@ -179,8 +179,8 @@ def _run_position(run_ids: Sequence[str]) -> str:
 
 def _per_run(run_ids: Sequence[str], select: Any, condition: str, table: str = "") -> str:
     """One ``SELECT`` per run, its position a constant, joined by ``UNION ALL``: each part reads only its run's
-    row groups, and no row compares its run id with a list (the one-query form took a quarter longer over
-    2,000,000 scores). ``select(position)`` gives the columns and ``FROM``; ``condition`` is ANDed on; ``table``
+    row groups, and no row compares its run id with a list (as one query over every run would).
+    ``select(position)`` gives the columns and ``FROM``; ``condition`` is ANDed on; ``table``
     names the table whose run id is meant when the ``FROM`` joins several."""
     run_id = f"{table}.run_id" if table else "run_id"
     if not run_ids:

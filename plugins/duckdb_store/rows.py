@@ -3,7 +3,7 @@
 DuckDB scans a NumPy column far faster than Python objects. Each column is gathered by one comprehension,
 which creates no object per row (a tuple per row, as ``zip`` transposition makes, sets off the garbage
 collector, whose scans then visit every record still alive). At the runner's largest batches this building
-is a sizeable part of a commit (measured in bench/report_scale.py).
+is a sizeable part of a commit.
 """
 
 from __future__ import annotations

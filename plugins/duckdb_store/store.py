@@ -35,9 +35,8 @@ ROW_GROUP_ROWS = 32_768
 """Rows per row group of the result file opened for writing (DuckDB's default: 122,880). A transaction that
 appends at least a row group's rows writes those row groups straight into the file, compressed, instead of
 logging every row in the write-ahead log and writing it again at the next checkpoint: with this size, the
-runner's largest commits (50,000 predictions, 100,000 scores) mostly bypass the log, which made writing a
-million predictions a quarter faster (6.5–7.2 s → 4.9–5.5 s, bench/report_scale.py); small commits are logged
-as before."""
+runner's largest commits (50,000 predictions, 100,000 scores) mostly bypass the log, so their rows are written
+once; small commits are logged."""
 RESULT_CATALOG = "results"  # the name the result file is attached under when opened for writing
 
 
@@ -111,8 +110,7 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         already stored is updated only if it changed.
 
         Rows go in column-wise, a chunk at a time (per-row upserts cost over a millisecond each; larger chunks
-        make DuckDB's join and numbering of a chunk take more memory: 100,000 examples of a few hundred bytes
-        each took 110 MiB more at the peak than 20,000, in the same time)."""
+        make DuckDB's join and numbering of a chunk take more memory, in no less time)."""
         import numpy as np
 
         chunk = 20_000
@@ -316,9 +314,8 @@ def _connection_config() -> dict[str, str]:
     """DuckDB settings: its memory limit (``FTPLUG_DB_MEMORY``, e.g. ``512MB``) — by default DuckDB keeps up to
     80 % of the machine's memory of table blocks cached, which a long run writing millions of rows would
     otherwise hold on to — and a checkpoint only once the write-ahead log reaches 64 MB: every commit is
-    durable in the log either way; at DuckDB's 16 MB default a run writing at speed spends about a tenth more
-    time checkpointing, while larger thresholds keep more uncheckpointed data in memory (measured in
-    bench/report_scale.py and bench/runner_memory.py)."""
+    durable in the log either way; at DuckDB's 16 MB default a run writing at speed spends more time
+    checkpointing, while larger thresholds keep more uncheckpointed data in memory."""
     config = {"checkpoint_threshold": "64MB"}
     limit = os.environ.get("FTPLUG_DB_MEMORY", "")
     if limit:
