@@ -108,13 +108,9 @@ def ftplug_cli(tmp_path: Path) -> Callable[..., Any]:
     """``cli(*args, env=None, cwd=tmp_path) -> CommandResult``: ``ftplug ARGS`` run in this process as the
     console command runs it (exit code, stdout, stderr), with no API key set, each call with the process to
     itself (:mod:`ftplug.cli.in_process`)."""
-    import os
-
     from ftplug.cli.in_process import run_command
 
     def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
-        changes: dict[str, str | None] = {name: None for name in os.environ if name.startswith("OPENAI_")}
-        changes.update(env or {})
-        return run_command(args, cwd=cwd or tmp_path, env=changes)
+        return run_command(args, cwd=cwd or tmp_path, env=env, hide_api_keys=True)
 
     return cli

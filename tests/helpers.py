@@ -34,9 +34,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 def run_in_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CommandResult:
     """``ftplug ARGS`` in this process (:func:`ftplug.cli.in_process.run_command`) with no API key in its
     environment: what :func:`run_cli` sees, without a new interpreter's start."""
-    changes: dict[str, str | None] = {name: None for name in os.environ if name.startswith("OPENAI_")}
-    changes.update(env or {})
-    return run_command(args, cwd=cwd, env=changes)
+    return run_command(args, cwd=cwd, env=env, hide_api_keys=True)
 
 
 def fortunes_experiment(name: str, *, seed: int, test: int, validation: int | None = None,

@@ -42,13 +42,19 @@ def reset_process_state() -> None:
     forget_servers()
 
 
-def run_command(args: Sequence[str], *, cwd: str | Path | None = None,
-                env: Mapping[str, str | None] | None = None) -> CommandResult:
+def run_command(args: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, str | None] | None = None,
+                hide_api_keys: bool = False) -> CommandResult:
     """``ftplug ARGS`` in this process, as the console entry point runs it (one line on stderr for every
     failure, the same exit codes), from ``cwd``, with ``env`` changing the environment (``None`` removes a
-    variable) for the command's duration only."""
+    variable) for the command's duration only.
+
+    :param hide_api_keys: unset every ``OPENAI_*`` variable ``env`` does not set, so the command uses the
+        embedded simulator whatever the caller's environment holds.
+    """
     from ftplug.cli import exit_code
 
+    if hide_api_keys:
+        env = {**{name: None for name in os.environ if name.startswith("OPENAI_")}, **(env or {})}
     stdout, stderr = io.StringIO(), io.StringIO()
     reset_process_state()
     try:
