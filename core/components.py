@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -35,6 +37,10 @@ class Option:
     :param default: the value when the key is absent; :data:`MISSING` makes the option required.
     :param help: one line for ``ftplug plugins info``.
     :param choices: if given, the only values allowed.
+    :param within: ``(lowest, highest)``, both allowed: the range of a number (of the numbers of a union
+        such as ``int | str``).
+    :param items: the type of each element of a list option (``None``: any).
+    :param check: a further check of a value the type accepts: ``value -> problem`` (``None``: fine).
     """
 
     name: str
@@ -42,6 +48,9 @@ class Option:
     default: Any = MISSING
     help: str = ""
     choices: tuple[Any, ...] | None = None
+    within: tuple[float, float] | None = None
+    items: builtins.type | None = None
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def required(self) -> bool:
@@ -55,15 +64,43 @@ class Option:
         return " | ".join(t.__name__ for t in types)
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` (as parsed from TOML) is of an accepted type and among the choices."""
+        """Whether ``value`` (as parsed from TOML) is acceptable: see :meth:`problem`."""
+        return self.problem(value) is None
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` (as parsed from TOML), said as ``must be …, got …``; ``None`` if it is of
+        an accepted type, among the choices, a finite number within the range and passes the check."""
         types = self.type if isinstance(self.type, tuple) else (self.type,)
-        if float in types and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        elif isinstance(value, bool):
-            ok = bool in types
-        else:
-            ok = isinstance(value, types)
-        return ok and (self.choices is None or value in self.choices)
+        if not _of_type(value, types):
+            return f"must be {' or '.join(t.__name__ for t in types)}, got {value!r}"
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {list(self.choices)}, got {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if self.within is not None and _is_number(value) and not self.within[0] <= value <= self.within[1]:
+            return f"must be between {_bound(self.within[0])} and {_bound(self.within[1])}, got {value!r}"
+        if self.items is not None and isinstance(value, list):
+            wrong = next((item for item in value if not _of_type(item, (self.items,))), None)
+            if wrong is not None:
+                return f"must be a list of {self.items.__name__}, got {wrong!r} in it"
+        return self.check(value) if self.check is not None else None
+
+
+def _of_type(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in types
+    if float in types and isinstance(value, int):
+        return True
+    return isinstance(value, types)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _bound(value: float) -> str:
+    """A range's bound as the user reads it: ``1``, ``1,024``, ``0.5``."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
 
 
 @dataclass(frozen=True)
@@ -71,10 +108,13 @@ class Help:
     """What a component's factory says of one of its parameters, declaring it an option once, in its signature:
     ``shots: Annotated[int | str, Help("how many examples to show")] = 0`` — the name, the accepted types
     (from the annotation), the default and this help line; ``choices``: the only values allowed (or write
-    the type as a ``Literal``). See :func:`ftplug.pluginhost.declared_options.options_of`."""
+    the type as a ``Literal``); ``within``: ``(lowest, highest)`` of a number; ``check``: ``value -> problem
+    or None``, a further check. See :func:`ftplug.pluginhost.declared_options.options_of`."""
 
     text: str
     choices: tuple[Any, ...] | None = None
+    within: tuple[float, float] | None = None
+    check: Callable[[Any], str | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import tiktoken
 
+from ftplug.catalogue.text_limits import check_text_length
 from ftplug.catalogue.token_rules import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME
 
 SUPPORTED_ENCODINGS = ("cl100k_base", "o200k_base")
@@ -78,6 +79,7 @@ def encoding_name_for_model(model: str) -> str:
 
 def count_text_tokens(text: str, model: str) -> int:
     """Tokens in ``text`` for ``model`` (special-token text such as ``<|endoftext|>`` counts as plain text)."""
+    check_text_length(text)
     return len(get_encoding(encoding_name_for_model(model)).encode_ordinary(text))
 
 
@@ -97,7 +99,9 @@ def count_message_tokens(messages: Sequence[Mapping[str, Any]], model: str) -> i
     for message in messages:
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
-            total += len(encoding.encode_ordinary(_value_text(value)))
+            text = _value_text(value)
+            check_text_length(text)
+            total += len(encoding.encode_ordinary(text))
             if key == "name":
                 total += TOKENS_PER_NAME
     return total
@@ -137,13 +141,18 @@ class TokenCounter(CachedCounts):
         self.encoding = get_encoding(encoding_name_for_model(model))
 
     def text(self, text: str) -> int:
-        """Tokens of ``text``."""
+        """Tokens of ``text`` (refused past :data:`MAX_TEXT_CHARS`)."""
+        check_text_length(text)
         return len(self.encoding.encode_ordinary(text))
 
     def texts(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each of ``texts``. (A plain loop: for short texts tiktoken's threaded batch call is slower.)"""
         encode = self.encoding.encode_ordinary
-        return [len(encode(text)) for text in texts]
+        counts = []
+        for text in texts:
+            check_text_length(text)
+            counts.append(len(encode(text)))
+        return counts
 
     def overhead(self, role: str) -> int:
         """What one message of ``role`` costs besides its content."""
@@ -162,6 +171,7 @@ class TokenCounter(CachedCounts):
 
     def keep_last(self, text: str, count: int) -> str:
         """The end of ``text``: its last ``count`` tokens."""
+        check_text_length(text)
         tokens = self.encoding.encode_ordinary(text)
         return text if len(tokens) <= count else self.encoding.decode(tokens[-count:])
 

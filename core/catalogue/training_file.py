@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ftplug.catalogue.chat_format import MIN_EXAMPLES, check_example
+from ftplug.catalogue.text_limits import MAX_TEXT_CHARS
 from ftplug.catalogue.training_cost import TrainingEstimate, estimate_training
 
 
@@ -60,6 +61,10 @@ def validate_training_file(path: str | Path, model: str, n_epochs: int | str = "
     conversations: list[tuple[int, list[dict[str, Any]]]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
+            continue
+        if len(line) > MAX_TEXT_CHARS:
+            report.problems.append(LineProblem(number, "too_long", f"the line is {len(line):,} characters long, "
+                                               f"over the {MAX_TEXT_CHARS:,} ftplug reads"))
             continue
         try:
             record = json.loads(line)

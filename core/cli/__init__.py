@@ -14,7 +14,8 @@ import click
 
 from ftplug import __version__
 from ftplug.cli.lazy_commands import LazyGroup
-from ftplug.cli.options import db_option
+from ftplug.cli.options import db_option, int_within, number_within
+from ftplug.config import limits
 from ftplug.errors import FtplugError
 
 if TYPE_CHECKING:
@@ -91,25 +92,25 @@ def cli(model_files: tuple[str, ...]) -> None:
 @db_option("DuckDB file for the results.")
 @click.option("--simulate", "mode", flag_value="simulate", help="Use the offline simulator.")
 @click.option("--live", "mode", flag_value="live", help="Use the real API (needs OPENAI_API_KEY).")
-@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N test examples.")
-@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once (default: [run] "
-                                                                 "concurrency, else 32).")
-@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="At most this many requests per minute "
-                                                                         "to the endpoint ([run] rpm).")
-@click.option("--tpm", type=click.FloatRange(min=0, min_open=True), help="At most this many tokens per minute "
-                                                                         "(prompt + completion; [run] tpm).")
-@click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per request before its error is "
-                                                                 "stored ([run] max_attempts, else 5).")
+@click.option("--limit", type=int_within((1, 10**12)), help="Use only the first N test examples.")
+@click.option("--concurrency", type=int_within(limits.CONCURRENCY), help="Requests in flight at once (default: "
+                                                                          "[run] concurrency, else 32).")
+@click.option("--rpm", type=number_within(limits.RPM), help="At most this many requests per minute to the "
+                                                            "endpoint ([run] rpm).")
+@click.option("--tpm", type=number_within(limits.TPM), help="At most this many tokens per minute (prompt + "
+                                                            "completion; [run] tpm).")
+@click.option("--max-attempts", type=int_within(limits.MAX_ATTEMPTS),
+              help="Attempts per request before its error is stored ([run] max_attempts, else 5).")
 @click.option("--explain", metavar="VARIANT", help="Print the exact messages VARIANT sends for the first test "
                                                     "example, with token counts, and call nothing.")
 @click.option("--dry-run", is_flag=True, help="Print every variant's estimated training and inference cost "
                                               "and call nothing.")
 @click.option("--yes", is_flag=True, help="Start fine-tuning jobs without asking, whatever the estimate.")
-@click.option("--max-training-cost", type=click.FloatRange(min=0), metavar="USD",
+@click.option("--max-training-cost", type=number_within(limits.MAX_COST), metavar="USD",
               help="Refuse to start a fine-tuning job estimated above USD.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or information lines: only errors, the SIMULATED "
                                                  "notice and the report.")
-@click.option("--max-cost", type=click.FloatRange(min=0), metavar="USD",
+@click.option("--max-cost", type=number_within(limits.MAX_COST), metavar="USD",
               help="Stop asking once this run has paid USD for answers (resume later with a higher limit).")
 @click.option("--no-cache", "no_cache", is_flag=True, help="Ask the model even where the response cache holds "
                                                           "the answer (new answers are still cached).")
@@ -155,10 +156,10 @@ def _open_existing_store(db: str) -> Any:
               show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to this file (default for html: EXPERIMENT-report.html).")
-@click.option("--volume", type=click.IntRange(min=0), help="Predictions to price the variants at (overrides "
-                                                            "[report] volume).")
+@click.option("--volume", type=int_within(limits.VOLUME), help="Predictions to price the variants at "
+                                                               "(overrides [report] volume).")
 @click.option("--reference", help="The variant every other one is tested against (overrides [report] reference).")
-@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True,
+@click.option("--resamples", type=int_within((100, 1_000_000)), default=2000, show_default=True,
               help="Bootstrap resamples for the confidence intervals.")
 def report(db: str, experiment: str | None, fmt: str, output: Path | None, volume: int | None,
            reference: str | None, resamples: int) -> None:
@@ -294,6 +295,10 @@ def exit_code(argv: list[str] | None) -> int:
     except click.exceptions.Abort:
         _err("ftplug: aborted")
         return 130
+    except click.UsageError as error:  # one line, as for every other bad input
+        command = error.ctx.command_path if error.ctx is not None else "ftplug"
+        _err(f"ftplug: error: {error.format_message()} (see {command} --help)")
+        return error.exit_code
     except click.ClickException as error:
         error.show()
         return error.exit_code

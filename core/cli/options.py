@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -13,3 +14,24 @@ DEFAULT_DB = "ftplug.duckdb"  # the result file, in the current folder
 def db_option(help: str = "DuckDB file with the results.") -> Callable[[Any], Any]:
     """The ``--db FILE`` option (default :data:`DEFAULT_DB`)."""
     return click.option("--db", default=DEFAULT_DB, show_default=True, help=help)
+
+
+class FiniteRange(click.FloatRange):
+    """A float flag within its range, never NaN or infinity (which a plain range lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """``value`` as a float, refused unless finite and within the range."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def int_within(bounds: tuple[int, int]) -> click.IntRange:
+    """An integer flag within ``(lowest, highest)``, both allowed."""
+    return click.IntRange(*bounds)
+
+
+def number_within(bounds: tuple[float, float], *, open_below: bool = False) -> FiniteRange:
+    """A finite float flag within ``(lowest, highest)`` (the lowest excluded with ``open_below``)."""
+    return FiniteRange(bounds[0], bounds[1], min_open=open_below)

@@ -99,6 +99,8 @@ def _describe(component: Any) -> str:
             types = option.type if isinstance(option.type, tuple) else (option.type,)
             default = "required" if option.required else f"default {option.default!r}"
             choices = f"; one of {', '.join(map(repr, option.choices))}" if option.choices else ""
+            if option.within is not None:
+                choices += f"; {option.within[0]:,} to {option.within[1]:,}"
             lines.append(f"    {option.name} ({' | '.join(t.__name__ for t in types)}; {default}{choices})"
                          f"{' — ' + option.help if option.help else ''}")
     else:

@@ -20,7 +20,8 @@ from ftplug.catalogue.local_models import (
     read_local_options,
     remember_local_model,
 )
-from ftplug.components import Component, Kind
+from ftplug.components import Component, Kind, Option
+from ftplug.config import limits
 from ftplug.config.sweeps import DEFAULT_PROMPT, DEFAULT_TRAINER, ShotDraw, check_draws, expand_draws, expand_sweeps
 from ftplug.dataset import split_size_problem
 from ftplug.errors import ConfigError
@@ -125,16 +126,18 @@ class _Reader:
         return value
 
     def value(self, table: dict[str, Any], where: str, key: str, types: type | tuple[type, ...],
-              default: Any = ..., ) -> Any:
+              default: Any = ..., *, within: tuple[float, float] | None = None) -> Any:
+        """``table[key]`` checked to be of ``types`` (a number finite, and within ``(lowest, highest)`` if given),
+        or ``default`` when absent (``...``: the key is required)."""
         if key not in table:
             if default is ...:
                 raise self.fail(f"{where} {key}", "missing key")
             return default
         value = table[key]
         allowed = types if isinstance(types, tuple) else (types,)
-        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
-            names = " or ".join(t.__name__ for t in allowed)
-            raise self.fail(f"{where} {key}", f"must be {names}, got {value!r}")
+        problem = Option(key, allowed, within=within).problem(value)
+        if problem is not None:
+            raise self.fail(f"{where} {key}", problem)
         return value
 
     def only_keys(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
@@ -173,9 +176,9 @@ def _component(reader: _Reader, registry: Registry, kind: Kind, name: str, optio
         if option is None:
             known = ", ".join(o.name for o in component.options) or "none"
             raise reader.fail(f"{where} {key}", f"unknown option for {kind.value} {name!r} (known: {known})")
-        if not option.accepts(value):
-            expected = f"one of {list(option.choices)}" if option.choices else option.type_name
-            raise reader.fail(f"{where} {key}", f"must be {expected}, got {value!r}")
+        problem = option.problem(value)
+        if problem is not None:
+            raise reader.fail(f"{where} {key}", problem)
         values[key] = value
     for option in component.options:
         if option.name not in values:
@@ -388,9 +391,7 @@ def _read_report(reader: _Reader, report: dict[str, Any], variants: list[Variant
                  scorer_ids: list[str]) -> dict[str, Any]:
     """``[report]``: the volume of the break-even, the reference variant, the primary scorer, the cluster."""
     reader.only_keys(report, "[report]", {"volume", "reference", "primary", "cluster"})
-    volume = reader.value(report, "[report]", "volume", int, 0)
-    if volume < 0:
-        raise reader.fail("[report] volume", "must be a number of predictions ≥ 0")
+    volume = reader.value(report, "[report]", "volume", int, 0, within=limits.VOLUME)
     reference = reader.value(report, "[report]", "reference", str, "")
     if reference and reference not in [v.name for v in variants]:
         raise reader.fail("[report] reference", f"no variant {reference!r} (variants: "
@@ -423,17 +424,10 @@ def _run_options(reader: Any, run: dict[str, Any]) -> dict[str, Any]:
     """``[run]``: requests in flight, per-minute limits, attempts per request and the first backoff (s)."""
     reader.only_keys(run, "[run]", set(RUN_DEFAULTS))
     options = dict(RUN_DEFAULTS)
-    options["concurrency"] = reader.value(run, "[run]", "concurrency", int, 32)
-    options["max_attempts"] = reader.value(run, "[run]", "max_attempts", int, 5)
-    for key in ("concurrency", "max_attempts"):
-        if options[key] < 1:
-            raise reader.fail(f"[run] {key}", "must be at least 1")
-    for key in ("rpm", "tpm"):
+    options["concurrency"] = reader.value(run, "[run]", "concurrency", int, 32, within=limits.CONCURRENCY)
+    options["max_attempts"] = reader.value(run, "[run]", "max_attempts", int, 5, within=limits.MAX_ATTEMPTS)
+    for key, within in (("rpm", limits.RPM), ("tpm", limits.TPM)):
         if key in run:
-            options[key] = reader.value(run, "[run]", key, (int, float), None)
-            if options[key] <= 0:
-                raise reader.fail(f"[run] {key}", "must be a positive number per minute")
-    options["backoff"] = float(reader.value(run, "[run]", "backoff", (int, float), 0.5))
-    if options["backoff"] < 0:
-        raise reader.fail("[run] backoff", "must be a number of seconds ≥ 0")
+            options[key] = reader.value(run, "[run]", key, (int, float), None, within=within)
+    options["backoff"] = float(reader.value(run, "[run]", "backoff", (int, float), 0.5, within=limits.BACKOFF))
     return options

@@ -99,6 +99,25 @@ def split_key(seed: int, example_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{example_id}".encode()).digest()[:8], "big")
 
 
+def check_example_length(example: Example, source_file: str) -> None:
+    """Refuse an example whose input and expected output together are longer than ftplug reads
+    (:data:`ftplug.catalogue.tokens.MAX_TEXT_CHARS` characters), naming its file and line.
+
+    :raises DataError: for such an example.
+    """
+    from ftplug.catalogue.text_limits import MAX_TEXT_CHARS
+
+    if isinstance(example.input, str):
+        size = len(example.input)
+    else:
+        size = sum(len(m["content"]) for m in example.input if isinstance(m.get("content"), str))
+    size += len(example.expected)
+    if size > MAX_TEXT_CHARS:
+        raise DataError(f"example {example.id!r} is {size:,} characters long, over the {MAX_TEXT_CHARS:,} ftplug "
+                        "reads per example (twice what the largest context window holds): shorten or drop it",
+                        path=source_file, where=example.metadata.get("line"))
+
+
 def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, validation: float | int,
                   config_path: str = "<experiment>", source: str | None = None) -> Splits:
     """Split examples into disjoint train, validation and test parts, fixed by ``seed``.
@@ -121,6 +140,7 @@ def split_dataset(examples: Iterable[Example], *, seed: int, test: float | int, 
     spool: ExampleSpool | None = None
     keys: list[int] = []
     for example in examples:
+        check_example_length(example, source or config_path)
         keys.append(split_key(seed, example.id))
         if spool is not None:
             spool.append(example)
@@ -232,6 +252,8 @@ def split_chronologically(examples: Iterable[Example], *, test: float | int, val
     """
     source_file = source or config_path
     items = list(examples)
+    for example in items:
+        check_example_length(example, source_file)
     if not items:
         raise DataError("the dataset has no examples", path=source_file)
     times: dict[str, tuple[Any, Any, Any]] = {}

@@ -63,8 +63,8 @@ def _option(parameter: inspect.Parameter, annotation: Any, factory: Callable[...
     if default is None and None not in _members(annotation):
         raise OptionTypeError(f"{_name(factory)}: option {parameter.name!r} defaults to None; annotate it "
                               "as `X | None`")
-    return Option(parameter.name, accepted[0] if len(accepted) == 1 else accepted,
-                  _as_toml(default), help_.text, help_.choices or choices)
+    return Option(parameter.name, accepted[0] if len(accepted) == 1 else accepted, _as_toml(default), help_.text,
+                  help_.choices or choices, within=help_.within, items=_items(annotation), check=help_.check)
 
 
 def _accepted(annotation: Any, name: str,
@@ -91,6 +91,15 @@ def _accepted(annotation: Any, name: str,
             raise OptionTypeError(f"{_name(factory)}: option {name!r} is typed {member!r}, which no TOML value is")
         found.extend(kind for kind in kinds if kind not in found)
     return tuple(found), choices
+
+
+def _items(annotation: Any) -> type | None:
+    """The scalar type of a list option's elements (``Sequence[str]``: ``str``), if it declares one."""
+    for member in _members(annotation):
+        if typing.get_origin(member) in (list, tuple, Sequence) and len(typing.get_args(member)) >= 1:
+            item = typing.get_args(member)[0]
+            return item if item in _SCALARS else None
+    return None
 
 
 def _members(annotation: Any) -> tuple[Any, ...]:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ftplug.cli.options import int_within, number_within
+
 
 @click.group()
 def simulator() -> None:
@@ -29,21 +31,23 @@ def _faults(error_rate: float, specs: tuple[str, ...]) -> tuple[object, ...]:
 @simulator.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", default=8089, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the simulated models, ids and faults.")
-@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--seed", default=0, show_default=True, type=int_within((0, 2**63 - 1)),
+              help="Seed of the simulated models, ids and faults.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=number_within((0, 3_600_000)),
               help="Time to the first token of each answer.")
-@click.option("--per-token-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--per-token-ms", default=0.0, show_default=True, type=number_within((0, 60_000)),
               help="Time per further generated token.")
-@click.option("--error-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--error-rate", default=0.0, show_default=True, type=number_within((0, 1)),
               help="Probability of a 500 on any /v1 request.")
 @click.option("--fault", "faults", multiple=True, metavar="SPEC",
               help="A fault rule, e.g. '429@/v1/chat/completions:p=0.2' or 'drop:every=10' (repeatable).")
-@click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute allowed on model endpoints.")
-@click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute allowed on model endpoints.")
-@click.option("--slots", type=click.IntRange(min=1), help="Model requests answered at once; more wait in line, as on "
-                                                         "a model server with that many slots (default: no limit).")
+@click.option("--rpm", type=int_within((1, 10_000_000)), help="Requests per minute allowed on model endpoints.")
+@click.option("--tpm", type=int_within((1, 10_000_000_000)), help="Tokens per minute allowed on model endpoints.")
+@click.option("--slots", type=int_within((1, 100_000)),
+              help="Model requests answered at once; more wait in line, as on a model server with that many slots "
+                   "(default: no limit).")
 @click.option("--api-key", help="Require exactly this bearer key (otherwise any key is accepted).")
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--speed", default=1.0, show_default=True, type=number_within((0, 1_000_000), open_below=True),
               help="How much faster than real time fine-tuning jobs and batches advance.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep files, jobs and models here across restarts.")

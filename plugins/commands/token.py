@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ftplug.catalogue.text_limits import TextTooLong
 from ftplug.errors import InputError
 
 if TYPE_CHECKING:
@@ -76,6 +77,13 @@ def _is_conversation(record: Any) -> bool:
 
 
 def _file_stats(text: str, counts: _Counts, model: str, path: str) -> dict[str, Any]:
+    try:
+        return _counted(text, counts, model, path)
+    except TextTooLong as error:  # name the file: the counter knows only the text
+        raise InputError(f"{error.message}; count the file in parts", path=path) from None
+
+
+def _counted(text: str, counts: _Counts, model: str, path: str) -> dict[str, Any]:
     lines = text.splitlines()
     conversations = _conversations(lines, path)
     if conversations is not None:

@@ -47,15 +47,17 @@ class FewShotBuilder:
 
     def __init__(
             self,
-            shots: Annotated[int | str, Help('how many training examples to show before the query, or "max"')] = 0,
+            shots: Annotated[int | str, Help('how many training examples to show before the query, or "max"',
+                                             within=(0, 100_000))] = 0,
             system: Annotated[str, Help("system message (may use {format}); default: the example's own, if any")] = "",
             template: Annotated[str, Help("the user message; must contain {input}, may use {format}")] = "{input}",
             format: Annotated[str, Help("format instructions, inserted where {format} appears")] = "",
             select: Annotated[str, Help("how shots are chosen from the training split", choices=STRATEGIES)] = "random",
             reserve_output: Annotated[int, Help("tokens reserved for the answer (also sent as "
-                                                "max_completion_tokens)")] = 256,
-            safety_margin: Annotated[int, Help("tokens kept free beyond the reserve")] = 32,
-            context_window: Annotated[int, Help("override the catalogue's context window (0 = the model's)")] = 0,
+                                                "max_completion_tokens)", within=(1, 1_000_000))] = 256,
+            safety_margin: Annotated[int, Help("tokens kept free beyond the reserve", within=(0, 1_000_000))] = 32,
+            context_window: Annotated[int, Help("override the catalogue's context window (0 = the model's)",
+                                                within=(0, 100_000_000))] = 0,
             reduce: Annotated[str, Help("shrink long inputs, e.g. 'last:60,round:2' (last, every, round, "
                                         "aggregate, truncate)")] = "",
             series: Annotated[Mapping[str, Any], Help("time-series windows: show them in this format, "

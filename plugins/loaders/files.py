@@ -6,9 +6,10 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 from ftplug import hookimpl
+from ftplug.catalogue.text_limits import MAX_TEXT_CHARS
 from ftplug.components import Help, LoadContext
 from ftplug.dataset import Example, content_id, shared_label
 from ftplug.errors import DataError
@@ -24,6 +25,13 @@ def resolve_data_path(path: str, context: LoadContext) -> Path:
     return resolved
 
 
+def one_character(value: str) -> str | None:
+    """The problem with a CSV delimiter or quote that is not exactly one character (``None``: it is one)."""
+    if len(value) == 1 and value not in "\r\n":
+        return None
+    return f"must be one character (not a line break), got {value!r}"
+
+
 class CsvLoader:
     """Rows of a CSV file with a header; one column is the input, another the expected output."""
 
@@ -33,7 +41,7 @@ class CsvLoader:
             input: Annotated[str, Help("column holding the model's input")] = "input",
             expected: Annotated[str, Help("column holding the expected output")] = "expected",
             id: Annotated[str, Help("column holding a unique example id (default: derived from the content)")] = "",
-            delimiter: Annotated[str, Help("field separator")] = ",",
+            delimiter: Annotated[str, Help("field separator: one character", check=one_character)] = ",",
     ) -> None:
         self.path, self.input, self.expected, self.id, self.delimiter = path, input, expected, id, delimiter
 
@@ -108,6 +116,24 @@ def not_utf8(path: Path) -> DataError:
     return DataError("not UTF-8 text: save the file as UTF-8", path=path)
 
 
+MAX_LINE_CHARS = 4 * MAX_TEXT_CHARS  # a JSON line: its texts (escaped, perhaps twice as long) and the rest
+
+
+def bounded_lines(handle: TextIO, path: Path, limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The lines of ``handle``, each read in at most ``limit`` characters: a longer line is refused, naming it,
+    before it is read whole (a line of hundreds of megabytes would take gigabytes to parse and count).
+
+    :raises DataError: at the first line longer than ``limit``.
+    """
+    number = 0
+    while line := handle.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith("\n"):
+            raise DataError(f"the line is longer than {limit:,} characters (ftplug reads examples of at most "
+                            f"{MAX_TEXT_CHARS:,}): shorten it or leave it out", path=path, where=number)
+        yield line
+
+
 class JsonlLoader:
     """JSON Lines: ``{"messages": [...]}`` chat lines (the last assistant message is expected) or
     ``{"input": ..., "expected": ...}`` lines."""
@@ -128,7 +154,7 @@ class JsonlLoader:
         try:
             with path.open(encoding="utf-8-sig") as handle:
                 source = str(path)
-                for number, line in enumerate(handle, start=1):
+                for number, line in enumerate(bounded_lines(handle, path), start=1):
                     if line.strip():
                         yield self._example(line, path, source, number)
         except UnicodeDecodeError:

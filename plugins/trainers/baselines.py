@@ -98,7 +98,7 @@ class MovingAverage(_Forecaster):
 
     name = "moving-average"
 
-    def __init__(self, k: Annotated[int, Help("values averaged")] = 5) -> None:
+    def __init__(self, k: Annotated[int, Help("values averaged", within=(1, 100_000))] = 5) -> None:
         if k < 1:
             raise ConfigError(f"k: must be at least 1, got {k}")
         self.k = k
@@ -116,7 +116,8 @@ class SeasonalNaive(_Forecaster):
 
     def __init__(
             self,
-            period: Annotated[int, Help("steps per season (5: a trading week of daily data, 12: months)")] = 5,
+            period: Annotated[int, Help("steps per season (5: a trading week of daily data, 12: months)",
+                                        within=(1, 100_000))] = 5,
     ) -> None:
         if period < 1:
             raise ConfigError(f"period: must be at least 1 step, got {period}")
@@ -153,7 +154,8 @@ class LinearAR:
 
     local = True
 
-    def __init__(self, order: Annotated[int, Help("lags: the intercept and order − 1 relative lags")] = 5) -> None:
+    def __init__(self, order: Annotated[int, Help("lags: the intercept and order − 1 relative lags",
+                                                  within=(1, 1000))] = 5) -> None:
         if order < 1:
             raise ConfigError(f"order: must be at least 1, got {order}")
         self.order = order

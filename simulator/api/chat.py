@@ -11,7 +11,13 @@ from typing import Any
 import tiktoken
 
 from ftplug.catalogue.models import default_catalogue
-from ftplug.catalogue.tokens import count_message_tokens, count_text_tokens, encoding_name_for_model, get_encoding
+from ftplug.catalogue.text_limits import MAX_TEXT_CHARS, TextTooLong
+from ftplug.catalogue.tokens import (
+    count_message_tokens,
+    count_text_tokens,
+    encoding_name_for_model,
+    get_encoding,
+)
 from ftplug.simulator.api.models import model_not_found
 from ftplug.simulator.behaviour.logprobs import token_logprobs
 from ftplug.simulator.behaviour.matching import AnswerIndex, index_for
@@ -160,7 +166,12 @@ class _ChatCompletions:
             raise model_not_found(model)
         trained = self.trained_index(model)
         sampling = _sampling(body, info.max_output_tokens)
-        prompt_tokens = count_message_tokens(messages, model)
+        try:
+            prompt_tokens = count_message_tokens(messages, model)
+        except TextTooLong:  # longer than any context window: not worth tokenising to say so
+            raise bad_request(f"This model's maximum context length is {info.context_window} tokens. However, "
+                              f"a message is longer than {MAX_TEXT_CHARS:,} characters. Please reduce the length "
+                              "of the messages.", param="messages", code="context_length_exceeded") from None
         _check_context_length(prompt_tokens, sampling.limit, info.context_window)
         limit_headers = self.state.limiter.acquire(info.id, prompt_tokens + (sampling.limit or 0))
         choices, completion_tokens = self.choices(model, messages, sampling, trained)

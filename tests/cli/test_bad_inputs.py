@@ -4,6 +4,7 @@ its file and line or key and the problem — never a traceback — and leaves th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -91,3 +92,58 @@ def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
     context = LoadContext(base_dir=tmp_path, config_path="e.toml")
     assert len(list(CsvLoader("bom.csv", input="text", expected="topic", id="id").load(context))) == 20
     assert [e.id for e in JsonlLoader("bom.jsonl").load(context)] == ["a"]
+
+
+def _jsonl_experiment(folder: Path, data: str) -> Path:
+    text = (CORPUS / "data_bad_line_middle_jsonl.toml").read_text(encoding="utf-8")
+    path = folder / "e.toml"
+    path.write_text(text.replace('path = "bad_line_middle.jsonl"', f'path = "{data}"'), encoding="utf-8")
+    return path
+
+
+def _rows(count: int) -> str:
+    return "".join(json.dumps({"id": f"q{i}", "input": f"question {i}", "expected": "yes" if i % 2 else "no"}) + "\n"
+                   for i in range(count))
+
+
+def test_a_line_too_long_to_read_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    from ftplug.plugins.loaders.files import MAX_LINE_CHARS
+
+    with (tmp_path / "huge.jsonl").open("w", encoding="utf-8") as out:
+        out.write(_rows(12))
+        out.write('{"id": "huge", "input": "' + "x" * (MAX_LINE_CHARS + 10) + '", "expected": "yes"}\n')
+    experiment = _jsonl_experiment(tmp_path, "huge.jsonl")
+    done = run_in_process("run", str(experiment), "--db", str(tmp_path / "r.duckdb"), cwd=tmp_path)
+    assert done.exit_code == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"ftplug: error: {tmp_path / 'huge.jsonl'}:13: the line is longer than {MAX_LINE_CHARS:,} characters "
+        "(ftplug reads examples of at most 8,388,608): shorten it or leave it out"]
+    assert not (tmp_path / "r.duckdb").exists()
+
+
+def test_an_example_longer_than_any_context_window_is_refused_with_its_line(tmp_path: Path) -> None:
+    from ftplug.catalogue.text_limits import MAX_TEXT_CHARS
+
+    (tmp_path / "long.jsonl").write_text(_rows(5) + json.dumps({"id": "long", "input": "y" * MAX_TEXT_CHARS,
+                                                                "expected": "no"}) + "\n" + _rows(3),
+                                         encoding="utf-8")
+    experiment = _jsonl_experiment(tmp_path, "long.jsonl")
+    done = run_in_process("run", str(experiment), "--db", str(tmp_path / "r.duckdb"), cwd=tmp_path)
+    assert done.exit_code == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"long.jsonl:6: example 'long' is {MAX_TEXT_CHARS + 2:,} characters long" in done.stderr
+    assert not (tmp_path / "r.duckdb").exists()
+
+
+def test_a_fine_tuning_file_or_a_text_too_long_to_count_is_named_not_tokenised(tmp_path: Path) -> None:
+    from ftplug.catalogue.text_limits import MAX_TEXT_CHARS
+
+    conversation = {"messages": [{"role": "user", "content": "z" * MAX_TEXT_CHARS},
+                                 {"role": "assistant", "content": "ok"}]}
+    (tmp_path / "train.jsonl").write_text(json.dumps(conversation) + "\n", encoding="utf-8")
+    validated = run_in_process("data", "validate", str(tmp_path / "train.jsonl"), "--json")
+    assert validated.exit_code == 2
+    problems = json.loads(validated.stdout)["problems"]
+    assert problems[0]["line"] == 1 and problems[0]["code"] == "too_long"
+    (tmp_path / "book.txt").write_text("w" * (MAX_TEXT_CHARS + 1), encoding="utf-8")
+    counted = run_in_process("tokens", str(tmp_path / "book.txt"))
+    assert counted.exit_code == 2 and counted.stderr.startswith(f"ftplug: error: {tmp_path / 'book.txt'}: a text of ")

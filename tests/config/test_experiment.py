@@ -59,7 +59,7 @@ def test_defaults_are_filled_in(tmp_path: Path, registry) -> None:
     (('path = "d.csv"', 'path = "d.csv"\ncolumns = 3'), "exp.toml: [data] columns: unknown option for loader 'csv'"),
     (('path = "d.csv"', "path = 3"), "exp.toml: [data] path: must be str, got 3"),
     (('name = "zero"', 'name = "zero"\nprompt = { builder = "few-shot", shots = 2.5 }'),
-     "exp.toml: [[variants]] 'zero' prompt shots: must be int | str, got 2.5"),
+     "exp.toml: [[variants]] 'zero' prompt shots: must be int or str, got 2.5"),
     (('name = "zero"', 'name = "zero"\nprompt = { builder = "few-shot", select = "best" }'),
      "exp.toml: [[variants]] 'zero' prompt select: must be one of ['first', 'random', 'balanced', 'similar', "
      "'diverse'], got 'best'"),

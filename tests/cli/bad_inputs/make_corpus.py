@@ -182,8 +182,80 @@ experiment(
 experiment(
     "zero_concurrency",
     BASE + "\n[run]\nconcurrency = 0\n",
-    ["zero_concurrency.toml", "[run] concurrency", "at least 1"],
+    ["zero_concurrency.toml", "[run] concurrency", "between 1 and 1,024"],
 )
+experiment(
+    "huge_concurrency",
+    BASE + "\n[run]\nconcurrency = 9223372036854775807\n",
+    ["huge_concurrency.toml", "[run] concurrency", "between 1 and 1,024"],
+)
+experiment(
+    "nan_rpm",
+    BASE + "\n[run]\nrpm = nan\n",
+    ["nan_rpm.toml", "[run] rpm", "must be a finite number, got nan"],
+)
+experiment(
+    "inf_backoff",
+    BASE + "\n[run]\nbackoff = inf\n",
+    ["inf_backoff.toml", "[run] backoff", "must be a finite number, got inf"],
+)
+experiment(
+    "huge_max_attempts",
+    BASE + "\n[run]\nmax_attempts = 1000000\n",
+    ["huge_max_attempts.toml", "[run] max_attempts", "between 1 and 100"],
+)
+experiment(
+    "huge_volume",
+    BASE + "\n[report]\nvolume = 9223372036854775807\n",
+    ["huge_volume.toml", "[report] volume", "between 0 and 1,000,000,000,000,000"],
+)
+experiment(
+    "nan_split",
+    sub("test = 4", "test = nan"),
+    ["nan_split.toml", "[split] test", "must be a finite number"],
+)
+experiment(
+    "huge_shots",
+    sub("shots = 0", "shots = 9223372036854775807"),
+    ["huge_shots.toml", "[[variants]] 'zero-shot' prompt shots", "between 0 and 100,000"],
+)
+experiment(
+    "negative_reserve_output",
+    sub("shots = 0", "shots = 0, reserve_output = -3"),
+    ["negative_reserve_output.toml", "prompt reserve_output", "between 1 and 1,000,000"],
+)
+experiment(
+    "nan_trainer_option",
+    BASE + '\n[[variants]]\nname = "lora"\ntrainer = { name = "local-lora", dropout = nan }\n',
+    ["nan_trainer_option.toml", "trainer dropout", "must be a finite number, got nan"],
+)
+experiment(
+    "huge_window",
+    sub('loader = "csv"\npath = "quotes.csv"\ninput = "text"\nexpected = "topic"\nid = "id"',
+        'loader = "timeseries"\npath = "quotes.csv"\nvalue = "id"\nwindow = 9223372036854775807'),
+    ["huge_window.toml", "[data] window", "between 2 and 100,000"],
+)
+experiment(
+    "labels_not_strings",
+    BASE + '\n[scoring]\nscorers = [{ name = "accuracy", labels = ["love", 3] }]\n',
+    ["labels_not_strings.toml", "labels", "must be a list of str, got 3 in it"],
+)
+experiment(
+    "empty_delimiter",
+    sub('id = "id"', 'id = "id"\ndelimiter = ""'),
+    ["empty_delimiter.toml", "[data] delimiter", "must be one character"],
+)
+experiment(
+    "two_character_delimiter",
+    sub('id = "id"', 'id = "id"\ndelimiter = ";;"'),
+    ["two_character_delimiter.toml", "[data] delimiter", "must be one character", "';;'"],
+)
+for flag, value, says in (("--rpm", "nan", "not a finite number"), ("--max-cost", "inf", "not in the range"),
+                          ("--concurrency", "9223372036854775807", "not in the range 1<=x<=1024"),
+                          ("--tpm", "0", "not in the range"), ("--max-attempts", "0", "not in the range")):
+    name = f"flag_{flag.strip('-').replace('-', '_')}_{value}"
+    experiment(name, BASE, [flag, says, "ftplug run --help"], args=["run", f"{name}.toml", flag, value])
+
 experiment(
     "sweep_bad_key",
     BASE + '\n[[variants]]\nname = "s"\nsweep = { "data.path" = ["a.csv"] }\n',
@@ -245,7 +317,7 @@ experiment(
 experiment(
     "window_too_small",
     sub("window = 5", "window = 1", ts),
-    ["window_too_small.toml", "[data]", "window: must be at least 2"],
+    ["window_too_small.toml", "[data]", "window: must be between 2 and 100,000"],
 )
 experiment(
     "unknown_split_method",
