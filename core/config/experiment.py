@@ -275,8 +275,8 @@ def _read_identity(reader: _Reader, meta: dict[str, Any]) -> tuple[str, int, str
     name = reader.value(meta, "[experiment]", "name", str)
     if not name.strip():
         raise reader.fail("[experiment] name", "must not be empty")
-    return name, reader.value(meta, "[experiment]", "seed", int, 0), reader.value(meta, "[experiment]",
-                                                                                  "description", str, "")
+    seed = reader.value(meta, "[experiment]", "seed", int, 0, within=limits.SEED)
+    return name, seed, reader.value(meta, "[experiment]", "description", str, "")
 
 
 def _read_split(reader: _Reader, split: dict[str, Any]) -> tuple[int | float, int | float, str]:

@@ -10,3 +10,4 @@ TPM = (1, 10_000_000_000)  # tokens per minute
 BACKOFF = (0, 3600)  # seconds before the first retry
 VOLUME = (0, 10**15)  # predictions a break-even is computed for
 MAX_COST = (0, 10**9)  # USD a run may spend on answers or training
+SEED = (-(2**63), 2**63 - 1)  # the API's seed: a 64-bit integer, as TOML's are
