@@ -6,7 +6,9 @@ needs them, so ``ftplug --help`` stays fast.
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ import click
 
 from ftplug import __version__
 from ftplug.cli.lazy_commands import LazyGroup
-from ftplug.cli.options import db_option, int_within, number_within
+from ftplug.cli.options import MAX_SHARDS, db_option, int_within, named_file, number_within
 from ftplug.config import limits
 from ftplug.errors import FtplugError
 
@@ -88,7 +90,7 @@ def cli(model_files: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path), callback=named_file)
 @db_option("DuckDB file for the results.")
 @click.option("--simulate", "mode", flag_value="simulate", help="Use the offline simulator.")
 @click.option("--live", "mode", flag_value="live", help="Use the real API (needs OPENAI_API_KEY).")
@@ -138,8 +140,9 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
     index, _, count = value.partition("/")
-    if not (index.isdigit() and count.isdigit()) or not 1 <= int(index) <= int(count):
-        raise click.BadParameter(f"{value!r}: write I/N with 1 ≤ I ≤ N, e.g. 2/4", param_hint="--shard")
+    if not (index.isdigit() and count.isdigit()) or not 1 <= int(index) <= int(count) <= MAX_SHARDS:
+        raise click.BadParameter(f"{value!r}: write I/N with 1 ≤ I ≤ N ≤ {MAX_SHARDS:,}, e.g. 2/4",
+                                 param_hint="--shard")
     return int(index), int(count)
 
 
@@ -154,7 +157,7 @@ def _open_existing_store(db: str) -> Any:
 @click.option("--experiment", help="Experiment name (default: the most recently run).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
               show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), callback=named_file,
               help="Write the report to this file (default for html: EXPERIMENT-report.html).")
 @click.option("--volume", type=int_within(limits.VOLUME), help="Predictions to price the variants at "
                                                                "(overrides [report] volume).")
@@ -200,6 +203,8 @@ def sql(query: str, db: str, fmt: str) -> None:
     finetune_jobs, finetune_events; views: summary, costs, comparisons, latest_runs."""
     from ftplug.cli.sql_output import format_rows, read_only
 
+    if not query.strip():
+        raise click.BadParameter("an empty query: write one, e.g. 'SELECT * FROM summary'", param_hint="QUERY")
     with read_only(db) as connection:
         columns, rows = _query(connection, query)
     if columns:
@@ -276,6 +281,10 @@ def export(folder: Path, db: str, fmt: str) -> None:
 cli.add_lazy_command("plugins", "ftplug.cli.plugins_command:plugins", "Inspect installed plugins, or start a new one.")
 
 
+def _shortened(name: str, limit: int = 160) -> str:
+    return name if len(name) <= limit else f"{name[:limit // 2]}…{name[-limit // 2:]}"
+
+
 def _out_of_memory(error: BaseException) -> bool:
     """Python's out-of-memory error, or the result store's (DuckDB's, told by name: not importing DuckDB here)."""
     return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryException"
@@ -290,6 +299,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def exit_code(argv: list[str] | None) -> int:
     """Run the command line; its exit code, every failure reported in one line on stderr."""
+    with_nul = [index for index, argument in enumerate(argv or sys.argv[1:], start=1) if "\x00" in argument]
+    if with_nul:  # no file can be named so, and the OS would refuse the rest of the argument
+        _err(f"ftplug: error: argument {with_nul[0]} contains a NUL byte")
+        return 2
     try:
         result = cli.main(args=argv, prog_name="ftplug", standalone_mode=False)
     except click.exceptions.Abort:
@@ -308,6 +321,12 @@ def exit_code(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         _err("ftplug: interrupted")
         return 130
+    except OSError as error:
+        if error.filename is None or os.environ.get("FTPLUG_DEBUG"):
+            raise
+        # a file named on the command line that cannot be made or read as asked: the user's to fix
+        _err(f"ftplug: error: {_shortened(str(error.filename))}: {error.strerror or error}")
+        return 1 if error.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT) else 2
     except Exception as error:
         if os.environ.get("FTPLUG_DEBUG"):
             raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,13 +44,14 @@ def reset_process_state() -> None:
 
 
 def run_command(args: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, str | None] | None = None,
-                hide_api_keys: bool = False) -> CommandResult:
+                hide_api_keys: bool = False, stdin: str = "") -> CommandResult:
     """``ftplug ARGS`` in this process, as the console entry point runs it (one line on stderr for every
     failure, the same exit codes), from ``cwd``, with ``env`` changing the environment (``None`` removes a
     variable) for the command's duration only.
 
     :param hide_api_keys: unset every ``OPENAI_*`` variable ``env`` does not set, so the command uses the
         embedded simulator whatever the caller's environment holds.
+    :param stdin: what the command reads from standard input.
     """
     from ftplug.cli import exit_code
 
@@ -57,11 +59,13 @@ def run_command(args: Sequence[str], *, cwd: str | Path | None = None, env: Mapp
         env = {**{name: None for name in os.environ if name.startswith("OPENAI_")}, **(env or {})}
     stdout, stderr = io.StringIO(), io.StringIO()
     reset_process_state()
+    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
     try:
         with _environment(env or {}), contextlib.chdir(cwd or os.getcwd()), \
                 contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = exit_code(list(args))
     finally:
+        sys.stdin = saved_stdin
         reset_process_state()
     return CommandResult(code, stdout.getvalue(), stderr.getvalue())
 

@@ -11,9 +11,20 @@ import click
 DEFAULT_DB = "ftplug.duckdb"  # the result file, in the current folder
 
 
+MAX_SHARDS = 10_000  # slices of a test split (more would leave most of them empty)
+
+
 def db_option(help: str = "DuckDB file with the results.") -> Callable[[Any], Any]:
     """The ``--db FILE`` option (default :data:`DEFAULT_DB`)."""
-    return click.option("--db", default=DEFAULT_DB, show_default=True, help=help)
+    return click.option("--db", default=DEFAULT_DB, show_default=True, help=help, callback=named_file)
+
+
+def named_file(_context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+    """A file argument or option as given, refused when it is empty or only spaces (which would name the
+    current folder)."""
+    if value is not None and str(value).strip() in ("", "."):  # a path type makes '' the current folder, '.'
+        raise click.BadParameter(f"must name a file, got {str(value)!r}", param=parameter)
+    return value
 
 
 class FiniteRange(click.FloatRange):

@@ -255,6 +255,8 @@ for flag, value, says in (("--rpm", "nan", "not a finite number"), ("--max-cost"
                           ("--tpm", "0", "not in the range"), ("--max-attempts", "0", "not in the range")):
     name = f"flag_{flag.strip('-').replace('-', '_')}_{value}"
     experiment(name, BASE, [flag, says, "ftplug run --help"], args=["run", f"{name}.toml", flag, value])
+experiment("flag_shard_huge", BASE, ["--shard", "N ≤ 10,000"],
+           args=["run", "flag_shard_huge.toml", "--shard", "9223372036854775807/9223372036854775808"])
 
 experiment(
     "sweep_bad_key",
