@@ -224,7 +224,7 @@ def _train_size(reader: _Reader, raw: dict[str, Any], where: str) -> int | float
     value = raw.get("train_size", "all")
     if value == "all":
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= limits.TRAIN_ROWS or (
             isinstance(value, float) and value > 1):
         raise reader.fail(f"{where} train_size",
                           f'must be a count of rows, a fraction up to 1, or "all"; got {value!r}')

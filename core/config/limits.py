@@ -11,3 +11,4 @@ BACKOFF = (0, 3600)  # seconds before the first retry
 VOLUME = (0, 10**15)  # predictions a break-even is computed for
 MAX_COST = (0, 10**9)  # USD a run may spend on answers or training
 SEED = (-(2**63), 2**63 - 1)  # the API's seed: a 64-bit integer, as TOML's are
+TRAIN_ROWS = 10**12  # a variant's train_size as a count of rows

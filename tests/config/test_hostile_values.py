@@ -150,7 +150,8 @@ EXPERIMENT_NUMBERS = [  # each key with the range a value must be in to be accep
     ("run", "rpm", limits.RPM), ("run", "tpm", limits.TPM), ("run", "backoff", limits.BACKOFF),
     ("report", "volume", limits.VOLUME), ("split", "test", (0, 10**12)), ("split", "validation", (0, 10**12)),
     ("scoring", "samples", (1, 128)), ("scoring", "temperature", (0, 2)),
-    ("experiment", "seed", limits.SEED),
+    ("experiment", "seed", limits.SEED), ("[[variants]] 'v'", "train_size", (1e-300, limits.TRAIN_ROWS)),
+    ("[model] local", "batch_size", (1, 4096)), ("[model] local", "price_per_hour", (0, 1e6)),
 ]
 
 
@@ -161,10 +162,16 @@ def test_a_hostile_number_of_the_experiment_file_is_refused_or_within_its_range(
     table, key, (low, high) = target
     value = data.draw(st.one_of(HOSTILE, st.sampled_from([low, high, low - 1, high + 1, high * 10])), label="value")
     doc = _experiment(folder)
-    doc.setdefault(table, {})[key] = value
+    if table == "[[variants]] 'v'":
+        doc["variants"][0][key] = value
+    elif table == "[model] local":
+        doc["model"]["local"] = {key: value}
+    else:
+        doc.setdefault(table, {})[key] = value
     sane = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and \
-        low <= value <= high
-    _refused_or_sane(doc, folder, f"[{table}] {key}", value, None if sane else False)
+        low <= value <= high and not (key == "train_size" and isinstance(value, float) and value > 1)
+    where = table if table.startswith("[") else f"[{table}]"
+    _refused_or_sane(doc, folder, f"{where} {key}", value, None if sane else False)
 
 
 def _numeric_flags() -> list[tuple[click.Command, click.Option]]:
