@@ -56,7 +56,10 @@ class TrainerCapabilities:
     :param trains: it learns from the training split (false for a trainer handing back the base model, as
         the built-in ``none`` does: its variants are prompted ones, with no training rows or cost).
     :param trains_ahead: ``ftplug train`` may train it ahead of a run (its models are reused by runs).
-    :param local: the model it returns answers in ftplug's process, so its answers are never simulated.
+    :param local: the model it returns answers in ftplug's process, so its answers are never simulated (known
+        before training: the run's header and ``--dry-run`` say so; a trainer returning a local predictor is
+        labelled real either way).
+    :param baseline: it is a naive baseline: the report measures every variant's margin over the best one.
     :param estimate: ``context -> TrainingEstimate | None``, what training would cost, computed without any
         request; used by ``ftplug run --dry-run``.
     """
@@ -64,6 +67,7 @@ class TrainerCapabilities:
     trains: bool = True
     trains_ahead: bool = False
     local: bool = False
+    baseline: bool = False
     estimate: Callable[[Any], Any] | None = None
 
 

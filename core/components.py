@@ -226,6 +226,12 @@ class TrainedModel:
     report: Callable[[], Mapping[str, Any]] | None = None
     warm_up: Callable[[], None] | None = None
 
+    @property
+    def answers_here(self) -> bool:
+        """Whether this model answers in ftplug's process (``predict`` or ``predict_many``): its answers are
+        real, never simulated, whatever endpoint the run has."""
+        return self.predict is not None or self.predict_many is not None
+
 
 @dataclass
 class TrainingContext:

@@ -128,6 +128,8 @@ def test_a_variant_prompts_with_the_builder(ftplug_plugin, ftplug_run) -> None:
     "trainer": ('''class Majority:
     """A local baseline: always answers the most frequent expected answer of the training split."""
 
+    local = True  # it answers in ftplug's process: its results are real, never simulated
+
     def __init__(self, tie_break: Annotated[str, Help("how ties are broken",
                                                       choices=("first", "sorted"))] = "first") -> None:
         self.tie_break = tie_break

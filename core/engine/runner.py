@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 import uuid
@@ -155,11 +156,15 @@ class ExperimentRunner:
             summary.details["draw"] = variant.spec.draw.details(self.experiment.seed)
         try:
             trained = self._train(variant, plan.splits, run, endpoint)
+            if trained.answers_here and run.simulated:  # the label follows where the answers come from
+                run = sink.run = self._answered_here(run)
             if progress is not None:
                 progress.restart()
             if trained.model != run.model:
                 self.store.set_model(run.run_id, trained.model)
             summary.details.update(trained.details)
+            if variant.trainer_declares.baseline:  # what the report's margins are measured against
+                summary.details.setdefault("baseline", variant.spec.trainer.name)
             if variant.trainer_declares.trains:  # what the trainer learnt from: the x of a learning curve
                 summary.details["train_rows"] = len(training_rows(plan.splits, variant.spec.train_size))
             summary.details.update(self._predict(variant, trained, opened, plan.test, endpoint, sink, progress))
@@ -223,6 +228,13 @@ class ExperimentRunner:
         self.store.reopen_run(run.run_id)
         return OpenedRun(run, (example for example in plan.test if example.id not in done), remaining)
 
+    def _answered_here(self, run: RunInfo) -> RunInfo:
+        """``run``, answered in this process after all (its trainer returned a local predictor without
+        declaring ``local = True``): stored as real, not simulated."""
+        self.store.set_answered_here(run.run_id)
+        self.log(f"{run.variant}: answered in this process: its results are real, not simulated")
+        return dataclasses.replace(run, simulated=False, endpoint="local")
+
     def _finish(self, run: RunInfo, summary: RunSummary, sink: PredictionSink, progress: Progress | None) -> None:
         """Commit what is pending and record how the run ended, however it ended."""
         sink.close()
@@ -264,7 +276,7 @@ class ExperimentRunner:
         """Answer what ``opened`` still has to do: in this process, or at the model's endpoint (in batches with
         ``--batch``); what the answering stored in the run's details."""
         run = opened.run
-        if trained.predict is not None or trained.predict_many is not None:
+        if trained.answers_here:
             if trained.warm_up is not None and opened.remaining:
                 trained.warm_up()
                 if progress is not None:

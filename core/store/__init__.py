@@ -58,6 +58,11 @@ class Store(JobLedger, BatchLedger, Protocol):
         """Record the model a run ended up using (a trainer may have produced a new one)."""
         ...
 
+    def set_answered_here(self, run_id: str) -> None:
+        """Record that a run is answered in ftplug's process: not simulated, its endpoint ``local`` (its
+        predictions too)."""
+        ...
+
     def add_predictions(self, records: Sequence[PredictionRecord], simulated: bool) -> None:
         """Commit a batch of predictions and their scores in one transaction.
 

@@ -204,6 +204,13 @@ class DuckDBStore(ReportQueries, JobLedgerTables, BatchLedgerTables):
         """Record the model a run ended up using (a trainer may produce a new one)."""
         self.db.execute("UPDATE runs SET model = ? WHERE run_id = ?", [model, run_id])
 
+    def set_answered_here(self, run_id: str) -> None:
+        """Record that a run is answered in this process: not simulated, endpoint ``local``, its predictions
+        (of an earlier, resumed attempt) too."""
+        with self._transaction():
+            self.db.execute("UPDATE runs SET simulated = false, endpoint = 'local' WHERE run_id = ?", [run_id])
+            self.db.execute("UPDATE predictions SET simulated = false WHERE run_id = ? AND simulated", [run_id])
+
     def add_predictions(self, records: Sequence[PredictionRecord], simulated: bool) -> None:
         """Commit predictions and their scores in one transaction. The rows go in column-wise (NumPy
         columns scanned by DuckDB); a prediction stored before (a retry) is replaced."""
